@@ -1,0 +1,104 @@
+// Host API of the multi-level lifting DWT (packed Mallat layout), CPU and CUDA.
+//
+// Tensors are contiguous Tensor[B, D0, D1, D2] (1-D: D0 = D1 = 1; 2-D: D0 = 1); the transform runs over
+// the last `ndim` axes.  Pointers are raw device/host addresses; no libtorch is linked.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lifting_common.h"
+
+namespace pywlc {
+
+enum DwtDtype : int { kFloat32 = 0, kFloat64 = 1, kInt32 = 2 };
+
+struct DwtArgs {
+  const void* src;  // Tensor[B, D0, D1, D2]
+  void* dst;        // Tensor[B, D0, D1, D2], may equal src
+  int dtype;        // DwtDtype
+  int64_t batch;
+  int64_t dims[3];  // D0, D1, D2
+  int ndim;         // 1, 2 or 3: transformed trailing axes
+  int levels;
+  int mode;  // DwtMode
+  int op;    // DwtOp
+  std::vector<double> steps;  // [kind, a, b] per lifting step
+  double k_low, k_high;
+  bool zero_tail, integer;
+};
+
+// One 1-D pass: transform along `axis` (0..2) inside the region [0, region[k]) of every axis.
+struct DwtPass {
+  int axis;
+  int64_t region[3];
+};
+
+// The ordered passes of an op (see dwt_is_analysis()).  Validates sizes; throws std::invalid_argument.
+inline std::vector<DwtPass> dwt_plan(const DwtArgs& a) {
+  if (a.ndim < 1 || a.ndim > 3) throw std::invalid_argument("ndim must be 1, 2 or 3");
+  if (a.levels < 0) throw std::invalid_argument("levels must be >= 0");
+  if (a.steps.size() % 3 != 0 || a.steps.size() / 3 > static_cast<size_t>(kMaxLiftSteps))
+    throw std::invalid_argument("steps must be [kind, a, b] * k with k <= 8");
+  if (a.integer != (a.dtype == kInt32)) throw std::invalid_argument("the integer transform needs int32 data");
+  if (a.integer && (a.op == kForwardAdjoint || a.op == kInverseAdjoint))
+    throw std::invalid_argument("the integer transform has no adjoint");
+  std::vector<DwtPass> levels_passes;
+  int64_t region[3] = {a.dims[0], a.dims[1], a.dims[2]};
+  for (int l = 0; l < a.levels; ++l) {
+    for (int ax = 3 - a.ndim; ax < 3; ++ax) {
+      const int64_t n = region[ax];
+      if (n < 2) throw std::invalid_argument("level " + std::to_string(l + 1) + " has a length < 2");
+      if (a.mode == kPeriodization && n % 2)
+        throw std::invalid_argument("periodization needs even lengths at every level, got " + std::to_string(n));
+      DwtPass p{ax, {region[0], region[1], region[2]}};
+      levels_passes.push_back(p);
+    }
+    for (int ax = 3 - a.ndim; ax < 3; ++ax) region[ax] = (region[ax] + 1) / 2;
+  }
+  if (dwt_is_analysis(a.op)) return levels_passes;
+  return std::vector<DwtPass>(levels_passes.rbegin(), levels_passes.rend());
+}
+
+template <typename T>
+LiftScheme<T> make_scheme(const DwtArgs& a) {
+  LiftScheme<T> s{};
+  s.num_steps = static_cast<int>(a.steps.size() / 3);
+  for (int q = 0; q < s.num_steps; ++q) {
+    s.kind[q] = static_cast<int>(a.steps[3 * q]);
+    s.a[q] = static_cast<T>(a.steps[3 * q + 1]);
+    s.b[q] = static_cast<T>(a.steps[3 * q + 2]);
+  }
+  s.k_low = static_cast<T>(a.k_low);
+  s.k_high = static_cast<T>(a.k_high);
+  s.zero_tail = a.zero_tail;
+  s.integer = a.integer;
+  return s;
+}
+
+// Line geometry of a pass: lines are indexed by (b, i, j); j is the axis with the smaller stride, so
+// grouping consecutive j gives contiguous reads.  Element l of line (b, i, j) is at
+// b * sb + i * si + j * sj + l * sa.
+struct LineGeometry {
+  int64_t nb, sb, ni, si, nj, sj, n, sa;
+};
+
+inline LineGeometry line_geometry(const DwtArgs& a, const DwtPass& p) {
+  const int64_t stride[3] = {a.dims[1] * a.dims[2], a.dims[2], 1};
+  int other[2], k = 0;
+  for (int ax = 0; ax < 3; ++ax)
+    if (ax != p.axis) other[k++] = ax;
+  return {a.batch,          a.dims[0] * a.dims[1] * a.dims[2],
+          p.region[other[0]], stride[other[0]],
+          p.region[other[1]], stride[other[1]],
+          p.region[p.axis],   stride[p.axis]};
+}
+
+void dwt_cpu(const DwtArgs& args);
+#ifdef PYWLC_WITH_CUDA
+void dwt_cuda(const DwtArgs& args, void* stream);
+#endif
+
+}  // namespace pywlc

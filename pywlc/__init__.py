@@ -1,0 +1,44 @@
+"""pywlc: wavelet-domain learned compression for PyTorch.
+
+Fast, exact, differentiable lifting wavelet transforms (and, in later releases, motion and sparse
+convolution primitives and the codecs built on them).  ``pywlc.build_info()`` says what was compiled.
+"""
+
+from . import ops
+from ._extension import build_info, has_cuda_ops
+from ._version import __version__
+from .errors import BitstreamError
+from .ops.dwt import (
+    DWT2d,
+    DWT3d,
+    IDWT2d,
+    IDWT3d,
+    dwt,
+    idwt,
+    wavedec,
+    wavedec2,
+    wavedec3,
+    waverec,
+    waverec2,
+    waverec3,
+)
+
+__all__ = [
+    "__version__",
+    "build_info",
+    "has_cuda_ops",
+    "BitstreamError",
+    "ops",
+    "dwt",
+    "idwt",
+    "wavedec",
+    "waverec",
+    "wavedec2",
+    "waverec2",
+    "wavedec3",
+    "waverec3",
+    "DWT2d",
+    "IDWT2d",
+    "DWT3d",
+    "IDWT3d",
+]

@@ -1,0 +1,84 @@
+"""Timing harness shared by ``benchmarks/`` and the demo: medians with warm-up, CUDA events on the GPU,
+and the DWT contenders (pywlc and the anchors that are installed) behind one interface."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+__all__ = ["median_ms", "dwt_contenders"]
+
+
+def median_ms(fn: Callable[[], Any], device: torch.device | str = "cpu", reps: int = 20, warmup: int = 3) -> float:
+    """Median wall time of ``fn()`` in milliseconds (CUDA events and a synchronise on the GPU)."""
+    device = torch.device(device)
+    for _ in range(warmup):
+        fn()
+    times = []
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        for _ in range(reps):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize(device)
+            times.append(start.elapsed_time(end))
+    else:
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def dwt_contenders(wavelet: str, levels: int, device: torch.device | str) -> dict[str, tuple[Callable, Callable]]:
+    """``name -> (forward(x) -> coeffs, inverse(coeffs) -> x)`` for pywlc and each installed anchor.
+
+    Anchors run in boundary mode ``zero`` (as in ``shared/specs/anchors.md``); pywlc runs ``symmetric``,
+    its non-expansive JPEG 2000 mode.  pywt runs on the CPU only.
+    """
+    import pywlc
+
+    device = torch.device(device)
+    out: dict[str, tuple[Callable, Callable]] = {
+        "pywlc": (
+            lambda x: pywlc.dwt(x, wavelet, levels),
+            lambda y: pywlc.idwt(y, wavelet, levels),
+        )
+    }
+    try:
+        import ptwt
+
+        out["ptwt"] = (
+            lambda x: ptwt.wavedec2(x, wavelet, level=levels, mode="zero"),
+            lambda c: ptwt.waverec2(c, wavelet),
+        )
+    except ImportError:
+        pass
+    try:
+        with warnings.catch_warnings():  # it imports the deprecated pkg_resources
+            warnings.simplefilter("ignore")
+            from pytorch_wavelets import DWTForward, DWTInverse
+
+        fwd = DWTForward(J=levels, wave=wavelet, mode="zero").to(device)
+        inv = DWTInverse(wave=wavelet, mode="zero").to(device)
+        out["pytorch_wavelets"] = (fwd, inv)
+    except ImportError:
+        pass
+    if device.type == "cpu":
+        try:
+            import pywt
+
+            out["pywt"] = (
+                lambda x: pywt.wavedec2(x.numpy(), wavelet, mode="zero", level=levels),
+                lambda c: pywt.waverec2(c, wavelet, mode="zero"),
+            )
+        except ImportError:
+            pass
+    return out

@@ -1,0 +1,200 @@
+"""pywlc.dwt / idwt: kernels vs the pure-torch reference, perfect reconstruction, autograd, layouts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import TOL, assert_close
+
+import pywlc
+from pywlc.ops import _reference as ref
+from pywlc.ops.dwt import FORWARD_ADJOINT, INVERSE_ADJOINT, _run
+from pywlc.ops.wavelets import get_scheme, max_level
+
+FLOAT_WAVELETS = ["haar", "bior2.2", "bior4.4"]
+# (spatial shape, levels) per ndim: odd, even, not divisible by 2^J, tiny.
+SHAPES = {
+    1: [((37,), 3), ((64,), 4), ((2,), 1)],
+    2: [((17, 23), 3), ((32, 48), 3), ((5, 2), 1), ((64, 33), 5)],
+    3: [((9, 10, 11), 2), ((8, 16, 16), 3)],
+}
+CASES = [(nd, s, j) for nd, shapes in SHAPES.items() for s, j in shapes]
+
+
+def _even(shape, levels):
+    return all(n % (1 << levels) == 0 for n in shape)
+
+
+def _modes(shape, levels):
+    return ["symmetric", "periodization"] if _even(shape, levels) else ["symmetric"]
+
+
+def _rand(shape, dtype, device, batch=(2, 3)):
+    return torch.randn(*batch, *shape, dtype=torch.float64).to(dtype).to(device)
+
+
+@pytest.mark.parametrize("wavelet", FLOAT_WAVELETS)
+@pytest.mark.parametrize("ndim,shape,levels", CASES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_forward_and_inverse_match_reference(device, wavelet, ndim, shape, levels, dtype):
+    x = _rand(shape, dtype, device)
+    scheme = get_scheme(wavelet)
+    for mode in _modes(shape, levels):
+        periodic = mode == "periodization"
+        y = pywlc.dwt(x, wavelet, levels, ndim=ndim, mode=mode)
+        assert y.dtype == dtype and y.shape == x.shape and y.device == x.device
+        assert_close(y, ref.dwt_packed_reference(x.cpu(), scheme, levels, ndim, periodic))
+        assert_close(
+            pywlc.idwt(x, wavelet, levels, ndim=ndim, mode=mode),
+            ref.idwt_packed_reference(x.cpu(), scheme, levels, ndim, periodic),
+        )
+
+
+@pytest.mark.parametrize("wavelet", FLOAT_WAVELETS)
+@pytest.mark.parametrize("ndim,shape,levels", CASES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+def test_perfect_reconstruction(device, wavelet, ndim, shape, levels, dtype):
+    x = _rand(shape, dtype, device)
+    for mode in _modes(shape, levels):
+        y = pywlc.dwt(x, wavelet, levels, ndim=ndim, mode=mode)
+        xr = pywlc.idwt(y, wavelet, levels, ndim=ndim, mode=mode)
+        assert xr.dtype == dtype
+        if dtype in (torch.float16, torch.bfloat16):
+            # Coefficients are rounded to the storage dtype once between the two transforms.
+            assert_close(xr, x, dtype) if dtype == torch.float16 else assert_close(xr.float(), x.float(), dtype)
+        else:
+            assert_close(xr, x)
+
+
+@pytest.mark.parametrize("wavelet", FLOAT_WAVELETS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_is_one_rounding_of_fp32(device, wavelet, dtype):
+    x = _rand((19, 24), dtype, device)
+    y = pywlc.dwt(x, wavelet, 2)
+    assert torch.equal(y, pywlc.dwt(x.float(), wavelet, 2).to(dtype))
+
+
+@pytest.mark.parametrize("ndim,shape,levels", CASES)
+def test_integer_53_round_trip_is_bitwise(device, ndim, shape, levels):
+    g = torch.Generator().manual_seed(ndim * 100 + levels)
+    x = torch.randint(-(2**31), 2**31 - 1, (2, 2, *shape), dtype=torch.int32, generator=g)
+    x.view(-1)[::7] = 2**31 - 1  # extremes: the wrapped int32 lifting must still invert exactly
+    x.view(-1)[3::11] = -(2**31)
+    small = torch.randint(0, 256, x.shape, dtype=torch.int32, generator=g)  # 8-bit images
+    for data in (x, small):
+        data = data.to(device)
+        for mode in _modes(shape, levels):
+            y = pywlc.dwt(data, "int5/3", levels, ndim=ndim, mode=mode)
+            assert y.dtype == torch.int32
+            expected = ref.dwt_packed_reference(data.cpu(), get_scheme("int5/3"), levels, ndim, mode == "periodization")
+            assert torch.equal(y.cpu(), expected)
+            assert torch.equal(pywlc.idwt(y, "int5/3", levels, ndim=ndim, mode=mode), data)
+
+
+def test_integer_53_matches_hand_computed_ramp():
+    # T.800 eq. F-5/F-6 by hand on x = 0, 3, ..., 27: interior details of a ramp are 0; the last one sees the
+    # mirrored x[10] = x[8]: d4 = 27 - floor((24 + 24) / 2) = 3, so s4 = 24 + floor((0 + 3 + 2) / 4) = 25.
+    x = torch.arange(10, dtype=torch.int32).view(1, 10) * 3
+    y = pywlc.dwt(x, "int5/3", 1, ndim=1)
+    assert torch.equal(y[0], torch.tensor([0, 6, 12, 18, 25, 0, 0, 0, 0, 3], dtype=torch.int32))
+
+
+@pytest.mark.parametrize("wavelet", FLOAT_WAVELETS)
+@pytest.mark.parametrize("mode", ["symmetric", "periodization"])
+def test_adjoints_satisfy_inner_product_identity(device, wavelet, mode):
+    # <A x, g> == <x, A^T g> and <A^-1 x, g> == <x, A^-T g>, the maps the backward passes use.
+    shape = (12, 16) if mode == "periodization" else (13, 10)
+    x, g = _rand(shape, torch.float64, device), _rand(shape, torch.float64, device)
+    fwd = pywlc.dwt(x, wavelet, 2, mode=mode)
+    inv = pywlc.idwt(x, wavelet, 2, mode=mode)
+    fa = _run(g, wavelet, 2, 2, mode, FORWARD_ADJOINT)
+    ia = _run(g, wavelet, 2, 2, mode, INVERSE_ADJOINT)
+    assert abs((fwd * g).sum() - (x * fa).sum()) < 1e-10
+    assert abs((inv * g).sum() - (x * ia).sum()) < 1e-10
+
+
+@pytest.mark.parametrize("wavelet", FLOAT_WAVELETS)
+@pytest.mark.parametrize("ndim,shape,levels", [(1, (7,), 2), (2, (5, 6), 2), (3, (3, 4, 5), 1)])
+@pytest.mark.parametrize("inverse", [False, True])
+def test_gradcheck(device, wavelet, ndim, shape, levels, inverse):
+    x = _rand(shape, torch.float64, device, batch=(2,)).requires_grad_()
+    fn = pywlc.idwt if inverse else pywlc.dwt
+    assert torch.autograd.gradcheck(lambda t: fn(t, wavelet, levels, ndim=ndim), (x,))
+    assert torch.autograd.gradgradcheck(lambda t: fn(t, wavelet, levels, ndim=ndim), (x,))
+
+
+@pytest.mark.parametrize("wavelet", FLOAT_WAVELETS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_backward_matches_reference_autograd(device, wavelet, dtype):
+    x = _rand((17, 14), dtype, device).requires_grad_()
+    g = torch.randn_like(x)
+    scheme = get_scheme(wavelet)
+    for fn, rfn in ((pywlc.dwt, ref.dwt_packed_reference), (pywlc.idwt, ref.idwt_packed_reference)):
+        (gx,) = torch.autograd.grad(fn(x, wavelet, 3), x, g)
+        xr = x.detach().cpu().requires_grad_()
+        (gr,) = torch.autograd.grad(rfn(xr, scheme, 3, 2, False), xr, g.cpu())
+        assert_close(gx, gr)
+
+
+def test_batch_zero_and_leading_dims(device):
+    x = torch.randn(0, 3, 16, 16, device=device)
+    assert pywlc.dwt(x, "haar", 2).shape == x.shape
+    x5 = torch.randn(2, 2, 3, 9, 12, device=device)
+    y5 = pywlc.dwt(x5, "bior2.2", 2)
+    assert_close(y5.view(12, 9, 12), pywlc.dwt(x5.reshape(12, 9, 12), "bior2.2", 2))
+    assert torch.equal(pywlc.dwt(x5, "haar", 0), x5)
+
+
+def test_non_contiguous_input(device):
+    base = torch.randn(2, 3, 20, 30, device=device)
+    for x in (base.transpose(-1, -2), base[..., ::2, 1::2], base.permute(0, 2, 3, 1)[..., :2, :, :]):
+        assert not x.is_contiguous()
+        assert_close(pywlc.dwt(x, "bior4.4", 2), pywlc.dwt(x.contiguous(), "bior4.4", 2))
+
+
+def test_deepest_level_default_and_max_level():
+    x = torch.randn(1, 1, 17, 40)
+    assert max_level(17, "symmetric") == 5 and max_level(40, "periodization") == 3
+    approx, details = pywlc.wavedec2(x, "haar")
+    assert len(details) == 5 and approx.shape[-2:] == (1, 2)
+
+
+def test_reference_fallback_when_compiled_core_missing(monkeypatch):
+    import importlib
+
+    dwt_mod = importlib.import_module("pywlc.ops.dwt")
+
+    x = torch.randn(2, 3, 11, 14, dtype=torch.float64, requires_grad=True)
+    y_kernel = pywlc.dwt(x, "bior4.4", 2)
+    (g_kernel,) = torch.autograd.grad(y_kernel.sum(), x)
+    monkeypatch.setattr(dwt_mod, "load", lambda: None)
+    y_ref = pywlc.dwt(x, "bior4.4", 2)
+    (g_ref,) = torch.autograd.grad(y_ref.sum(), x)
+    assert_close(y_ref, y_kernel)
+    assert_close(g_ref, g_kernel)
+
+
+def test_opcheck_custom_op():
+    x = torch.randn(2, 3, 10, 12, dtype=torch.float64, requires_grad=True)
+    for op in range(4):
+        torch.library.opcheck(torch.ops.pywlc.lifting_dwt.default, (x, "bior2.2", 2, 2, "symmetric", op))
+
+
+def test_torch_compile_traces_the_custom_op():
+    x = torch.randn(2, 3, 16, 16, requires_grad=True)
+
+    def f(t):
+        return pywlc.idwt(pywlc.dwt(t, "bior4.4", 2) * 2.0, "bior4.4", 2).sum()
+
+    compiled = torch.compile(f, backend="aot_eager", fullgraph=True)
+    out = compiled(x)
+    (g,) = torch.autograd.grad(out, x)
+    assert_close(out.detach(), f(x).detach())
+    assert_close(g, torch.full_like(x, 2.0))
+
+
+def test_tolerance_table_is_tight_enough():
+    # Guard against silently loosened tolerances: fp32 round trips are far inside their bound.
+    x = torch.randn(1, 3, 64, 64)
+    err = (pywlc.idwt(pywlc.dwt(x, "bior4.4", 3), "bior4.4", 3) - x).abs().max().item()
+    assert err < TOL[torch.float32] / 5
