@@ -31,9 +31,13 @@ struct DwtArgs {
 };
 
 // One 1-D pass: transform along `axis` (0..2) inside the region [0, region[k]) of every axis.
+// `low` is the region of the next coarser level; `first_of_level` marks the level's first pass in
+// execution order (it is the one that may read the op's input, see the backends).
 struct DwtPass {
   int axis;
   int64_t region[3];
+  int64_t low[3];
+  bool first_of_level;
 };
 
 // The ordered passes of an op (see dwt_is_analysis()).  Validates sizes; throws std::invalid_argument.
@@ -45,21 +49,25 @@ inline std::vector<DwtPass> dwt_plan(const DwtArgs& a) {
   if (a.integer != (a.dtype == kInt32)) throw std::invalid_argument("the integer transform needs int32 data");
   if (a.integer && (a.op == kForwardAdjoint || a.op == kInverseAdjoint))
     throw std::invalid_argument("the integer transform has no adjoint");
-  std::vector<DwtPass> levels_passes;
+  const bool analysis = dwt_is_analysis(a.op);
+  std::vector<DwtPass> passes;
   int64_t region[3] = {a.dims[0], a.dims[1], a.dims[2]};
   for (int l = 0; l < a.levels; ++l) {
+    int64_t low[3] = {region[0], region[1], region[2]};
+    for (int ax = 3 - a.ndim; ax < 3; ++ax) low[ax] = (region[ax] + 1) / 2;
     for (int ax = 3 - a.ndim; ax < 3; ++ax) {
       const int64_t n = region[ax];
       if (n < 2) throw std::invalid_argument("level " + std::to_string(l + 1) + " has a length < 2");
       if (a.mode == kPeriodization && n % 2)
         throw std::invalid_argument("periodization needs even lengths at every level, got " + std::to_string(n));
-      DwtPass p{ax, {region[0], region[1], region[2]}};
-      levels_passes.push_back(p);
+      // Analysis runs a level's axes in order, synthesis in reverse: the first executed pass differs.
+      const bool first = analysis ? ax == 3 - a.ndim : ax == 2;
+      passes.push_back(DwtPass{ax, {region[0], region[1], region[2]}, {low[0], low[1], low[2]}, first});
     }
-    for (int ax = 3 - a.ndim; ax < 3; ++ax) region[ax] = (region[ax] + 1) / 2;
+    for (int ax = 0; ax < 3; ++ax) region[ax] = low[ax];
   }
-  if (dwt_is_analysis(a.op)) return levels_passes;
-  return std::vector<DwtPass>(levels_passes.rbegin(), levels_passes.rend());
+  if (analysis) return passes;
+  return std::vector<DwtPass>(passes.rbegin(), passes.rend());
 }
 
 template <typename T>
@@ -83,6 +91,7 @@ LiftScheme<T> make_scheme(const DwtArgs& a) {
 // b * sb + i * si + j * sj + l * sa.
 struct LineGeometry {
   int64_t nb, sb, ni, si, nj, sj, n, sa;
+  int axis_i, axis_j;  // which of the three axes i and j index
 };
 
 inline LineGeometry line_geometry(const DwtArgs& a, const DwtPass& p) {
@@ -93,7 +102,8 @@ inline LineGeometry line_geometry(const DwtArgs& a, const DwtPass& p) {
   return {a.batch,          a.dims[0] * a.dims[1] * a.dims[2],
           p.region[other[0]], stride[other[0]],
           p.region[other[1]], stride[other[1]],
-          p.region[p.axis],   stride[p.axis]};
+          p.region[p.axis],   stride[p.axis],
+          other[0],           other[1]};
 }
 
 void dwt_cpu(const DwtArgs& args);

@@ -1,7 +1,6 @@
 // CPU lifting DWT: OpenMP over groups of V lines; each group is gathered into E/O buffers laid out
 // [row][line] so every lifting step is one contiguous, vectorisable loop (see lifting_common.h).
 #include <algorithm>
-#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -25,32 +24,51 @@ inline T* group_row(T* E, T* O, int64_t l, int64_t ne, int64_t V, bool interleav
   return l < ne ? E + l * V : O + (l - ne) * V;
 }
 
-// Copy a group between memory and its E/O buffers.  The loop nest walks memory contiguously: lines
-// outer when the transform axis is the contiguous one (sa < sj), samples outer otherwise.
+// Where a pass reads from: the output (in place), the input, or -- the first pass of a synthesis level
+// -- the reconstructed low-pass corner from the output and the level's high bands from the input, which
+// saves copying the input to the output before synthesis.
+enum class Source { kDst, kSrc, kMixed };
+
+// Copy samples [l0, l1) of lines [v0, v1) of a group between memory and its E/O buffers.  The loop nest
+// walks memory contiguously: lines outer when the transform axis is the contiguous one (sa < sj),
+// samples outer otherwise; E and O parts are separate loops so the inner loops have no branches.
 template <typename T, bool kToBuffer>
-void move_group(T* mem, int64_t base0, int64_t sj, int64_t V, int64_t n, int64_t sa, bool interleaved, T* E, T* O) {
+void move_group(std::conditional_t<kToBuffer, const T*, T*> mem, int64_t base0, int64_t sj, int64_t v0, int64_t v1,
+                int64_t V, int64_t n, int64_t l0, int64_t l1, int64_t sa, bool interleaved, T* __restrict__ E,
+                T* __restrict__ O) {
   const int64_t ne = (n + 1) / 2;
   if (sa < sj) {
-    for (int64_t v = 0; v < V; ++v) {
-      T* line = mem + base0 + v * sj;
-      for (int64_t l = 0; l < n; ++l) {
-        T& b = group_row(E, O, l, ne, V, interleaved)[v];
-        if (kToBuffer) b = line[l * sa]; else line[l * sa] = b;
+    for (int64_t v = v0; v < v1; ++v) {
+      auto line = mem + base0 + v * sj;
+      if (interleaved) {  // always the whole line
+        for (int64_t i = 0; i < ne; ++i) {
+          if constexpr (kToBuffer) E[i * V + v] = line[2 * i * sa]; else line[2 * i * sa] = E[i * V + v];
+        }
+        for (int64_t i = 0; i < n / 2; ++i) {
+          if constexpr (kToBuffer) O[i * V + v] = line[(2 * i + 1) * sa]; else line[(2 * i + 1) * sa] = O[i * V + v];
+        }
+      } else {
+        for (int64_t l = l0; l < std::min(l1, ne); ++l) {
+          if constexpr (kToBuffer) E[l * V + v] = line[l * sa]; else line[l * sa] = E[l * V + v];
+        }
+        for (int64_t l = std::max(l0, ne); l < l1; ++l) {
+          if constexpr (kToBuffer) O[(l - ne) * V + v] = line[l * sa]; else line[l * sa] = O[(l - ne) * V + v];
+        }
       }
     }
-  } else {
-    for (int64_t l = 0; l < n; ++l) {
-      T* row = group_row(E, O, l, ne, V, interleaved);
-      T* m = mem + base0 + l * sa;
-      for (int64_t v = 0; v < V; ++v) {
-        if (kToBuffer) row[v] = m[v * sj]; else m[v * sj] = row[v];
-      }
+    return;
+  }
+  for (int64_t l = l0; l < l1; ++l) {
+    T* row = group_row(E, O, l, ne, V, interleaved);
+    auto m = mem + base0 + l * sa;
+    for (int64_t v = v0; v < v1; ++v) {
+      if constexpr (kToBuffer) row[v] = m[v * sj]; else m[v * sj] = row[v];
     }
   }
 }
 
 template <typename T>
-void run_pass(const DwtArgs& a, const DwtPass& p, const LiftScheme<T>& s, const T* src, T* dst) {
+void run_pass(const DwtArgs& a, const DwtPass& p, const LiftScheme<T>& s, const T* src, T* dst, Source from) {
   const LineGeometry g = line_geometry(a, p);
   // Along the contiguous axis one line is already a contiguous vector: no transposition into groups.
   const int64_t group = g.sa < g.sj ? 1 : kGroup;
@@ -58,6 +76,8 @@ void run_pass(const DwtArgs& a, const DwtPass& p, const LiftScheme<T>& s, const 
   const int64_t ngroups = g.nb * g.ni * jgroups;
   const int64_t ne = (g.n + 1) / 2, no = g.n / 2;
   const bool in_interleaved = dwt_gathers_interleaved(a.op);
+  // Low-pass extent of the other two axes (kMixed): lines inside it find samples [0, ne) in dst.
+  const int64_t low_i = p.low[g.axis_i], low_j = p.low[g.axis_j];
 #pragma omp parallel
   {
     std::vector<T> buf(static_cast<size_t>(g.n * group));
@@ -70,13 +90,22 @@ void run_pass(const DwtArgs& a, const DwtPass& p, const LiftScheme<T>& s, const 
       const int64_t base0 = b * g.sb + i * g.si + j0 * g.sj;
       T* E = buf.data();
       T* O = E + ne * V;
-      move_group<T, true>(const_cast<T*>(src), base0, g.sj, V, g.n, g.sa, in_interleaved, E, O);
+      if (from == Source::kMixed) {
+        // Lines [0, vin) of the group have their low half in dst, the rest of everything is in src.
+        const int64_t vin = i < low_i ? std::clamp<int64_t>(low_j - j0, 0, V) : 0;
+        move_group<T, true>(src, base0, g.sj, 0, vin, V, g.n, ne, g.n, g.sa, in_interleaved, E, O);
+        move_group<T, true>(dst, base0, g.sj, 0, vin, V, g.n, 0, ne, g.sa, in_interleaved, E, O);
+        move_group<T, true>(src, base0, g.sj, vin, V, V, g.n, 0, g.n, g.sa, in_interleaved, E, O);
+      } else {
+        move_group<T, true>(from == Source::kSrc ? src : dst, base0, g.sj, 0, V, V, g.n, 0, g.n, g.sa,
+                            in_interleaved, E, O);
+      }
       if constexpr (std::is_same<T, int32_t>::value) {
         lift_group_int(E, O, ne, no, V, s, a.mode, a.op, 0, 1, NoSync{});
       } else {
         lift_group(E, O, ne, no, V, s, a.mode, a.op, 0, 1, NoSync{});
       }
-      move_group<T, false>(dst, base0, g.sj, V, g.n, g.sa, !in_interleaved, E, O);
+      move_group<T, false>(dst, base0, g.sj, 0, V, V, g.n, 0, g.n, g.sa, !in_interleaved, E, O);
     }
   }
 }
@@ -87,21 +116,12 @@ void run(const DwtArgs& a) {
   const LiftScheme<T> s = make_scheme<T>(a);
   const T* src = static_cast<const T*>(a.src);
   T* dst = static_cast<T*>(a.dst);
-  const int64_t total = a.batch * a.dims[0] * a.dims[1] * a.dims[2];
-  if (total == 0) return;
-  // Analysis-shaped ops start with a pass over the whole tensor, which reads src and writes dst.
-  // Synthesis-shaped ones start at the coarsest level, so everything else must be in dst first.
-  bool first_reads_src = dwt_is_analysis(a.op) && !plan.empty();
-  if (!first_reads_src && src != dst) {
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < total; c += 1 << 16) {
-      const int64_t len = std::min<int64_t>(1 << 16, total - c);
-      std::memcpy(dst + c, src + c, static_cast<size_t>(len) * sizeof(T));
-    }
-  }
-  for (const DwtPass& p : plan) {
-    run_pass<T>(a, p, s, first_reads_src ? src : dst, dst);
-    first_reads_src = false;
+  if (a.batch * a.dims[0] * a.dims[1] * a.dims[2] == 0) return;
+  for (size_t k = 0; k < plan.size(); ++k) {
+    Source from = Source::kDst;
+    if (src != dst && plan[k].first_of_level)
+      from = (k == 0) ? Source::kSrc : (dwt_is_analysis(a.op) ? Source::kDst : Source::kMixed);
+    run_pass<T>(a, plan[k], s, src, dst, from);
   }
 }
 
