@@ -20,6 +20,7 @@ for ``int5/3``.  Backward is the adjoint transform, a kernel of its own.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import torch
@@ -67,8 +68,13 @@ def _check_tensor(x: object, name: str, scheme: LiftingScheme, ndim: int) -> Ten
     return x
 
 
+@functools.lru_cache(maxsize=1024)
+def _deepest(shape: tuple[int, ...], mode: str) -> int:
+    return min((max_level(n, mode) for n in shape), default=0)
+
+
 def _check_levels(levels: object, shape: tuple[int, ...], mode: str) -> int:
-    deepest = min((max_level(n, mode) for n in shape), default=0)
+    deepest = _deepest(shape, mode)
     if levels is None:
         return deepest
     if isinstance(levels, bool) or not isinstance(levels, int):
@@ -100,44 +106,46 @@ def _adjoint_by_vjp(x: Tensor, scheme: LiftingScheme, levels: int, ndim: int, pe
     return grad
 
 
+@functools.cache
+def _kernel_scheme(wavelet: str) -> tuple:
+    """The scheme as the compiled kernels take it (built once per wavelet: eager calls stay lean)."""
+    s = get_scheme(wavelet)
+    return s.flat(), s.k_low, s.k_high, s.zero_tail, s.integer
+
+
 def _run(x: Tensor, wavelet: str, levels: int, ndim: int, mode: str, op: int) -> Tensor:
     """Apply one of the four lifting maps to ``Tensor[..., *S]`` (validated); returns a new tensor."""
-    scheme = get_scheme(wavelet)
     out_dtype = x.dtype
-    if x.dtype in (torch.float16, torch.bfloat16):
+    if out_dtype in (torch.float16, torch.bfloat16):
         x = x.float()  # fp32 arithmetic inside, one rounding at the end
     x = x.contiguous()
     if x.numel() == 0 or levels == 0:
         return x.clone().to(out_dtype)
     c = load()
-    use_cuda = x.is_cuda and c is not None and hasattr(c, "dwt_cuda")
-    if (x.device.type == "cpu" and c is not None) or use_cuda:
-        spatial = list(x.shape[x.dim() - ndim :])
-        dims = [1] * (3 - ndim) + spatial
-        batch = x.numel() // max(1, dims[0] * dims[1] * dims[2])
+    on_cuda = x.is_cuda
+    if c is not None and (not on_cuda or hasattr(c, "dwt_cuda")) and x.device.type in ("cpu", "cuda"):
+        shape = x.shape
+        dims = [1] * (3 - ndim) + list(shape[len(shape) - ndim :])
         out = torch.empty_like(x)
         args = (
             x.data_ptr(),
             out.data_ptr(),
             _KERNEL_DTYPE[x.dtype],
-            batch,
+            x.numel() // (dims[0] * dims[1] * dims[2]),
             dims,
             ndim,
             levels,
             MODES[mode],
             op,
-            scheme.flat(),
-            scheme.k_low,
-            scheme.k_high,
-            scheme.zero_tail,
-            scheme.integer,
+            *_kernel_scheme(wavelet),
         )
-        if use_cuda:
+        if on_cuda:
             with torch.cuda.device(x.device):
                 c.dwt_cuda(*args, torch.cuda.current_stream(x.device).cuda_stream)
         else:
             c.dwt_cpu(*args)
-        return out.to(out_dtype)
+        return out if out.dtype == out_dtype else out.to(out_dtype)
+    scheme = get_scheme(wavelet)
     periodic = mode == "periodization"
     if op == FORWARD:
         y = ref.dwt_packed_reference(x, scheme, levels, ndim, periodic)

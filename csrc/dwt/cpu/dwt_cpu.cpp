@@ -27,6 +27,8 @@ inline T* group_row(T* E, T* O, int64_t l, int64_t ne, int64_t V, bool interleav
 // Where a pass reads from: the output (in place), the input, or -- the first pass of a synthesis level
 // -- the reconstructed low-pass corner from the output and the level's high bands from the input, which
 // saves copying the input to the output before synthesis.
+constexpr int64_t kParallelMinSamples = 1 << 15;
+
 enum class Source { kDst, kSrc, kMixed };
 
 // Copy samples [l0, l1) of lines [v0, v1) of a group between memory and its E/O buffers.  The loop nest
@@ -78,7 +80,9 @@ void run_pass(const DwtArgs& a, const DwtPass& p, const LiftScheme<T>& s, const 
   const bool in_interleaved = dwt_gathers_interleaved(a.op);
   // Low-pass extent of the other two axes (kMixed): lines inside it find samples [0, ne) in dst.
   const int64_t low_i = p.low[g.axis_i], low_j = p.low[g.axis_j];
-#pragma omp parallel
+  // Small passes run on the calling thread: waking the team costs more than the work.
+  const bool parallel = ngroups > 1 && g.nb * g.ni * g.nj * g.n >= kParallelMinSamples;
+#pragma omp parallel if (parallel)
   {
     std::vector<T> buf(static_cast<size_t>(g.n * group));
 #pragma omp for schedule(static)
