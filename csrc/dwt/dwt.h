@@ -107,6 +107,9 @@ inline LineGeometry line_geometry(const DwtArgs& a, const DwtPass& p) {
 }
 
 void dwt_cpu(const DwtArgs& args);
+// Fused one-pass-per-level 2-D Haar (cpu/haar2_cpu.cpp); dwt_cpu() uses it when applicable.
+bool haar2_applicable(const DwtArgs& args);
+void haar2_cpu(const DwtArgs& args);
 #ifdef PYWLC_WITH_CUDA
 void dwt_cuda(const DwtArgs& args, void* stream);
 #endif

@@ -132,6 +132,7 @@ void run(const DwtArgs& a) {
 }  // namespace
 
 void dwt_cpu(const DwtArgs& args) {
+  if (haar2_applicable(args)) return haar2_cpu(args);
   switch (args.dtype) {
     case kFloat32:
       run<float>(args);
