@@ -68,6 +68,22 @@ def bench_case(shape, wavelet: str, levels: int, device: torch.device, reps: int
     return row
 
 
+def markdown_table(result: dict) -> str:
+    """The README's table: per case, ms for pywlc and each anchor, and fwd+inv speed-ups."""
+    rows = result["rows"]
+    anchors = [n for n in ("ptwt", "pytorch_wavelets", "pywt") if f"{n}_fwd_ms" in rows[0]]
+    head = ["case", "wavelet", "copy", "pywlc fwd / inv", *(f"{n} fwd / inv" for n in anchors)]
+    head.append("fwd+inv speed-up vs " + " / ".join(anchors))
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        total = {n: r[f"{n}_fwd_ms"] + r[f"{n}_inv_ms"] for n in ["pywlc", *anchors]}
+        cells = [r["case"], r["wavelet"], f"{r['copy_ms']:.3f}"]
+        cells += [f"{r[f'{n}_fwd_ms']:.3f} / {r[f'{n}_inv_ms']:.3f}" for n in ["pywlc", *anchors]]
+        cells.append(" / ".join(f"{total[n] / total['pywlc']:.1f}x" for n in anchors))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot(rows: list[dict], path: Path) -> None:
     try:
         import matplotlib
@@ -132,7 +148,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     plot(rows, out.with_suffix(".png"))
-    print(f"wrote {out} and {out.with_suffix('.png')}")
+    print(f"wrote {out} and {out.with_suffix('.png')}\n")
+    print(markdown_table(result))
 
 
 if __name__ == "__main__":
