@@ -1,44 +1,17 @@
-// pybind11 definitions of pywlc._C and nothing else.  Raw pointers travel as integers; the Python
-// layer (pywlc/ops/*.py) validates, allocates and registers the torch ops.
+// pywlc._C: build information, and every family's definitions (csrc/<family>/bind_<family>.cpp,
+// collected through bind_registry.h).  Raw pointers travel as integers; the Python layer
+// (pywlc/ops/*.py) validates, allocates and registers the torch ops.
 #include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
-
-#include <array>
-#include <cstdint>
-#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#include "dwt/dwt.h"
+#include "bind_registry.h"
 
 namespace py = pybind11;
 
 namespace {
-
-pywlc::DwtArgs make_dwt_args(uintptr_t src, uintptr_t dst, int dtype, int64_t batch,
-                             const std::array<int64_t, 3>& dims, int ndim, int levels, int mode, int op,
-                             const std::vector<double>& steps, double k_low, double k_high, bool zero_tail,
-                             bool integer) {
-  pywlc::DwtArgs a;
-  a.src = reinterpret_cast<const void*>(src);
-  a.dst = reinterpret_cast<void*>(dst);
-  a.dtype = dtype;
-  a.batch = batch;
-  for (int k = 0; k < 3; ++k) a.dims[k] = dims[k];
-  a.ndim = ndim;
-  a.levels = levels;
-  a.mode = mode;
-  a.op = op;
-  a.steps = steps;
-  a.k_low = k_low;
-  a.k_high = k_high;
-  a.zero_tail = zero_tail;
-  a.integer = integer;
-  pywlc::dwt_plan(a);  // validate while holding the GIL so errors surface as ValueError
-  return a;
-}
 
 py::dict build_info() {
   py::dict d;
@@ -68,28 +41,5 @@ py::dict build_info() {
 PYBIND11_MODULE(_C, m) {
   m.doc() = "pywlc compiled kernels (no libtorch): raw pointers, sizes and CUDA streams in.";
   m.def("build_info", &build_info);
-  m.def(
-      "dwt_cpu",
-      [](uintptr_t src, uintptr_t dst, int dtype, int64_t batch, std::array<int64_t, 3> dims, int ndim,
-         int levels, int mode, int op, std::vector<double> steps, double k_low, double k_high, bool zero_tail,
-         bool integer) {
-        auto a = make_dwt_args(src, dst, dtype, batch, dims, ndim, levels, mode, op, steps, k_low, k_high,
-                               zero_tail, integer);
-        py::gil_scoped_release release;
-        pywlc::dwt_cpu(a);
-      },
-      "Multi-level lifting DWT on host memory, Tensor[B, D0, D1, D2] -> same (packed layout).");
-#ifdef PYWLC_WITH_CUDA
-  m.def(
-      "dwt_cuda",
-      [](uintptr_t src, uintptr_t dst, int dtype, int64_t batch, std::array<int64_t, 3> dims, int ndim,
-         int levels, int mode, int op, std::vector<double> steps, double k_low, double k_high, bool zero_tail,
-         bool integer, uintptr_t stream) {
-        auto a = make_dwt_args(src, dst, dtype, batch, dims, ndim, levels, mode, op, steps, k_low, k_high,
-                               zero_tail, integer);
-        py::gil_scoped_release release;
-        pywlc::dwt_cuda(a, reinterpret_cast<void*>(stream));
-      },
-      "Multi-level lifting DWT on device memory, enqueued on `stream` (a cudaStream_t as int).");
-#endif
+  for (pywlc::Binder bind : pywlc::binders()) bind(m);
 }

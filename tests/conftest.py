@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -15,6 +18,9 @@ TOL = {
     torch.float16: 4e-3,
     torch.bfloat16: 1.6e-2,
 }
+
+# ../shared beside the checkout (CI has it); PYWLC_SHARED overrides. Tests needing it skip without it.
+SHARED = Path(os.environ.get("PYWLC_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
 
@@ -34,3 +40,12 @@ def device(request) -> str:
     if request.param == "cuda" and not pywlc.has_cuda_ops():
         pytest.skip("pywlc was built without CUDA kernels")
     return request.param
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` (photos/, video/); skips the test when absent."""
+    data = SHARED / "data"
+    if not data.is_dir():
+        pytest.skip(f"shared data not found at {data}")
+    return data

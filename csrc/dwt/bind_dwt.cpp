@@ -1,0 +1,66 @@
+// pybind11 definitions of the DWT family (pywlc/ops/dwt.py calls these).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "../bind_registry.h"
+#include "dwt.h"
+
+namespace py = pybind11;
+
+namespace {
+
+pywlc::DwtArgs make_dwt_args(uintptr_t src, uintptr_t dst, int dtype, int64_t batch,
+                             const std::array<int64_t, 3>& dims, int ndim, int levels, int mode, int op,
+                             const std::vector<double>& steps, double k_low, double k_high, bool zero_tail,
+                             bool integer) {
+  pywlc::DwtArgs a;
+  a.src = reinterpret_cast<const void*>(src);
+  a.dst = reinterpret_cast<void*>(dst);
+  a.dtype = dtype;
+  a.batch = batch;
+  for (int k = 0; k < 3; ++k) a.dims[k] = dims[k];
+  a.ndim = ndim;
+  a.levels = levels;
+  a.mode = mode;
+  a.op = op;
+  a.steps = steps;
+  a.k_low = k_low;
+  a.k_high = k_high;
+  a.zero_tail = zero_tail;
+  a.integer = integer;
+  pywlc::dwt_plan(a);  // validate while holding the GIL so errors surface as ValueError
+  return a;
+}
+
+}  // namespace
+
+PYWLC_REGISTER_BINDINGS(dwt) {
+  m.def(
+      "dwt_cpu",
+      [](uintptr_t src, uintptr_t dst, int dtype, int64_t batch, std::array<int64_t, 3> dims, int ndim,
+         int levels, int mode, int op, std::vector<double> steps, double k_low, double k_high, bool zero_tail,
+         bool integer) {
+        auto a = make_dwt_args(src, dst, dtype, batch, dims, ndim, levels, mode, op, steps, k_low, k_high,
+                               zero_tail, integer);
+        py::gil_scoped_release release;
+        pywlc::dwt_cpu(a);
+      },
+      "Multi-level lifting DWT on host memory, Tensor[B, D0, D1, D2] -> same (packed layout).");
+#ifdef PYWLC_WITH_CUDA
+  m.def(
+      "dwt_cuda",
+      [](uintptr_t src, uintptr_t dst, int dtype, int64_t batch, std::array<int64_t, 3> dims, int ndim,
+         int levels, int mode, int op, std::vector<double> steps, double k_low, double k_high, bool zero_tail,
+         bool integer, uintptr_t stream) {
+        auto a = make_dwt_args(src, dst, dtype, batch, dims, ndim, levels, mode, op, steps, k_low, k_high,
+                               zero_tail, integer);
+        py::gil_scoped_release release;
+        pywlc::dwt_cuda(a, reinterpret_cast<void*>(stream));
+      },
+      "Multi-level lifting DWT on device memory, enqueued on `stream` (a cudaStream_t as int).");
+#endif
+}
