@@ -112,6 +112,9 @@ bool haar2_applicable(const DwtArgs& args);
 void haar2_cpu(const DwtArgs& args);
 #ifdef PYWLC_WITH_CUDA
 void dwt_cuda(const DwtArgs& args, void* stream);
+// Fused all-levels 2-D Haar (cuda/haar2_cuda.cu); dwt_cuda() uses it when applicable.
+bool haar2_cuda_applicable(const DwtArgs& args);
+void haar2_cuda(const DwtArgs& args, void* stream);
 #endif
 
 }  // namespace pywlc

@@ -118,6 +118,7 @@ void run(const DwtArgs& a, cudaStream_t stream) {
 }  // namespace
 
 void dwt_cuda(const DwtArgs& args, void* stream) {
+  if (haar2_cuda_applicable(args)) return haar2_cuda(args, stream);
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   switch (args.dtype) {
     case kFloat32:
