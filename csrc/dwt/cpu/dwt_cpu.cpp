@@ -69,6 +69,58 @@ void move_group(std::conditional_t<kToBuffer, const T*, T*> mem, int64_t base0, 
   }
 }
 
+// All lifting steps and the scaling of a forward or inverse op in one sweep over the group's rows,
+// for groups of V > 1 lines (the strided-axis passes, whose buffers live in L2: one sweep instead of
+// one per step).  At sweep position k, step s works on row k - lag[s]: a predict that follows an
+// update lags it by one row (it needs e[j + 1] updated), an update that follows a predict does not
+// (it needs o[j - 1], o[j]), and the scaling trails the last step by two rows, after every read of the
+// rows it scales.  Within a position the steps run in order, so each reads its inputs before a later
+// step overwrites them.  Symmetric extension only: its clamped neighbours are never ahead of the
+// unclamped ones, whereas periodic wrap-around would read rows the sweep has already passed.
+template <typename T>
+void lift_group_pipelined(T* E, T* O, int64_t ne, int64_t no, int64_t V, const LiftScheme<T>& s, bool inverse) {
+  int kind[kMaxLiftSteps], lag[kMaxLiftSteps];
+  T ca[kMaxLiftSteps], cb[kMaxLiftSteps];
+  const int S = s.num_steps;
+  for (int q = 0; q < S; ++q) {
+    const int src = inverse ? S - 1 - q : q;
+    kind[q] = s.kind[src];
+    ca[q] = inverse ? -s.a[src] : s.a[src];
+    cb[q] = inverse ? -s.b[src] : s.b[src];
+    lag[q] = q == 0 ? 0 : lag[q - 1] + ((kind[q] == kPredict && kind[q - 1] == kUpdate) ? 1 : 0);
+  }
+  const T kl = inverse ? T(1) / s.k_low : s.k_low, kh = inverse ? T(1) / s.k_high : s.k_high;
+  const int scale_lag = inverse ? -1 : lag[S - 1] + 2;  // the inverse unscales before its first step
+  if (inverse) {
+    for (int64_t k = 0; k < ne * V; ++k) E[k] *= kl;
+    for (int64_t k = 0; k < no * V; ++k) O[k] *= kh;
+  }
+  const int64_t last = std::max(ne, no) + std::max(lag[S - 1], scale_lag);
+  for (int64_t k = 0; k <= last; ++k) {
+    for (int q = 0; q < S; ++q) {
+      const int64_t j = k - lag[q];
+      const bool predict = kind[q] == kPredict;
+      const int64_t nt = predict ? no : ne, ns = predict ? ne : no;
+      if (j < 0 || j >= nt) continue;
+      T* __restrict__ t = (predict ? O : E) + j * V;
+      const T* src = predict ? E : O;
+      const int64_t j0 = lift_neighbour(predict ? j : j - 1, ns, kSymmetric, s.zero_tail);
+      const int64_t j1 = lift_neighbour(predict ? j + 1 : j, ns, kSymmetric, s.zero_tail);
+      const T a = j0 >= 0 ? ca[q] : T(0), b = j1 >= 0 ? cb[q] : T(0);
+      const T* __restrict__ s0 = src + (j0 >= 0 ? j0 : 0) * V;
+      const T* __restrict__ s1 = src + (j1 >= 0 ? j1 : 0) * V;
+      for (int64_t v = 0; v < V; ++v) t[v] += a * s0[v] + b * s1[v];
+    }
+    const int64_t j = k - scale_lag;
+    if (!inverse && j >= 0) {
+      if (j < ne)
+        for (int64_t v = 0; v < V; ++v) E[j * V + v] *= kl;
+      if (j < no)
+        for (int64_t v = 0; v < V; ++v) O[j * V + v] *= kh;
+    }
+  }
+}
+
 template <typename T>
 void run_pass(const DwtArgs& a, const DwtPass& p, const LiftScheme<T>& s, const T* src, T* dst, Source from) {
   const LineGeometry g = line_geometry(a, p);
@@ -106,6 +158,8 @@ void run_pass(const DwtArgs& a, const DwtPass& p, const LiftScheme<T>& s, const 
       }
       if constexpr (std::is_same<T, int32_t>::value) {
         lift_group_int(E, O, ne, no, V, s, a.mode, a.op, 0, 1, NoSync{});
+      } else if (V > 1 && a.mode == kSymmetric && (a.op == kForward || a.op == kInverse)) {
+        lift_group_pipelined(E, O, ne, no, V, s, a.op == kInverse);
       } else {
         lift_group(E, O, ne, no, V, s, a.mode, a.op, 0, 1, NoSync{});
       }
