@@ -114,7 +114,7 @@ class CodecId(enum.IntEnum):
 
     RAW = 0  # payloads are not coded by a pywlc codec (tests, tools)
     WECONVENE = 1  # pywlc.models.WeConvene: layers "ll" (base), "hf", "z"
-    WECONVENE_BASELINE = 2  # pywlc.models.MeanScaleBaseline: layers "y", "z"
+    WECONVENE_BASELINE = 2  # pywlc.models.WeConveneBaseline: layers "y", "z"
 
 
 class ColorFormat(enum.IntEnum):
