@@ -1,10 +1,11 @@
 """pywlc: wavelet-domain learned compression for PyTorch.
 
-Fast, exact, differentiable lifting wavelet transforms (and, in later releases, motion and sparse
-convolution primitives and the codecs built on them).  ``pywlc.build_info()`` says what was compiled.
+Fast, exact, differentiable lifting wavelet transforms, the versioned bitstream container, and the
+learned codecs' models (``pywlc.models``, imported on demand: it pulls in CompressAI).
+``pywlc.build_info()`` says what was compiled.
 """
 
-from . import ops
+from . import bitstream, ops
 from ._extension import build_info, has_cuda_ops
 from ._version import __version__
 from .errors import BitstreamError
@@ -29,6 +30,7 @@ __all__ = [
     "has_cuda_ops",
     "BitstreamError",
     "ops",
+    "bitstream",
     "dwt",
     "idwt",
     "wavedec",
