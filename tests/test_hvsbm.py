@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 
 H, W = 288, 384
 BORDER = 24  # vectors near the frame border see edge-replicated references: excluded from exactness checks
-PHOTOS = ["Bridge", "Dragonfly", "analogpattern", "picosdeeuropa"]
+PHOTOS = ["seeding", "Dragonfly", "analogpattern", "picosdeeuropa"]
 WIDTH = 640  # photos resized to 640 columns (>= 360 rows): crops of 384x288 plus the shifts fit
 
 
@@ -41,13 +41,18 @@ def _crop(img: np.ndarray, x: int, y: int, w: int = W, h: int = H) -> torch.Tens
 
 
 def _textured(frame: torch.Tensor, thresh: float = 4.0) -> torch.Tensor:
-    """Bool [H, W]: mean |gradient| over a 9x9 window above `thresh` (grey levels per pixel), border excluded."""
-    f = frame.float()[None, None]
-    gx = (f[..., :, 2:] - f[..., :, :-2]).abs()
-    gy = (f[..., 2:, :] - f[..., :-2, :]).abs()
-    g = F.pad(gx, (1, 1, 0, 0)) + F.pad(gy, (0, 0, 1, 1))
-    g = F.avg_pool2d(g, 9, stride=1, padding=4)[0, 0]
-    m = g > thresh
+    """Bool [H, W]: 2-D texture (no aperture problem), border excluded.
+
+    Shi-Tomasi criterion: the smaller eigenvalue of the structure tensor averaged over a 9x9 window, as an RMS
+    gradient in grey levels per pixel, above `thresh`.  Edges and 1-D patterns (a vector along them is
+    undetermined) and flat sky are left out.
+    """
+    f = frame.double()[None, None]
+    gx = F.pad((f[..., :, 2:] - f[..., :, :-2]) / 2, (1, 1, 0, 0))
+    gy = F.pad((f[..., 2:, :] - f[..., :-2, :]) / 2, (0, 0, 1, 1))
+    a, b, c = (F.avg_pool2d(t, 9, stride=1, padding=4)[0, 0] for t in (gx * gx, gx * gy, gy * gy))
+    lam_min = (a + c) / 2 - torch.sqrt(((a - c) / 2) ** 2 + b * b)
+    m = lam_min.clamp_min(0).sqrt() > thresh
     m[:BORDER] = m[-BORDER:] = False
     m[:, :BORDER] = m[:, -BORDER:] = False
     return m
@@ -59,7 +64,7 @@ def test_integer_translation_exact(shared_data, index, shift):
     img = _grey(_photo(shared_data, index), WIDTH)
     dx, dy = shift
     x0, y0 = 60, 30
-    ref = _crop(img, x0, y0).round().to(torch.uint8) if index[0] in "Ba" else _crop(img, x0, y0)
+    ref = _crop(img, x0, y0).round().to(torch.uint8) if index[0] in "sa" else _crop(img, x0, y0)
     cur = _crop(img, x0 + dx, y0 + dy)  # cur(p) = ref(p + (dx, dy))
     r = hvsbm(cur, ref, search_range=16)
     interior = (slice(BORDER, H - BORDER), slice(BORDER, W - BORDER))
@@ -107,24 +112,44 @@ def test_scene_cut_detected(shared_data, pair):
 
 
 def test_bidirectional_modes(shared_data):
-    """Middle frame of a translation: bidirectional / parallel vectors, right = -left; exact integer vectors."""
+    """Different motion to each side plus sensor noise: bidirectional vectors within the spec's 0.25 px.
+
+    Independent noise on each frame: averaging two references halves its variance, so the bidirectional
+    prediction beats either single one (Chen & Woods 2004).
+    """
     img = _grey(_photo(shared_data, "Dragonfly"), WIDTH)
-    left, cur, right = _crop(img, 40, 20), _crop(img, 44, 22), _crop(img, 48, 24)
+    g = torch.Generator().manual_seed(1)
+
+    def noisy(x: int, y: int) -> torch.Tensor:
+        return _crop(img, x, y) + 3 * torch.randn(H, W, generator=g)
+
+    cur = noisy(60, 40)
+    left, right = noisy(56, 38), noisy(63, 35)  # cur(p) = left(p + (4, 2)) = right(p + (-3, 5))
     r = hvsbm(cur, left, right)
     assert not r.scene_cut
     i = (slice(BORDER, H - BORDER), slice(BORDER, W - BORDER))
-    both = r.uses_left & r.uses_right
-    assert both[i].float().mean() > 0.9
-    assert torch.all(r.field_left[0][i][both[i]] == 4) and torch.all(r.field_left[1][i][both[i]] == 2)
-    assert torch.all(r.field_right[0][i][both[i]] == -4) and torch.all(r.field_right[1][i][both[i]] == -2)
-    modes = {MODES[m] for m in r.block_mode.tolist()}
-    assert modes <= set(MODES)
-    assert r.connected_left[i].all() and r.connected_right[i].all()
+    both = (r.uses_left & r.uses_right)[i]
+    assert both.float().mean() > 0.9
+    fl, fr = r.field_left[:, i[0], i[1]][:, both], r.field_right[:, i[0], i[1]][:, both]
+    # Averaged prediction: only vl + vr is pinned to first order, so single vectors wander by a quarter pel
+    # (measured: mean EPE 0.10 px, worst 0.25 px).
+    for f, truth in ((fl, [4.0, 2.0]), (fr, [-3.0, 5.0])):
+        epe = torch.linalg.vector_norm(f - torch.tensor(truth)[:, None], dim=0)
+        assert epe.max() <= 0.25 and epe.mean() <= 0.15, (epe.max(), epe.mean())
+    # Single-direction blocks leave holes in the other reference's connectivity: most is still connected.
+    assert r.connected_left[i].float().mean() > 0.9 and r.connected_right[i].float().mean() > 0.9
     assert r.block_xy.shape == (r.block_size.numel(), 2) and r.mv_left.dtype == torch.int32
     # The leaf table and the dense field agree.
     for (x, y), s, vl in zip(r.block_xy.tolist(), r.block_size.tolist(), r.mv_left.tolist(), strict=True):
         assert r.field_left[0, y, x] == vl[0] / 4 and r.field_left[1, y, x] == vl[1] / 4
         assert s in (4, 8, 16, 32, 64)
+
+    # Symmetric motion: PARALLEL (right = -left, one vector coded) takes over.
+    left, cur, right = noisy(56, 38), noisy(60, 40), noisy(64, 42)
+    r = hvsbm(cur, left, right)
+    par = r.block_mode == MODES.index("parallel")
+    assert par.any()
+    assert torch.equal(r.mv_right[par], -r.mv_left[par])
 
 
 def test_deterministic_across_threads(shared_data):

@@ -128,15 +128,17 @@ def hvsbm(
     """
     c = load()
     if c is None or not hasattr(c, "hvsbm_cpu"):
-        raise RuntimeError("pywlc.motion.hvsbm needs the compiled core (pywlc._C with the motion family); "
-                           "build it with `pip install -e .` or `python setup.py build_ext --inplace`")
+        raise RuntimeError(
+            "pywlc.motion.hvsbm needs the compiled core (pywlc._C with the motion family); "
+            "build it with `pip install -e .` or `python setup.py build_ext --inplace`"
+        )
     cur_np = _plane(cur, "cur")
     left_np = _plane(ref_left, "ref_left")
     right_np = None if ref_right is None else _plane(ref_right, "ref_right")
     for name, r in (("ref_left", left_np), ("ref_right", right_np)):
         if r is not None and r.shape != cur_np.shape:
             raise ValueError(f"{name} has size {tuple(r.shape)}, cur has {tuple(cur_np.shape)}: they must match")
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)):
+    if isinstance(lam, bool) or not isinstance(lam, int | float):
         raise TypeError(f"lam must be a number, got {type(lam).__name__}")
     if not math.isfinite(lam) or lam < 0:
         raise ValueError(f"lam must be finite and >= 0, got {lam}")
