@@ -100,6 +100,7 @@ PYWLC_REGISTER_BINDINGS(hvsbm) {
           out["first_right"] = to_numpy(res.first_right, {h, w});
         }
         out["cost"] = res.cost;
+        out["sad"] = res.sad;
         out["intra_cost"] = res.intra_cost;
         out["scene_cut"] = res.scene_cut;
         return out;

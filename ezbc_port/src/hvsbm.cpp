@@ -359,7 +359,9 @@ class Estimator {
     const double j_leaf = leaf.cost + (can_split ? lam_ : 0.0);
     auto emit = [&] {
       write_units(b, leaf);
-      out.push_back(Block{x, y, s, leaf.mode, leaf.use_left, leaf.use_right, leaf.left, leaf.right, leaf.cost});
+      const double sad = sad_motion(leaf.use_left, leaf.use_right, leaf.left, leaf.right, b, 3.0e38f);
+      out.push_back(
+          Block{x, y, s, leaf.mode, leaf.use_left, leaf.use_right, leaf.left, leaf.right, leaf.cost, sad});
       return j_leaf;
     };
     if (!can_split) return emit();
@@ -515,6 +517,7 @@ HvsbmResult hvsbm(const PlaneView& cur, const PlaneView& left, const PlaneView* 
     res.blocks.insert(res.blocks.end(), per_root[k].begin(), per_root[k].end());
     res.cost += root_cost[k];  // fixed summation order: deterministic
   }
+  for (const Block& blk : res.blocks) res.sad += blk.sad;
   fill_field(res.blocks, w, h, false, res.field_left, res.uses_left);
   const size_t npx = static_cast<size_t>(w) * h;
   res.connected_left.resize(npx);
@@ -528,9 +531,11 @@ HvsbmResult hvsbm(const PlaneView& cur, const PlaneView& left, const PlaneView* 
                  res.first_right.data());
   }
   // Scene change (spec; Chen & Woods 2004): no motion model (left, right, bidirectional: the mode decision keeps
-  // the cheapest) beats intra coding, estimated as scene_cut_factor x SATD of the current frame.
+  // the cheapest) beats intra coding, estimated as scene_cut_factor x SATD of the current frame.  The motion side
+  // compares its prediction error alone: with the side information counted, a flat frame (intra cost 0) would be
+  // a "scene cut" against a perfect prediction of itself.
   res.intra_cost = params.scene_cut_factor * frame_satd(c.data(), w, h);
-  res.scene_cut = res.cost >= res.intra_cost;
+  res.scene_cut = res.sad > res.intra_cost;
   return res;
 }
 

@@ -62,8 +62,9 @@ class HvsbmResult:
     first_left: Tensor  # Tensor[H, W] bool, on cur's grid: this pixel's mapping connected its target
     first_right: Tensor | None  # Tensor[H, W] bool
     cost: float  # total J of the quadtree (split flags included)
+    sad: float  # total motion-compensated SAD of the leaves (no side information)
     intra_cost: float  # 0.85 x SATD(cur)
-    scene_cut: bool  # cost >= intra_cost
+    scene_cut: bool  # sad > intra_cost: no motion model predicts better than intra coding
 
 
 def _plane(x: object, name: str) -> np.ndarray:
@@ -183,6 +184,7 @@ def hvsbm(
         first_left=mask("first_left"),
         first_right=mask("first_right"),
         cost=float(out["cost"]),
+        sad=float(out["sad"]),
         intra_cost=float(out["intra_cost"]),
         scene_cut=bool(out["scene_cut"]),
     )

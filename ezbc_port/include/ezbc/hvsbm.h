@@ -50,6 +50,7 @@ struct Block {
   bool use_right = false;  // prediction uses the right reference
   Mv left, right;          // zero where unused
   double cost = 0.0;       // J = SAD + lambda * (mv bits + mode bits) of this leaf (split flags not included)
+  double sad = 0.0;        // the motion-compensated SAD alone
 };
 
 struct HvsbmParams {
@@ -77,8 +78,9 @@ struct HvsbmResult {
   // frame's grid (the pixel whose mapping connected its target first, in raster order).
   std::vector<uint8_t> connected_left, connected_right, first_left, first_right;
   double cost = 0.0;        // total J of the chosen quadtree (with split flags)
+  double sad = 0.0;         // total motion-compensated SAD of the leaves (no side information)
   double intra_cost = 0.0;  // scene_cut_factor * SATD(current frame)
-  bool scene_cut = false;   // cost >= intra_cost: no motion model beats intra coding
+  bool scene_cut = false;   // sad > intra_cost: no motion model predicts better than intra coding
 };
 
 // Validates (throws std::invalid_argument) and runs HVSBM of `cur` against `left` and optionally `right`
