@@ -1,45 +1,10 @@
-"""Versioned container for pywlc bitstreams: header, layer table with CRCs and dependencies, extraction."""
+"""Versioned container for pywlc bitstreams: header, layer table with CRCs and dependencies, extraction.
 
-from .container import (
-    FORMAT_MAJOR,
-    FORMAT_MINOR,
-    MAGIC,
-    MAX_DIM,
-    MAX_FRAMES,
-    MAX_HEADER_SIZE,
-    MAX_KEY_LEN,
-    MAX_LABEL_LEN,
-    MAX_LAYERS,
-    MAX_METADATA_BYTES,
-    MAX_METADATA_ENTRIES,
-    MAX_METADATA_VALUE,
-    CodecId,
-    ColorFormat,
-    Container,
-    Layer,
-    decode_container,
-    drop_layers,
-    encode_container,
-)
+Everything public lives in :mod:`pywlc.bitstream.container` (byte layout, version policy and limits are
+documented there) and is re-exported here.
+"""
 
-__all__ = [
-    "MAGIC",
-    "FORMAT_MAJOR",
-    "FORMAT_MINOR",
-    "MAX_HEADER_SIZE",
-    "MAX_LAYERS",
-    "MAX_LABEL_LEN",
-    "MAX_METADATA_ENTRIES",
-    "MAX_KEY_LEN",
-    "MAX_METADATA_VALUE",
-    "MAX_METADATA_BYTES",
-    "MAX_DIM",
-    "MAX_FRAMES",
-    "CodecId",
-    "ColorFormat",
-    "Layer",
-    "Container",
-    "encode_container",
-    "decode_container",
-    "drop_layers",
-]
+from . import container
+from .container import *  # noqa: F403
+
+__all__ = list(container.__all__)
