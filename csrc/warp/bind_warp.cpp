@@ -58,9 +58,10 @@ PYWLC_REGISTER_BINDINGS(warp) {
         const auto a = make_warp_args(dtype, interp, padding, sizes, img, img_strides, flow, flow_strides, block,
                                       scale);
         py::gil_scoped_release release;
-        pywlc::warp_forward_cpu(a, reinterpret_cast<void*>(out));
+        return pywlc::warp_forward_cpu(a, reinterpret_cast<void*>(out));
       },
-      "Warp host img Tensor[N, C, H, W] by a displacement field -> out Tensor[N, C, H, W] (contiguous).");
+      "Warp host img Tensor[N, C, H, W] by a displacement field -> out Tensor[N, C, H, W] (contiguous); returns "
+      "the number of pixels whose displacement is not finite.");
   m.def(
       "warp_backward_cpu",
       [](int dtype, int interp, int padding, Shape4 sizes, uintptr_t img, Shape4 img_strides, uintptr_t flow,

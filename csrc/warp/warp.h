@@ -54,7 +54,9 @@ inline void warp_validate_backward(const WarpArgs& a, const WarpBackwardArgs& b)
   if (b.grad_out == nullptr && a.g.N * a.g.C * a.g.H * a.g.W != 0) throw std::invalid_argument("null grad_out");
 }
 
-void warp_forward_cpu(const WarpArgs& args, void* out /* Tensor[N, C, H, W] contiguous */);
+// Returns how many output pixels had a non-finite displacement (their output is unspecified; the Python
+// layer raises): the check rides along the flow read, so valid input pays no extra pass.
+int64_t warp_forward_cpu(const WarpArgs& args, void* out /* Tensor[N, C, H, W] contiguous */);
 void warp_backward_cpu(const WarpArgs& args, const WarpBackwardArgs& bwd);
 #ifdef PYWLC_WITH_CUDA
 void warp_forward_cuda(const WarpArgs& args, void* out /* Tensor[N, C, H, W] contiguous */, void* stream);

@@ -67,7 +67,7 @@ PYWLC_HD void axis_taps(T c, int64_t n, int padding, AxisTaps<T, WarpTaps<Interp
   const T lim = static_cast<T>(n - 1);
   if (Interp == kWarpBilinear && padding == kWarpBorder) {
     // grid_sample clips the coordinate itself for bilinear border padding (zero gradient outside).
-    if (c < T(0)) {
+    if (!(c >= T(0))) {  // written so that NaN lands here too: memory-safe for any input
       c = T(0);
       mask = T(0);
     } else if (c > lim) {
@@ -78,7 +78,7 @@ PYWLC_HD void axis_taps(T c, int64_t n, int padding, AxisTaps<T, WarpTaps<Interp
     // Beyond the filter support every tap is clamped to the edge (border) or zero (zeros): the sample no
     // longer depends on c, so clamping c there changes nothing and keeps the int64 conversion defined.
     const T far = static_cast<T>(K + 2);
-    if (c < -far) {
+    if (!(c >= -far)) {  // NaN lands here too
       c = -far;
       mask = T(0);
     } else if (c > lim + far) {
@@ -138,8 +138,10 @@ struct WarpFlow {
   int64_t s[4];
   int64_t block;
   T scale;
+  // Dense flows skip the two integer divisions (they cost as much as a bilinear sample).
+  template <bool Dense>
   PYWLC_HD int64_t offset(int64_t n, int64_t y, int64_t x) const {
-    return n * s[0] + (y / block) * s[2] + (x / block) * s[3];
+    return Dense ? n * s[0] + y * s[2] + x * s[3] : n * s[0] + (y / block) * s[2] + (x / block) * s[3];
   }
 };
 

@@ -141,13 +141,16 @@ def _reference_forward(img: Tensor, field: Tensor, interp: int, padding: int, bl
     return ref.warp_blocks_reference(img, field * (scale * 4), block, name, pad)
 
 
-def _forward_impl(img: Tensor, field: Tensor, interp: int, padding: int, block: int, scale: float) -> Tensor:
-    """``img Tensor[N, C, H, W]`` warped by ``field Tensor[N, 2, H/block, W/block] * scale`` (validated)."""
+def _forward_impl(img: Tensor, field: Tensor, interp: int, padding: int, block: int, scale: float, name: str) -> Tensor:
+    """``img Tensor[N, C, H, W]`` warped by ``field Tensor[N, 2, H/block, W/block] * scale`` (validated except
+    for finiteness, checked here; ``name`` is the field's argument name for the error)."""
     cd = _compute_dtype(img, field)
+    c = None if img.numel() == 0 else _kernels(img)
+    if c is None or img.is_cuda:
+        _check_finite(field, name)
     if img.numel() == 0:
         return torch.zeros(img.shape, dtype=img.dtype, device=img.device)
     img_c, field_c = img.to(cd), field.to(cd)
-    c = _kernels(img)
     if c is None:
         return _reference_forward(img_c, field_c, interp, padding, block, scale).to(img.dtype)
     out = torch.empty(img.shape, dtype=cd, device=img.device)
@@ -155,8 +158,9 @@ def _forward_impl(img: Tensor, field: Tensor, interp: int, padding: int, block: 
     if img.is_cuda:
         with torch.cuda.device(img.device):
             c.warp_forward_cuda(*args, out.data_ptr(), torch.cuda.current_stream(img.device).cuda_stream)
-    else:
-        c.warp_forward_cpu(*args, out.data_ptr())
+    elif c.warp_forward_cpu(*args, out.data_ptr()):
+        # The CPU kernel counts non-finite displacements while it reads them: no extra pass over the flow.
+        raise ValueError(f"{name} must be finite (it has NaN or inf values)")
     return out if out.dtype == img.dtype else out.to(img.dtype)
 
 
@@ -211,7 +215,6 @@ def _backward_impl(
 
 
 def _mvs_impl_checks(mvs: Tensor, interp: int) -> None:
-    _check_finite(mvs, "mvs")
     if interp == _INTERPS["hevc8"] and mvs.is_floating_point() and not bool((mvs == torch.round(mvs)).all()):
         raise ValueError("mvs must be integer quarter-pel values for interp='hevc8'")
 
@@ -223,8 +226,7 @@ def _mvs_impl_checks(mvs: Tensor, interp: int) -> None:
 @torch.library.custom_op("pywlc::warp", mutates_args=())
 def warp_op(img: Tensor, flow: Tensor, mode: str, padding: str, deterministic: bool) -> Tensor:
     """``img Tensor[N, C, H, W]``, ``flow Tensor[N, 2, H, W]`` -> ``Tensor[N, C, H, W]`` (see :func:`warp`)."""
-    _check_finite(flow, "flow")
-    return _forward_impl(img, flow, _MODES[mode], _PADDINGS[padding], 1, 1.0)
+    return _forward_impl(img, flow, _MODES[mode], _PADDINGS[padding], 1, 1.0, "flow")
 
 
 @warp_op.register_fake
@@ -268,7 +270,7 @@ warp_op.register_autograd(_warp_backward, setup_context=_warp_setup_context)
 def warp_blocks_op(img: Tensor, mvs: Tensor, block: int, interp: str, padding: str, deterministic: bool) -> Tensor:
     """``img Tensor[N, C, H, W]``, ``mvs Tensor[N, 2, H/block, W/block]`` (quarter-pel) -> ``Tensor[N, C, H, W]``."""
     _mvs_impl_checks(mvs, _INTERPS[interp])
-    return _forward_impl(img, mvs, _INTERPS[interp], _PADDINGS[padding], block, 0.25)
+    return _forward_impl(img, mvs, _INTERPS[interp], _PADDINGS[padding], block, 0.25, "mvs")
 
 
 @warp_blocks_op.register_fake
@@ -310,10 +312,9 @@ class _WarpFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, img, flow, mode, padding, deterministic):  # noqa: D102
-        _check_finite(flow, "flow")
         ctx.save_for_backward(img, flow)
         ctx.args = (mode, padding, deterministic)
-        return _forward_impl(img, flow, _MODES[mode], _PADDINGS[padding], 1, 1.0)
+        return _forward_impl(img, flow, _MODES[mode], _PADDINGS[padding], 1, 1.0, "flow")
 
     @staticmethod
     @once_differentiable
@@ -331,7 +332,7 @@ class _WarpBlocksFn(torch.autograd.Function):
         _mvs_impl_checks(mvs, _INTERPS[interp])
         ctx.save_for_backward(mvs)
         ctx.args = (block, interp, padding, deterministic)
-        return _forward_impl(img, mvs, _INTERPS[interp], _PADDINGS[padding], block, 0.25)
+        return _forward_impl(img, mvs, _INTERPS[interp], _PADDINGS[padding], block, 0.25, "mvs")
 
     @staticmethod
     @once_differentiable
@@ -375,8 +376,7 @@ def warp(
         return torch.ops.pywlc.warp(img, flow, mode, padding, deterministic)
     if torch.is_grad_enabled() and (img.requires_grad or flow.requires_grad):
         return _WarpFn.apply(img, flow, mode, padding, deterministic)
-    _check_finite(flow, "flow")
-    return _forward_impl(img, flow, _MODES[mode], _PADDINGS[padding], 1, 1.0)
+    return _forward_impl(img, flow, _MODES[mode], _PADDINGS[padding], 1, 1.0, "flow")
 
 
 def warp_blocks(
@@ -421,7 +421,7 @@ def warp_blocks(
     if torch.is_grad_enabled() and img.requires_grad:
         return _WarpBlocksFn.apply(img, mvs, block, interp, padding, deterministic)
     _mvs_impl_checks(mvs, _INTERPS[interp])
-    return _forward_impl(img, mvs, _INTERPS[interp], _PADDINGS[padding], block, 0.25)
+    return _forward_impl(img, mvs, _INTERPS[interp], _PADDINGS[padding], block, 0.25, "mvs")
 
 
 class Warp(nn.Module):

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "../warp.h"
@@ -15,48 +16,60 @@ namespace {
 // Below this many output samples the OpenMP team costs more than the work.
 constexpr int64_t kParallelMinSamples = 16384;
 
-template <typename T, int Interp>
-void forward(const WarpArgs& a, T* out) {
+template <typename T>
+WarpFlow<T> flow_of(const WarpArgs& a) {
+  return WarpFlow<T>{static_cast<const T*>(a.flow),
+                     {a.flow_s[0], a.flow_s[1], a.flow_s[2], a.flow_s[3]},
+                     a.block,
+                     static_cast<T>(a.scale)};
+}
+
+template <typename T, int Interp, bool Dense>
+int64_t forward(const WarpArgs& a, T* out) {
   constexpr int K = WarpTaps<Interp>::k;
   const WarpGeometry g = a.g;
   const T* img = static_cast<const T*>(a.img);
-  const WarpFlow<T> fl{static_cast<const T*>(a.flow), {a.flow_s[0], a.flow_s[1], a.flow_s[2], a.flow_s[3]},
-                       a.block, static_cast<T>(a.scale)};
+  const WarpFlow<T> fl = flow_of<T>(a);
   const bool parallel = g.N * g.C * g.H * g.W >= kParallelMinSamples;
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
+  int64_t nonfinite = 0;
+#pragma omp parallel for collapse(2) schedule(static) reduction(+ : nonfinite) if (parallel)
   for (int64_t n = 0; n < g.N; ++n) {
     for (int64_t y = 0; y < g.H; ++y) {
       AxisTaps<T, K> ax, ay;
       T* orow = out + (n * g.C * g.H + y) * g.W;
+      const T* img_n = img + n * g.s[0];
       for (int64_t x = 0; x < g.W; ++x) {
-        const T* f = fl.ptr + fl.offset(n, y, x);
-        axis_taps<T, Interp>(static_cast<T>(x) + fl.scale * f[0], g.W, a.padding, ax);
-        axis_taps<T, Interp>(static_cast<T>(y) + fl.scale * f[fl.s[1]], g.H, a.padding, ay);
+        const T* f = fl.ptr + fl.template offset<Dense>(n, y, x);
+        const T fx = f[0], fy = f[fl.s[1]];
+        // The flow check rides along the read the kernel does anyway (no extra pass in Python).
+        nonfinite += !(std::isfinite(fx) && std::isfinite(fy));
+        axis_taps<T, Interp>(static_cast<T>(x) + fl.scale * fx, g.W, a.padding, ax);
+        axis_taps<T, Interp>(static_cast<T>(y) + fl.scale * fy, g.H, a.padding, ay);
         for (int64_t c = 0; c < g.C; ++c)
-          orow[c * g.H * g.W + x] = warp_sample<T, K>(img + n * g.s[0] + c * g.s[1], g.s[2], g.s[3], ax, ay);
+          orow[c * g.H * g.W + x] = warp_sample<T, K>(img_n + c * g.s[1], g.s[2], g.s[3], ax, ay);
       }
     }
   }
+  return nonfinite;
 }
 
-template <typename T, int Interp>
+template <typename T, int Interp, bool Dense>
 void backward(const WarpArgs& a, const WarpBackwardArgs& b) {
   constexpr int K = WarpTaps<Interp>::k;
   const WarpGeometry g = a.g;
   const T* img = static_cast<const T*>(a.img);
   const T* gout = static_cast<const T*>(b.grad_out);
-  const WarpFlow<T> fl{static_cast<const T*>(a.flow), {a.flow_s[0], a.flow_s[1], a.flow_s[2], a.flow_s[3]},
-                       a.block, static_cast<T>(a.scale)};
+  const WarpFlow<T> fl = flow_of<T>(a);
   const bool parallel = g.N * g.C * g.H * g.W >= kParallelMinSamples;
   if (b.grad_flow != nullptr) {
-    // d out / d flow = d out / d coordinate (dense flow: scale 1), summed over channels.
+    // d out / d flow = scale * d out / d coordinate, summed over channels.
     T* gf = static_cast<T*>(b.grad_flow);
 #pragma omp parallel for collapse(2) schedule(static) if (parallel)
     for (int64_t n = 0; n < g.N; ++n) {
       for (int64_t y = 0; y < g.H; ++y) {
         AxisTaps<T, K> ax, ay;
         for (int64_t x = 0; x < g.W; ++x) {
-          const T* f = fl.ptr + fl.offset(n, y, x);
+          const T* f = fl.ptr + fl.template offset<Dense>(n, y, x);
           axis_taps<T, Interp>(static_cast<T>(x) + fl.scale * f[0], g.W, a.padding, ax);
           axis_taps<T, Interp>(static_cast<T>(y) + fl.scale * f[fl.s[1]], g.H, a.padding, ay);
           T sx = T(0), sy = T(0);
@@ -87,7 +100,7 @@ void backward(const WarpArgs& a, const WarpBackwardArgs& b) {
         for (int64_t x = 0; x < g.W; ++x) {
           const T v = go[y * b.grad_s[2] + x * b.grad_s[3]];
           if (v == T(0)) continue;
-          const T* f = fl.ptr + fl.offset(n, y, x);
+          const T* f = fl.ptr + fl.template offset<Dense>(n, y, x);
           axis_taps<T, Interp>(static_cast<T>(x) + fl.scale * f[0], g.W, a.padding, ax);
           axis_taps<T, Interp>(static_cast<T>(y) + fl.scale * f[fl.s[1]], g.H, a.padding, ay);
           for (int i = 0; i < K; ++i) {
@@ -101,40 +114,47 @@ void backward(const WarpArgs& a, const WarpBackwardArgs& b) {
   }
 }
 
-template <typename T>
-void dispatch_forward(const WarpArgs& a, void* out) {
-  T* o = static_cast<T*>(out);
-  switch (a.interp) {
-    case kWarpBilinear:
-      return forward<T, kWarpBilinear>(a, o);
-    case kWarpBicubic:
-      return forward<T, kWarpBicubic>(a, o);
-    default:
-      return forward<T, kWarpHevc8>(a, o);
+struct ForwardFn {
+  const WarpArgs& a;
+  void* out;
+  template <typename T, int I, bool D>
+  int64_t run() const {
+    return forward<T, I, D>(a, static_cast<T*>(out));
   }
-}
+};
 
-template <typename T>
-void dispatch_backward(const WarpArgs& a, const WarpBackwardArgs& b) {
-  switch (a.interp) {
-    case kWarpBilinear:
-      return backward<T, kWarpBilinear>(a, b);
-    case kWarpBicubic:
-      return backward<T, kWarpBicubic>(a, b);
-    default:
-      return backward<T, kWarpHevc8>(a, b);
+struct BackwardFn {
+  const WarpArgs& a;
+  const WarpBackwardArgs& b;
+  template <typename T, int I, bool D>
+  int64_t run() const {
+    backward<T, I, D>(a, b);
+    return 0;
   }
+};
+
+// Calls fn.run<T, Interp, Dense>() for the runtime (dtype, interp, block == 1).
+template <typename Fn>
+int64_t dispatch(const WarpArgs& a, const Fn& fn) {
+  const bool dense = a.block == 1;
+#define PYWLC_WARP_CASE(T, I) return dense ? fn.template run<T, I, true>() : fn.template run<T, I, false>()
+  if (a.dtype == kWarpFloat32) {
+    if (a.interp == kWarpBilinear) PYWLC_WARP_CASE(float, kWarpBilinear);
+    if (a.interp == kWarpBicubic) PYWLC_WARP_CASE(float, kWarpBicubic);
+    PYWLC_WARP_CASE(float, kWarpHevc8);
+  }
+  if (a.interp == kWarpBilinear) PYWLC_WARP_CASE(double, kWarpBilinear);
+  if (a.interp == kWarpBicubic) PYWLC_WARP_CASE(double, kWarpBicubic);
+  PYWLC_WARP_CASE(double, kWarpHevc8);
+#undef PYWLC_WARP_CASE
 }
 
 }  // namespace
 
-void warp_forward_cpu(const WarpArgs& args, void* out) {
+int64_t warp_forward_cpu(const WarpArgs& args, void* out) {
   warp_validate(args);
-  if (args.g.N * args.g.C * args.g.H * args.g.W == 0) return;
-  if (args.dtype == kWarpFloat32)
-    dispatch_forward<float>(args, out);
-  else
-    dispatch_forward<double>(args, out);
+  if (args.g.N * args.g.C * args.g.H * args.g.W == 0) return 0;
+  return dispatch(args, ForwardFn{args, out});
 }
 
 void warp_backward_cpu(const WarpArgs& args, const WarpBackwardArgs& bwd) {
@@ -146,10 +166,7 @@ void warp_backward_cpu(const WarpArgs& args, const WarpBackwardArgs& bwd) {
                   static_cast<size_t>(args.g.N * 2 * args.g.H * args.g.W) * (args.dtype ? 8 : 4));
     return;
   }
-  if (args.dtype == kWarpFloat32)
-    dispatch_backward<float>(args, bwd);
-  else
-    dispatch_backward<double>(args, bwd);
+  dispatch(args, BackwardFn{args, bwd});
 }
 
 }  // namespace pywlc

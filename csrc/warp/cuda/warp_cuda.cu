@@ -48,16 +48,16 @@ Params<T> params(const WarpArgs& a) {
                    a.padding};
 }
 
-template <typename T, int Interp>
+template <typename T, int Interp, bool Dense>
 __device__ __forceinline__ void pixel_taps(const Params<T>& p, int64_t n, int64_t y, int64_t x,
                                            AxisTaps<T, WarpTaps<Interp>::k>& ax,
                                            AxisTaps<T, WarpTaps<Interp>::k>& ay) {
-  const T* f = p.fl.ptr + p.fl.offset(n, y, x);
+  const T* f = p.fl.ptr + p.fl.template offset<Dense>(n, y, x);
   axis_taps<T, Interp>(static_cast<T>(x) + p.fl.scale * f[0], p.g.W, p.padding, ax);
   axis_taps<T, Interp>(static_cast<T>(y) + p.fl.scale * f[p.fl.s[1]], p.g.H, p.padding, ay);
 }
 
-template <typename T, int Interp>
+template <typename T, int Interp, bool Dense>
 __global__ void warp_forward_kernel(Params<T> p, const T* __restrict__ img, T* __restrict__ out) {
   constexpr int K = WarpTaps<Interp>::k;
   const int64_t total = p.g.N * p.g.H * p.g.W, hw = p.g.H * p.g.W;
@@ -65,14 +65,14 @@ __global__ void warp_forward_kernel(Params<T> p, const T* __restrict__ img, T* _
        k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t x = k % p.g.W, y = (k / p.g.W) % p.g.H, n = k / hw;
     AxisTaps<T, K> ax, ay;
-    pixel_taps<T, Interp>(p, n, y, x, ax, ay);
+    pixel_taps<T, Interp, Dense>(p, n, y, x, ax, ay);
     for (int64_t c = 0; c < p.g.C; ++c)
       out[(n * p.g.C + c) * hw + y * p.g.W + x] =
           warp_sample<T, K>(img + n * p.g.s[0] + c * p.g.s[1], p.g.s[2], p.g.s[3], ax, ay);
   }
 }
 
-template <typename T, int Interp>
+template <typename T, int Interp, bool Dense>
 __global__ void warp_grad_flow_kernel(Params<T> p, const T* __restrict__ img, const T* __restrict__ gout,
                                       WarpGeometry gg, T* __restrict__ grad_flow) {
   constexpr int K = WarpTaps<Interp>::k;
@@ -81,7 +81,7 @@ __global__ void warp_grad_flow_kernel(Params<T> p, const T* __restrict__ img, co
        k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t x = k % p.g.W, y = (k / p.g.W) % p.g.H, n = k / hw;
     AxisTaps<T, K> ax, ay;
-    pixel_taps<T, Interp>(p, n, y, x, ax, ay);
+    pixel_taps<T, Interp, Dense>(p, n, y, x, ax, ay);
     T sx = T(0), sy = T(0);
     for (int64_t c = 0; c < p.g.C; ++c) {
       const T go = gout[n * gg.s[0] + c * gg.s[1] + y * gg.s[2] + x * gg.s[3]];
@@ -112,7 +112,7 @@ struct AtomicFixed {
   }
 };
 
-template <typename T, int Interp, typename Acc>
+template <typename T, int Interp, bool Dense, typename Acc>
 __global__ void warp_grad_img_kernel(Params<T> p, const T* __restrict__ gout, WarpGeometry gg, Acc acc) {
   constexpr int K = WarpTaps<Interp>::k;
   const int64_t total = p.g.N * p.g.H * p.g.W, hw = p.g.H * p.g.W;
@@ -120,7 +120,7 @@ __global__ void warp_grad_img_kernel(Params<T> p, const T* __restrict__ gout, Wa
        k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t x = k % p.g.W, y = (k / p.g.W) % p.g.H, n = k / hw;
     AxisTaps<T, K> ax, ay;
-    pixel_taps<T, Interp>(p, n, y, x, ax, ay);
+    pixel_taps<T, Interp, Dense>(p, n, y, x, ax, ay);
     for (int64_t c = 0; c < p.g.C; ++c) {
       const T v = gout[n * gg.s[0] + c * gg.s[1] + y * gg.s[2] + x * gg.s[3]];
       if (v == T(0)) continue;
@@ -142,15 +142,15 @@ __global__ void fixed_to_float_kernel(const long long* __restrict__ src, T* __re
     dst[k] = static_cast<T>(static_cast<double>(src[k]) * kFixedInv);
 }
 
-template <typename T, int Interp>
+template <typename T, int Interp, bool Dense>
 void forward(const WarpArgs& a, T* out, cudaStream_t st) {
   const int64_t pixels = a.g.N * a.g.H * a.g.W;
-  warp_forward_kernel<T, Interp><<<grid_for(pixels), kThreads, 0, st>>>(params<T>(a), static_cast<const T*>(a.img),
+  warp_forward_kernel<T, Interp, Dense><<<grid_for(pixels), kThreads, 0, st>>>(params<T>(a), static_cast<const T*>(a.img),
                                                                          out);
   check(cudaGetLastError(), "warp_forward_kernel launch");
 }
 
-template <typename T, int Interp>
+template <typename T, int Interp, bool Dense>
 void backward(const WarpArgs& a, const WarpBackwardArgs& b, cudaStream_t st) {
   const int64_t pixels = a.g.N * a.g.H * a.g.W;
   const int64_t total = pixels * a.g.C;
@@ -158,7 +158,7 @@ void backward(const WarpArgs& a, const WarpBackwardArgs& b, cudaStream_t st) {
   const T* gout = static_cast<const T*>(b.grad_out);
   const WarpGeometry gg{a.g.N, a.g.C, a.g.H, a.g.W, {b.grad_s[0], b.grad_s[1], b.grad_s[2], b.grad_s[3]}};
   if (b.grad_flow != nullptr) {
-    warp_grad_flow_kernel<T, Interp><<<grid_for(pixels), kThreads, 0, st>>>(
+    warp_grad_flow_kernel<T, Interp, Dense><<<grid_for(pixels), kThreads, 0, st>>>(
         p, static_cast<const T*>(a.img), gout, gg, static_cast<T*>(b.grad_flow));
     check(cudaGetLastError(), "warp_grad_flow_kernel launch");
   }
@@ -166,7 +166,7 @@ void backward(const WarpArgs& a, const WarpBackwardArgs& b, cudaStream_t st) {
   T* gi = static_cast<T*>(b.grad_img);
   if (!b.deterministic) {
     check(cudaMemsetAsync(gi, 0, static_cast<size_t>(total) * sizeof(T), st), "cudaMemsetAsync");
-    warp_grad_img_kernel<T, Interp, AtomicFloat<T>><<<grid_for(pixels), kThreads, 0, st>>>(p, gout, gg,
+    warp_grad_img_kernel<T, Interp, Dense, AtomicFloat<T>><<<grid_for(pixels), kThreads, 0, st>>>(p, gout, gg,
                                                                                             AtomicFloat<T>{gi});
     check(cudaGetLastError(), "warp_grad_img_kernel launch");
     return;
@@ -174,36 +174,47 @@ void backward(const WarpArgs& a, const WarpBackwardArgs& b, cudaStream_t st) {
   if (b.workspace == nullptr) throw std::invalid_argument("deterministic mode needs an int64 workspace");
   auto* ws = static_cast<unsigned long long*>(b.workspace);
   check(cudaMemsetAsync(ws, 0, static_cast<size_t>(total) * sizeof(long long), st), "cudaMemsetAsync");
-  warp_grad_img_kernel<T, Interp, AtomicFixed<T>><<<grid_for(pixels), kThreads, 0, st>>>(p, gout, gg,
+  warp_grad_img_kernel<T, Interp, Dense, AtomicFixed<T>><<<grid_for(pixels), kThreads, 0, st>>>(p, gout, gg,
                                                                                           AtomicFixed<T>{ws});
   check(cudaGetLastError(), "warp_grad_img_kernel launch");
   fixed_to_float_kernel<T><<<grid_for(total), kThreads, 0, st>>>(reinterpret_cast<const long long*>(ws), gi, total);
   check(cudaGetLastError(), "fixed_to_float_kernel launch");
 }
 
-template <typename T>
-void dispatch_forward(const WarpArgs& a, void* out, cudaStream_t st) {
-  T* o = static_cast<T*>(out);
-  switch (a.interp) {
-    case kWarpBilinear:
-      return forward<T, kWarpBilinear>(a, o, st);
-    case kWarpBicubic:
-      return forward<T, kWarpBicubic>(a, o, st);
-    default:
-      return forward<T, kWarpHevc8>(a, o, st);
+struct ForwardFn {
+  const WarpArgs& a;
+  void* out;
+  cudaStream_t st;
+  template <typename T, int I, bool D>
+  void run() const {
+    forward<T, I, D>(a, static_cast<T*>(out), st);
   }
-}
+};
 
-template <typename T>
-void dispatch_backward(const WarpArgs& a, const WarpBackwardArgs& b, cudaStream_t st) {
-  switch (a.interp) {
-    case kWarpBilinear:
-      return backward<T, kWarpBilinear>(a, b, st);
-    case kWarpBicubic:
-      return backward<T, kWarpBicubic>(a, b, st);
-    default:
-      return backward<T, kWarpHevc8>(a, b, st);
+struct BackwardFn {
+  const WarpArgs& a;
+  const WarpBackwardArgs& b;
+  cudaStream_t st;
+  template <typename T, int I, bool D>
+  void run() const {
+    backward<T, I, D>(a, b, st);
   }
+};
+
+// Calls fn.run<T, Interp, Dense>() for the runtime (dtype, interp, block == 1).
+template <typename Fn>
+void dispatch(const WarpArgs& a, const Fn& fn) {
+  const bool dense = a.block == 1;
+#define PYWLC_WARP_CASE(T, I) return dense ? fn.template run<T, I, true>() : fn.template run<T, I, false>()
+  if (a.dtype == kWarpFloat32) {
+    if (a.interp == kWarpBilinear) PYWLC_WARP_CASE(float, kWarpBilinear);
+    if (a.interp == kWarpBicubic) PYWLC_WARP_CASE(float, kWarpBicubic);
+    PYWLC_WARP_CASE(float, kWarpHevc8);
+  }
+  if (a.interp == kWarpBilinear) PYWLC_WARP_CASE(double, kWarpBilinear);
+  if (a.interp == kWarpBicubic) PYWLC_WARP_CASE(double, kWarpBicubic);
+  PYWLC_WARP_CASE(double, kWarpHevc8);
+#undef PYWLC_WARP_CASE
 }
 
 }  // namespace
@@ -211,11 +222,7 @@ void dispatch_backward(const WarpArgs& a, const WarpBackwardArgs& b, cudaStream_
 void warp_forward_cuda(const WarpArgs& args, void* out, void* stream) {
   warp_validate(args);
   if (args.g.N * args.g.C * args.g.H * args.g.W == 0) return;
-  cudaStream_t st = static_cast<cudaStream_t>(stream);
-  if (args.dtype == kWarpFloat32)
-    dispatch_forward<float>(args, out, st);
-  else
-    dispatch_forward<double>(args, out, st);
+  dispatch(args, ForwardFn{args, out, static_cast<cudaStream_t>(stream)});
 }
 
 void warp_backward_cuda(const WarpArgs& args, const WarpBackwardArgs& bwd, void* stream) {
@@ -228,10 +235,7 @@ void warp_backward_cuda(const WarpArgs& args, const WarpBackwardArgs& bwd, void*
             "cudaMemsetAsync");
     return;
   }
-  if (args.dtype == kWarpFloat32)
-    dispatch_backward<float>(args, bwd, st);
-  else
-    dispatch_backward<double>(args, bwd, st);
+  dispatch(args, BackwardFn{args, bwd, st});
 }
 
 }  // namespace pywlc
