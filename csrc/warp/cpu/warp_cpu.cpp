@@ -61,52 +61,57 @@ void backward(const WarpArgs& a, const WarpBackwardArgs& b) {
   const T* gout = static_cast<const T*>(b.grad_out);
   const WarpFlow<T> fl = flow_of<T>(a);
   const bool parallel = g.N * g.C * g.H * g.W >= kParallelMinSamples;
-  if (b.grad_flow != nullptr) {
-    // d out / d flow = scale * d out / d coordinate, summed over channels.
-    T* gf = static_cast<T*>(b.grad_flow);
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-    for (int64_t n = 0; n < g.N; ++n) {
-      for (int64_t y = 0; y < g.H; ++y) {
-        AxisTaps<T, K> ax, ay;
-        for (int64_t x = 0; x < g.W; ++x) {
-          const T* f = fl.ptr + fl.template offset<Dense>(n, y, x);
-          axis_taps<T, Interp>(static_cast<T>(x) + fl.scale * f[0], g.W, a.padding, ax);
-          axis_taps<T, Interp>(static_cast<T>(y) + fl.scale * f[fl.s[1]], g.H, a.padding, ay);
-          T sx = T(0), sy = T(0);
-          for (int64_t c = 0; c < g.C; ++c) {
-            const T go = gout[n * b.grad_s[0] + c * b.grad_s[1] + y * b.grad_s[2] + x * b.grad_s[3]];
-            T dx, dy;
-            warp_sample_grad<T, K>(img + n * g.s[0] + c * g.s[1], g.s[2], g.s[3], ax, ay, dx, dy);
-            sx += go * dx;
-            sy += go * dy;
+  T* gi = static_cast<T*>(b.grad_img);
+  T* gf = static_cast<T*>(b.grad_flow);
+  const int64_t plane = g.H * g.W;
+  // One team, two work-shared loops without a barrier between them: the image-gradient planes (few,
+  // large) go first, and threads that get no plane (N * C < threads) or finish early take rows of the
+  // flow gradient, so e.g. 3 planes on 2 threads do not leave a thread idle.
+#pragma omp parallel if (parallel)
+  {
+    AxisTaps<T, K> ax, ay;
+    if (gi != nullptr) {
+#pragma omp for schedule(dynamic, 1) nowait
+      for (int64_t p = 0; p < g.N * g.C; ++p) {
+        const int64_t n = p / g.C, c = p % g.C;
+        T* dst = gi + p * plane;
+        std::fill(dst, dst + plane, T(0));
+        const T* go = gout + n * b.grad_s[0] + c * b.grad_s[1];
+        for (int64_t y = 0; y < g.H; ++y) {
+          for (int64_t x = 0; x < g.W; ++x) {
+            const T v = go[y * b.grad_s[2] + x * b.grad_s[3]];
+            if (v == T(0)) continue;
+            const T* f = fl.ptr + fl.template offset<Dense>(n, y, x);
+            axis_taps<T, Interp>(static_cast<T>(x) + fl.scale * f[0], g.W, a.padding, ax);
+            axis_taps<T, Interp>(static_cast<T>(y) + fl.scale * f[fl.s[1]], g.H, a.padding, ay);
+            for (int i = 0; i < K; ++i) {
+              const T vy = v * ay.w[i];
+              T* row = dst + ay.idx[i] * g.W;
+              for (int j = 0; j < K; ++j) row[ax.idx[j]] += vy * ax.w[j];
+            }
           }
-          gf[((n * 2 + 0) * g.H + y) * g.W + x] = sx * fl.scale;
-          gf[((n * 2 + 1) * g.H + y) * g.W + x] = sy * fl.scale;
         }
       }
     }
-  }
-  if (b.grad_img != nullptr) {
-    T* gi = static_cast<T*>(b.grad_img);
-    const int64_t plane = g.H * g.W;
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int64_t p = 0; p < g.N * g.C; ++p) {
-      const int64_t n = p / g.C, c = p % g.C;
-      T* dst = gi + p * plane;
-      std::fill(dst, dst + plane, T(0));
-      const T* go = gout + n * b.grad_s[0] + c * b.grad_s[1];
-      AxisTaps<T, K> ax, ay;
-      for (int64_t y = 0; y < g.H; ++y) {
-        for (int64_t x = 0; x < g.W; ++x) {
-          const T v = go[y * b.grad_s[2] + x * b.grad_s[3]];
-          if (v == T(0)) continue;
-          const T* f = fl.ptr + fl.template offset<Dense>(n, y, x);
-          axis_taps<T, Interp>(static_cast<T>(x) + fl.scale * f[0], g.W, a.padding, ax);
-          axis_taps<T, Interp>(static_cast<T>(y) + fl.scale * f[fl.s[1]], g.H, a.padding, ay);
-          for (int i = 0; i < K; ++i) {
-            const T vy = v * ay.w[i];
-            T* row = dst + ay.idx[i] * g.W;
-            for (int j = 0; j < K; ++j) row[ax.idx[j]] += vy * ax.w[j];
+    if (gf != nullptr) {
+      // d out / d flow = scale * d out / d coordinate, summed over channels (a gather: no conflicts).
+#pragma omp for collapse(2) schedule(dynamic, 8) nowait
+      for (int64_t n = 0; n < g.N; ++n) {
+        for (int64_t y = 0; y < g.H; ++y) {
+          for (int64_t x = 0; x < g.W; ++x) {
+            const T* f = fl.ptr + fl.template offset<Dense>(n, y, x);
+            axis_taps<T, Interp>(static_cast<T>(x) + fl.scale * f[0], g.W, a.padding, ax);
+            axis_taps<T, Interp>(static_cast<T>(y) + fl.scale * f[fl.s[1]], g.H, a.padding, ay);
+            T sx = T(0), sy = T(0);
+            for (int64_t c = 0; c < g.C; ++c) {
+              const T go = gout[n * b.grad_s[0] + c * b.grad_s[1] + y * b.grad_s[2] + x * b.grad_s[3]];
+              T dx, dy;
+              warp_sample_grad<T, K>(img + n * g.s[0] + c * g.s[1], g.s[2], g.s[3], ax, ay, dx, dy);
+              sx += go * dx;
+              sy += go * dy;
+            }
+            gf[((n * 2 + 0) * g.H + y) * g.W + x] = sx * fl.scale;
+            gf[((n * 2 + 1) * g.H + y) * g.W + x] = sy * fl.scale;
           }
         }
       }
