@@ -368,6 +368,8 @@ def test_bad_inputs():
         warp_blocks(img, mvs.float() + 0.5, 4, interp="hevc8")
     with pytest.raises(TypeError, match="mvs"):
         warp_blocks(img, mvs.bool(), 4)
+    with pytest.raises(ValueError, match="mvs must be finite"):
+        warp_blocks(img, torch.full((1, 2, 2, 2), float("nan")), 4)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
