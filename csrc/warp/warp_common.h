@@ -32,9 +32,6 @@ struct WarpTaps {
 // grid_sample's bicubic kernel (Keys 1981 cubic convolution, A = -0.75 as in PyTorch/OpenCV).
 constexpr double kCubicA = -0.75;
 
-PYWLC_HD float warp_floor(float v) { return floorf(v); }
-PYWLC_HD double warp_floor(double v) { return floor(v); }
-
 // HEVC luma interpolation filter (ITU-T H.265, 8.5.3.3.3.1, Table 8-11): taps for positions -3..+4 around
 // the integer sample at fractional offset frac/4.  Each row sums to 64.
 PYWLC_HD int hevc_luma_tap(int frac, int k) {
@@ -86,9 +83,11 @@ PYWLC_HD void axis_taps(T c, int64_t n, int padding, AxisTaps<T, WarpTaps<Interp
       mask = T(0);
     }
   }
-  const T f = warp_floor(c);
-  const int64_t i0 = static_cast<int64_t>(f);
-  const T t = c - f;
+  // floor() through the int64 conversion (c is bounded above): baseline x86-64 has no SSE4.1 roundss,
+  // so floorf would be a libm call per axis and pixel.
+  int64_t i0 = static_cast<int64_t>(c);
+  if (static_cast<T>(i0) > c) --i0;
+  const T t = c - static_cast<T>(i0);
   const int64_t first = i0 - (K / 2 - 1);
   if (Interp == kWarpBilinear) {
     a.w[0] = T(1) - t;
@@ -163,6 +162,26 @@ PYWLC_HD T warp_sample(const T* plane, int64_t sy, int64_t sx, const AxisTaps<T,
   }
   return acc;
 }
+
+// The K x K taps flattened once per pixel (element offsets and weight products), so the per-channel
+// work is K * K loads and multiply-adds.
+template <typename T, int K>
+struct PixelTaps {
+  int64_t off[K * K];
+  T w[K * K];
+  PYWLC_HD void set(const AxisTaps<T, K>& ax, const AxisTaps<T, K>& ay, int64_t sy, int64_t sx) {
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j < K; ++j) {
+        off[i * K + j] = ay.idx[i] * sy + ax.idx[j] * sx;
+        w[i * K + j] = ay.w[i] * ax.w[j];
+      }
+  }
+  PYWLC_HD T sample(const T* plane) const {
+    T acc = T(0);
+    for (int k = 0; k < K * K; ++k) acc += w[k] * plane[off[k]];
+    return acc;
+  }
+};
 
 // d sample / d (cx, cy) of one plane at the taps.
 template <typename T, int K>

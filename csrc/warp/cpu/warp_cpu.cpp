@@ -32,10 +32,11 @@ int64_t forward(const WarpArgs& a, T* out) {
   const WarpFlow<T> fl = flow_of<T>(a);
   const bool parallel = g.N * g.C * g.H * g.W >= kParallelMinSamples;
   int64_t nonfinite = 0;
-#pragma omp parallel for collapse(2) schedule(static) reduction(+ : nonfinite) if (parallel)
+#pragma omp parallel for collapse(2) schedule(dynamic, 8) reduction(+ : nonfinite) if (parallel)
   for (int64_t n = 0; n < g.N; ++n) {
     for (int64_t y = 0; y < g.H; ++y) {
       AxisTaps<T, K> ax, ay;
+      PixelTaps<T, K> pt;
       T* orow = out + (n * g.C * g.H + y) * g.W;
       const T* img_n = img + n * g.s[0];
       for (int64_t x = 0; x < g.W; ++x) {
@@ -45,8 +46,8 @@ int64_t forward(const WarpArgs& a, T* out) {
         nonfinite += !(std::isfinite(fx) && std::isfinite(fy));
         axis_taps<T, Interp>(static_cast<T>(x) + fl.scale * fx, g.W, a.padding, ax);
         axis_taps<T, Interp>(static_cast<T>(y) + fl.scale * fy, g.H, a.padding, ay);
-        for (int64_t c = 0; c < g.C; ++c)
-          orow[c * g.H * g.W + x] = warp_sample<T, K>(img_n + c * g.s[1], g.s[2], g.s[3], ax, ay);
+        pt.set(ax, ay, g.s[2], g.s[3]);
+        for (int64_t c = 0; c < g.C; ++c) orow[c * g.H * g.W + x] = pt.sample(img_n + c * g.s[1]);
       }
     }
   }
