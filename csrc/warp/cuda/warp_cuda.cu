@@ -145,8 +145,8 @@ __global__ void fixed_to_float_kernel(const long long* __restrict__ src, T* __re
 template <typename T, int Interp, bool Dense>
 void forward(const WarpArgs& a, T* out, cudaStream_t st) {
   const int64_t pixels = a.g.N * a.g.H * a.g.W;
-  warp_forward_kernel<T, Interp, Dense><<<grid_for(pixels), kThreads, 0, st>>>(params<T>(a), static_cast<const T*>(a.img),
-                                                                         out);
+  const T* img = static_cast<const T*>(a.img);
+  warp_forward_kernel<T, Interp, Dense><<<grid_for(pixels), kThreads, 0, st>>>(params<T>(a), img, out);
   check(cudaGetLastError(), "warp_forward_kernel launch");
 }
 
@@ -166,16 +166,16 @@ void backward(const WarpArgs& a, const WarpBackwardArgs& b, cudaStream_t st) {
   T* gi = static_cast<T*>(b.grad_img);
   if (!b.deterministic) {
     check(cudaMemsetAsync(gi, 0, static_cast<size_t>(total) * sizeof(T), st), "cudaMemsetAsync");
-    warp_grad_img_kernel<T, Interp, Dense, AtomicFloat<T>><<<grid_for(pixels), kThreads, 0, st>>>(p, gout, gg,
-                                                                                            AtomicFloat<T>{gi});
+    warp_grad_img_kernel<T, Interp, Dense, AtomicFloat<T>>
+        <<<grid_for(pixels), kThreads, 0, st>>>(p, gout, gg, AtomicFloat<T>{gi});
     check(cudaGetLastError(), "warp_grad_img_kernel launch");
     return;
   }
   if (b.workspace == nullptr) throw std::invalid_argument("deterministic mode needs an int64 workspace");
   auto* ws = static_cast<unsigned long long*>(b.workspace);
   check(cudaMemsetAsync(ws, 0, static_cast<size_t>(total) * sizeof(long long), st), "cudaMemsetAsync");
-  warp_grad_img_kernel<T, Interp, Dense, AtomicFixed<T>><<<grid_for(pixels), kThreads, 0, st>>>(p, gout, gg,
-                                                                                          AtomicFixed<T>{ws});
+  warp_grad_img_kernel<T, Interp, Dense, AtomicFixed<T>>
+      <<<grid_for(pixels), kThreads, 0, st>>>(p, gout, gg, AtomicFixed<T>{ws});
   check(cudaGetLastError(), "warp_grad_img_kernel launch");
   fixed_to_float_kernel<T><<<grid_for(total), kThreads, 0, st>>>(reinterpret_cast<const long long*>(ws), gi, total);
   check(cudaGetLastError(), "fixed_to_float_kernel launch");
