@@ -314,6 +314,17 @@ def test_hevc8_matches_reference(device, padding, dtype):
     assert_close(gi, ei)
 
 
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_hevc8_vectors_far_outside(device, padding):
+    # Blocks straddling the far-outside clamp of the filter: with 8-pixel blocks, row 0 of a block can sit
+    # beyond it (coordinate -10.25, 18.25 + 7) while row 7 still reaches into the frame.
+    img = torch.randn(1, 2, 16, 24, generator=_gen(33), dtype=torch.float64).to(device)
+    mvs = torch.randint(-4 * 30, 4 * 30, (1, 2, 2, 3), generator=_gen(34), dtype=torch.int32)
+    mvs[0, 1, 0, 0], mvs[0, 1, 1, 1], mvs[0, 0, 1, 2] = -41, 41, -4 * 19 - 3
+    out = warp_blocks(img, mvs.to(device), 8, interp="hevc8", padding=padding)
+    assert_close(out, ref.warp_blocks_reference(img.cpu(), mvs, 8, "hevc8", padding))
+
+
 def test_hevc8_half_pel_taps():
     # A single bright pixel moved by half a pel horizontally spreads the half-pel taps / 64.
     img = torch.zeros(1, 1, 8, 16, dtype=torch.float64)
