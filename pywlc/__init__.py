@@ -23,6 +23,7 @@ from .ops.dwt import (
     waverec2,
     waverec3,
 )
+from .ops.warp import Warp, WarpBlocks, warp, warp_blocks
 
 __all__ = [
     "__version__",
@@ -44,4 +45,8 @@ __all__ = [
     "IDWT2d",
     "DWT3d",
     "IDWT3d",
+    "warp",
+    "warp_blocks",
+    "Warp",
+    "WarpBlocks",
 ]
