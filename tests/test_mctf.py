@@ -147,9 +147,24 @@ def test_zero_motion_matches_plain_lifting():
     assert mctf.analyze(ramp, levels=1, motion="zero").high[0].abs().max() < 1e-12
 
 
+def test_filter_spans_gop_borders():
+    # Whole-sequence levels = Golwelkar & Woods' sliding window: the last H frame of GOP 0 (frames 0..7) is
+    # predicted from frame 8 of GOP 1, and a change there reaches only the subbands within the 5/3 support.
+    x = frames_f(16)
+    y = x.clone()
+    y[8] += 10.0
+    rx, ry = mctf.analyze(x, levels=1, motion="zero"), mctf.analyze(y, levels=1, motion="zero")
+    changed = (rx.high[0] - ry.high[0]).abs().amax(dim=(1, 2, 3)) > 0
+    assert changed.tolist() == [False, False, False, True, True, False, False, False]
+    changed = (rx.low - ry.low).abs().amax(dim=(1, 2, 3)) > 0
+    assert changed.tolist() == [False, False, False, True, True, True, False, False]
+
+
 def test_motion_callable_levels_and_distance():
     est = random_motion(3)
-    mctf.analyze(frames_f(8), levels=3, motion=est)
+    r = mctf.analyze(frames_f(8), levels=3, motion=est)
+    assert [lvl.temporal_distance for lvl in r.motion] == [1, 2, 4]
+    assert [lvl.num_frames for lvl in r.motion] == [8, 4, 2]
     assert [c[:2] for c in est.calls] == [(1, 1)] * 4 + [(2, 2)] * 2 + [(3, 4)]
     assert [c[2] for c in est.calls] == [False, False, False, True, False, True, True]
     est = random_motion(3)
