@@ -5,7 +5,9 @@
 For each sequence of ``../shared/data/video`` (``mire2`` 384x288, ``cube`` 640x480; the first ``--frames`` frames,
 float32 0..255) runs :func:`pywlc.mctf.analyze` (5/3, bilinear prediction) with three motion models in the same run:
 
-* ``hvsbm``: :func:`pywlc.motion.hvsbm` (lam 24, quarter-pel, search range 16 x temporal distance);
+* ``hvsbm``: :func:`pywlc.motion.hvsbm` (lam 24, quarter-pel, search range 16 x temporal distance), and
+  ``hvsbm_sr32`` with search range 32 x temporal distance (fast motion in ``cube`` exceeds 16 x 2 at level 2,
+  where HVSBM then flags a scene cut and the H frame becomes a weighted copy);
 * ``zero``: no motion (plain temporal 5/3);
 * ``dis``: OpenCV DIS optical flow (``cv2.DISOpticalFlow_create``, MEDIUM preset) through the ``motion`` callable,
   ``flow = DIS(cur, ref)`` so that ``cur(p) ~ ref(p + flow)`` (HVSBM's sign), every pixel bidirectional.
@@ -72,9 +74,10 @@ class Timed:
         return out
 
 
-def hvsbm_motion(threads: int, lam: float):
+def hvsbm_motion(threads: int, lam: float, search_range: int = 16):
     def est(cur, left, right, *, level, temporal_distance):
-        r = hvsbm(cur, left, right, lam=lam, temporal_distance=temporal_distance, threads=threads)
+        r = hvsbm(cur, left, right, lam=lam, temporal_distance=temporal_distance, threads=threads,
+                  search_range=search_range)  # fmt: skip
         return MotionFields(r.field_left, r.field_right, r.uses_left, r.uses_right, r.scene_cut)
 
     return est
@@ -127,7 +130,12 @@ def energy_rows(res: mctf.MctfResult, timed: Timed) -> list[dict]:
 
 def run_sequence(name: str, n: int, levels: int, threads: int, lam: float) -> dict:
     x = load_sequence(name, n)
-    models = {"hvsbm": hvsbm_motion(threads, lam), "zero": zero_motion, "dis": dis_motion()}
+    models = {
+        "hvsbm": hvsbm_motion(threads, lam),
+        "hvsbm_sr32": hvsbm_motion(threads, lam, 32),
+        "zero": zero_motion,
+        "dis": dis_motion(),
+    }
     out = {"frames": n, "size": [int(x.shape[2]), int(x.shape[3])], "levels": levels, "motion": {}}
     for model, est in models.items():
         timed = Timed(est)
