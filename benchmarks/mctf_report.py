@@ -13,9 +13,10 @@ float32 0..255) runs :func:`pywlc.mctf.analyze` (5/3, bilinear prediction) with 
   ``flow = DIS(cur, ref)`` so that ``cur(p) ~ ref(p + flow)`` (HVSBM's sign), every pixel bidirectional.
 
 Per level: energy reduction in dB = 10 log10(var(odd input frames) / mean((H / alpha)^2)), the H frames
-unnormalised and the input frames of that level divided by the L DC gain, over the whole frame and away from a
-16-pixel border; plus the analysis (motion included), motion-only and synthesis times on this CPU, and the
-reconstruction error.  JSON into ``benchmarks/results/mctf-cpu-<threads>core.json``.
+unnormalised and the input frames of that level divided by the L DC gain, over the whole frame, away from a
+16-pixel border, and over the H frames that are not scene-cut copies (a flagged frame's H is the frame itself);
+plus the analysis (motion included), motion-only and synthesis times on this CPU, and the reconstruction error.
+JSON into ``benchmarks/results/mctf-cpu-<threads>core.json``.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def energy_rows(res: mctf.MctfResult, timed: Timed) -> list[dict]:
         hh = h[:, 0].double() / (res.alpha * res.beta**li)  # unnormalised H on the same scale
         b = BORDER
         inner = (..., slice(b, -b), slice(b, -b))
+        keep = ~lvl.scene_cut  # H frames that are not weighted copies
         conn = 0.5 * (lvl.connected_left.float().mean() + lvl.connected_right.float().mean()).item()
         rows.append(
             {
@@ -121,6 +123,9 @@ def energy_rows(res: mctf.MctfResult, timed: Timed) -> list[dict]:
                 "h_frames": int(h.shape[0]),
                 "db": 10 * math.log10(odd.var().item() / hh.pow(2).mean().item()),
                 "db_interior": 10 * math.log10(odd[inner].var().item() / hh[inner].pow(2).mean().item()),
+                "db_without_scene_cut_frames": 10 * math.log10(odd[keep].var().item() / hh[keep].pow(2).mean().item())
+                if bool(keep.any())
+                else None,
                 "scene_cuts": int(lvl.scene_cut.sum()),
                 "connected_fraction": conn,
             }
