@@ -5,7 +5,7 @@ learned codecs' models (``pywlc.models``, imported on demand: it pulls in Compre
 ``pywlc.build_info()`` says what was compiled.
 """
 
-from . import bitstream, motion, ops
+from . import bitstream, mctf, motion, ops
 from ._extension import build_info, has_cuda_ops
 from ._version import __version__
 from .errors import BitstreamError
@@ -33,6 +33,7 @@ __all__ = [
     "ops",
     "bitstream",
     "motion",
+    "mctf",
     "dwt",
     "idwt",
     "wavedec",
