@@ -36,6 +36,7 @@ __all__ = [
     "baseline",
     "build",
     "load_checkpoint",
+    "load_pretrained",
     "loader",
     "read_checkpoint",
     "save_checkpoint",
@@ -95,7 +96,8 @@ def weights_path(arch: str, quality: int, config: str = "compact") -> Path:
     return WEIGHTS_DIR / f"{arch}-{config}-q{_check_quality(quality)}.pt"
 
 
-def _pretrained(arch: str, quality: int, config: str) -> CompressionModel:
+def load_pretrained(arch: str, quality: int, config: str = "compact") -> CompressionModel:
+    """The shipped, sha256-verified weights of ``arch``/``config`` at ``quality`` (:class:`WeightsNotFoundError`)."""
     path = weights_path(arch, quality, config)
     if not path.is_file():
         raise WeightsNotFoundError(
@@ -117,7 +119,7 @@ def _model(arch: str, quality: int, pretrained: bool, config: str | Mapping[str,
     if pretrained:
         if not isinstance(config, str):
             raise ValueError("pretrained weights exist only for named configs")
-        return _pretrained(arch, quality, config)
+        return load_pretrained(arch, quality, config)
     model = build(arch, config).eval()
     model.update(force=True)
     return model
