@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
@@ -188,6 +189,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``wlc``; returns the exit status (0 ok, 1 error, 2 usage)."""
+    # CompressAI's import warns about torch.jit.script on recent torch: noise for a command-line user.
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
     parser = _parser()
     try:
         args = parser.parse_args(argv)
