@@ -1,0 +1,5 @@
+"""``python -m pywlc.cli`` is ``wlc``."""
+
+from . import main
+
+raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""``python -m pywlc.train image --data DIR --model weconvene --lmbda 0.0067 --steps N --out CKPT_DIR``.
+
+Multi-GPU: ``torchrun --nproc_per_node=K -m pywlc.train image ...`` (DistributedDataParallel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..models import CONFIGS
+from .image import TrainConfig, train
+
+
+def _config(value: str) -> str | dict:
+    if value in CONFIGS:
+        return value
+    try:
+        cfg = json.loads(value)
+    except json.JSONDecodeError:
+        raise argparse.ArgumentTypeError(f"not a config name ({sorted(CONFIGS)}) nor a JSON object: {value}") from None
+    if not isinstance(cfg, dict):
+        raise argparse.ArgumentTypeError("a JSON config must be an object of model arguments")
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pywlc.train", description="train pywlc's learned codecs")
+    sub = p.add_subparsers(dest="task", required=True)
+    t = sub.add_parser("image", help="train an image codec (RD loss on random crops)")
+    t.add_argument(
+        "--data", required=True, help="folder of photos (the alphabetically last --holdout are the test set)"
+    )
+    t.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl, data-cache/)")
+    t.add_argument("--model", choices=["weconvene", "baseline"], default="weconvene")
+    t.add_argument("--config", type=_config, default="compact", help=f"{sorted(CONFIGS)} or a JSON object")
+    t.add_argument("--lmbda", type=float, default=0.0067)
+    t.add_argument("--steps", type=int, default=1000)
+    t.add_argument("--batch", type=int, default=8, help="global batch (split over torchrun ranks)")
+    t.add_argument("--patch", type=int, default=256)
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--aux-lr", type=float, default=1e-3)
+    t.add_argument("--lr-drop", type=float, default=0.9, help="fraction of the steps after which lr is x0.1")
+    t.add_argument("--holdout", type=int, default=5)
+    t.add_argument("--cache", help="cache of downscaled photos (default: OUT/data-cache)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--amp", action="store_true", help="bfloat16 autocast for the transforms")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    t.add_argument("--device", help="default: cuda:LOCAL_RANK if available, else cpu")
+    t.add_argument("--log-every", type=int, default=50)
+    t.add_argument("--save-every", type=int, default=1000)
+    t.add_argument("--eval-every", type=int, default=0, help="test-set evaluation period (0: at the end only)")
+    args = p.parse_args(argv)
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k != "task"})
+    try:
+        train(cfg)
+    except (OSError, ValueError, FloatingPointError) as e:
+        print(f"pywlc.train: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
