@@ -1,7 +1,9 @@
 """pywlc: wavelet-domain learned compression for PyTorch.
 
-Fast, exact, differentiable lifting wavelet transforms, the versioned bitstream container, and the
-learned codecs' models (``pywlc.models``, imported on demand: it pulls in CompressAI).
+Fast, exact, differentiable lifting wavelet transforms and warping, HVSBM motion estimation, MCTF, the
+versioned bitstream container; and, imported on demand (they pull in CompressAI), the learned codecs'
+models (``pywlc.models``), the image codec (``pywlc.codecs``), the model registry (``pywlc.zoo``), the
+trainer (``python -m pywlc.train``) and the ``wlc`` command line (``pywlc.cli``).
 ``pywlc.build_info()`` says what was compiled.
 """
 
