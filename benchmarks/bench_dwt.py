@@ -11,15 +11,12 @@ name, git commit) and a PNG plot beside it.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import subprocess
 from pathlib import Path
 
 import torch
 
 import pywlc
-from pywlc.benchmark import dwt_contenders, median_ms
+from pywlc.benchmark import device_tag, dwt_contenders, median_ms, save_result
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {
@@ -28,19 +25,6 @@ SHAPES = {
 }
 QUICK = {"cuda": {"train_16x256": (16, 3, 256, 256)}, "cpu": {"rgb_256": (1, 3, 256, 256)}}
 WAVELETS = ("haar", "bior2.2", "bior4.4")
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "unknown"
 
 
 def bench_case(shape, wavelet: str, levels: int, device: torch.device, reps: int) -> dict:
@@ -133,20 +117,10 @@ def main() -> None:
                 f"{row['pywlc_inv_vs_copy']:.1f}x copy) | speed-up: {anchors}",
                 flush=True,
             )
-    result = {
-        "benchmark": "dwt",
-        "device": device_name(device),
-        "torch": torch.__version__,
-        "pywlc": pywlc.build_info(),
-        "git_commit": git_commit(),
-        "reps": reps,
-        "rows": rows,
-    }
     if args.out is None and args.quick:
         return
-    out = args.out or ROOT / "benchmarks" / "results" / ("h100.json" if device.type == "cuda" else "cpu-2core.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    out = args.out or ROOT / "benchmarks" / "results" / f"{device_tag(device)}.json"
+    result = save_result("dwt", device, reps, rows, out, ROOT)
     plot(rows, out.with_suffix(".png"))
     print(f"wrote {out} and {out.with_suffix('.png')}\n")
     print(markdown_table(result))

@@ -19,16 +19,12 @@ file unless ``--out``).
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import subprocess
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-import pywlc
-from pywlc.benchmark import median_ms
+from pywlc.benchmark import device_tag, median_ms, save_result
 from pywlc.ops.warp import warp, warp_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,25 +32,6 @@ SHAPES = {"cuda": {"1080p": (1, 3, 1080, 1920), "4k": (1, 3, 2160, 3840), "batch
 SHAPES["cpu"] = {"1080p": (1, 3, 1080, 1920)}
 QUICK = {"cuda": {"256": (2, 3, 256, 256)}, "cpu": {"128": (1, 3, 128, 160)}}
 CASES = (("bilinear", "border"), ("bilinear", "zeros"), ("bicubic", "border"), ("bicubic", "zeros"))
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-
-
-def device_tag(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device).lower().replace("nvidia ", "").split()[0]
-    return f"cpu-{torch.get_num_threads()}core"
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "unknown"
 
 
 def grid_sample_warp(img, flow, mode: str, padding: str, base: tuple) -> torch.Tensor:
@@ -123,20 +100,10 @@ def main() -> None:
     rows = []
     for shape in (QUICK if args.quick else SHAPES)[device.type].values():
         rows += bench_shape(shape, device, reps)
-    result = {
-        "benchmark": "motion",
-        "device": device_name(device),
-        "torch": torch.__version__,
-        "pywlc": pywlc.build_info(),
-        "git_commit": git_commit(),
-        "reps": reps,
-        "rows": rows,
-    }
     if args.out is None and args.quick:
         return
     out = args.out or ROOT / "benchmarks" / "results" / f"{device_tag(device)}-motion.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    save_result("motion", device, reps, rows, out, ROOT)
     print(f"wrote {out}")
 
 

@@ -3,15 +3,19 @@ and the DWT contenders (pywlc and the anchors that are installed) behind one int
 
 from __future__ import annotations
 
+import json
+import platform
 import statistics
+import subprocess
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["median_ms", "dwt_contenders"]
+__all__ = ["median_ms", "dwt_contenders", "device_name", "device_tag", "save_result"]
 
 
 def median_ms(fn: Callable[[], Any], device: torch.device | str = "cpu", reps: int = 20, warmup: int = 3) -> float:
@@ -35,6 +39,45 @@ def median_ms(fn: Callable[[], Any], device: torch.device | str = "cpu", reps: i
             fn()
             times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
+
+
+def device_name(device: torch.device) -> str:
+    """What the results ran on: the GPU's name, or the CPU and its thread count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def device_tag(device: torch.device) -> str:
+    """File-name tag of a device: ``h100``, ``h200``, ``cpu-2core``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device).lower().replace("nvidia ", "").split()[0]
+    return f"cpu-{torch.get_num_threads()}core"
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def save_result(benchmark: str, device: torch.device, reps: int, rows: list[dict], out: Path, root: Path) -> dict:
+    """Write a benchmark's rows as JSON with what they ran on (device, torch, build, git commit of ``root``)."""
+    import pywlc
+
+    result = {
+        "benchmark": benchmark,
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "pywlc": pywlc.build_info(),
+        "git_commit": _git_commit(root),
+        "reps": reps,
+        "rows": rows,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    return result
 
 
 def dwt_contenders(wavelet: str, levels: int, device: torch.device | str) -> dict[str, tuple[Callable, Callable]]:
