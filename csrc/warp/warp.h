@@ -54,6 +54,22 @@ inline void warp_validate_backward(const WarpArgs& a, const WarpBackwardArgs& b)
   if (b.grad_out == nullptr && a.g.N * a.g.C * a.g.H * a.g.W != 0) throw std::invalid_argument("null grad_out");
 }
 
+// Calls fn.run<T, Interp, Dense>() for the runtime (dtype, interp, block == 1); both backends use it.
+template <typename Fn>
+auto warp_dispatch(const WarpArgs& a, const Fn& fn) {
+  const bool dense = a.block == 1;
+#define PYWLC_WARP_CASE(T, I) return dense ? fn.template run<T, I, true>() : fn.template run<T, I, false>()
+  if (a.dtype == kWarpFloat32) {
+    if (a.interp == kWarpBilinear) PYWLC_WARP_CASE(float, kWarpBilinear);
+    if (a.interp == kWarpBicubic) PYWLC_WARP_CASE(float, kWarpBicubic);
+    PYWLC_WARP_CASE(float, kWarpHevc8);
+  }
+  if (a.interp == kWarpBilinear) PYWLC_WARP_CASE(double, kWarpBilinear);
+  if (a.interp == kWarpBicubic) PYWLC_WARP_CASE(double, kWarpBicubic);
+  PYWLC_WARP_CASE(double, kWarpHevc8);
+#undef PYWLC_WARP_CASE
+}
+
 // Returns how many output pixels had a non-finite displacement (their output is unspecified; the Python
 // layer raises): the check rides along the flow read, so valid input pays no extra pass.
 int64_t warp_forward_cpu(const WarpArgs& args, void* out /* Tensor[N, C, H, W] contiguous */);

@@ -221,28 +221,12 @@ struct BackwardFn {
   }
 };
 
-// Calls fn.run<T, Interp, Dense>() for the runtime (dtype, interp, block == 1).
-template <typename Fn>
-int64_t dispatch(const WarpArgs& a, const Fn& fn) {
-  const bool dense = a.block == 1;
-#define PYWLC_WARP_CASE(T, I) return dense ? fn.template run<T, I, true>() : fn.template run<T, I, false>()
-  if (a.dtype == kWarpFloat32) {
-    if (a.interp == kWarpBilinear) PYWLC_WARP_CASE(float, kWarpBilinear);
-    if (a.interp == kWarpBicubic) PYWLC_WARP_CASE(float, kWarpBicubic);
-    PYWLC_WARP_CASE(float, kWarpHevc8);
-  }
-  if (a.interp == kWarpBilinear) PYWLC_WARP_CASE(double, kWarpBilinear);
-  if (a.interp == kWarpBicubic) PYWLC_WARP_CASE(double, kWarpBicubic);
-  PYWLC_WARP_CASE(double, kWarpHevc8);
-#undef PYWLC_WARP_CASE
-}
-
 }  // namespace
 
 int64_t warp_forward_cpu(const WarpArgs& args, void* out) {
   warp_validate(args);
   if (args.g.N * args.g.C * args.g.H * args.g.W == 0) return 0;
-  return dispatch(args, ForwardFn{args, out});
+  return warp_dispatch(args, ForwardFn{args, out});
 }
 
 void warp_backward_cpu(const WarpArgs& args, const WarpBackwardArgs& bwd) {
@@ -254,7 +238,7 @@ void warp_backward_cpu(const WarpArgs& args, const WarpBackwardArgs& bwd) {
                   static_cast<size_t>(args.g.N * 2 * args.g.H * args.g.W) * (args.dtype ? 8 : 4));
     return;
   }
-  dispatch(args, BackwardFn{args, bwd});
+  warp_dispatch(args, BackwardFn{args, bwd});
 }
 
 }  // namespace pywlc

@@ -201,28 +201,12 @@ struct BackwardFn {
   }
 };
 
-// Calls fn.run<T, Interp, Dense>() for the runtime (dtype, interp, block == 1).
-template <typename Fn>
-void dispatch(const WarpArgs& a, const Fn& fn) {
-  const bool dense = a.block == 1;
-#define PYWLC_WARP_CASE(T, I) return dense ? fn.template run<T, I, true>() : fn.template run<T, I, false>()
-  if (a.dtype == kWarpFloat32) {
-    if (a.interp == kWarpBilinear) PYWLC_WARP_CASE(float, kWarpBilinear);
-    if (a.interp == kWarpBicubic) PYWLC_WARP_CASE(float, kWarpBicubic);
-    PYWLC_WARP_CASE(float, kWarpHevc8);
-  }
-  if (a.interp == kWarpBilinear) PYWLC_WARP_CASE(double, kWarpBilinear);
-  if (a.interp == kWarpBicubic) PYWLC_WARP_CASE(double, kWarpBicubic);
-  PYWLC_WARP_CASE(double, kWarpHevc8);
-#undef PYWLC_WARP_CASE
-}
-
 }  // namespace
 
 void warp_forward_cuda(const WarpArgs& args, void* out, void* stream) {
   warp_validate(args);
   if (args.g.N * args.g.C * args.g.H * args.g.W == 0) return;
-  dispatch(args, ForwardFn{args, out, static_cast<cudaStream_t>(stream)});
+  warp_dispatch(args, ForwardFn{args, out, static_cast<cudaStream_t>(stream)});
 }
 
 void warp_backward_cuda(const WarpArgs& args, const WarpBackwardArgs& bwd, void* stream) {
@@ -235,7 +219,7 @@ void warp_backward_cuda(const WarpArgs& args, const WarpBackwardArgs& bwd, void*
             "cudaMemsetAsync");
     return;
   }
-  dispatch(args, BackwardFn{args, bwd, st});
+  warp_dispatch(args, BackwardFn{args, bwd, st});
 }
 
 }  // namespace pywlc
