@@ -1,0 +1,532 @@
+"""Mask-sparse 2-D convolution (WaveletVFI, Kong et al. 2023, Sec. 3.3): compute a convolution only where a
+wavelet-threshold mask says detail exists, with exactly the dense semantics.
+
+Semantics
+---------
+``masked_conv2d(x, w, b, mask, stride, padding, fill)`` equals
+``torch.where(mask, F.conv2d(x, w, b, stride, padding), fill)``: every active output reads its **real**
+(dense) input neighbours -- inactive inputs are not zeroed, unlike point-cloud sparse convolution -- and
+inactive outputs are ``fill``.  Gradients are those of that formula: only active outputs contribute to the
+input, weight and bias gradients.
+
+Algorithm (same torch ops on the CPU and CUDA)
+----------------------------------------------
+1. Compaction (:func:`active_tiles`): an inclusive prefix sum over the flattened mask gives every active
+   pixel its slot; one scatter writes the flat pixel indices (no ``torch.nonzero``; one host sync to learn
+   the count, which sizes the result).  The :class:`ActiveSet` can be reused by several convolutions that
+   share a mask.
+2. The input is copied once, zero-padded, into channels-last ``[N, Hp, Wp, Cin]``.  An active output pixel
+   ``(n, oy, ox)`` reads rows ``n*Hp*Wp + (oy*s + ky)*Wp + ox*s + kx`` of it -- precomputed tap offsets, no
+   ``F.unfold`` -- so its im2col patch is one ``index_select``.
+3. One GEMM per chunk of active pixels: ``patches[K, kh*kw*Cin] @ weight[Cout, kh*kw*Cin]^T (+ bias)``,
+   scattered into the output that was filled with ``fill``.  Chunks bound the patch matrix to
+   ``_PATCH_BUDGET`` elements.
+4. Backward recomputes the patches: ``grad_weight = g^T @ patches``, ``grad_bias = sum g``, and
+   ``grad_input`` is ``g @ weight`` scatter-added (``index_add_``) into the padded channels-last buffer.
+
+dtypes: float32 and float64 everywhere; float16 and bfloat16 on CUDA run the GEMM in the input dtype with
+float32 accumulation (cuBLAS tensor cores), on the CPU they are computed in float32 and rounded once at the
+end (the CPU has no fast half GEMM).  On CUDA the input gradient's ``index_add_`` uses atomics, so its bits
+may vary run to run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+__all__ = ["ActiveSet", "active_tiles", "masked_conv2d", "MaskedConv2d"]
+
+_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+_HALF = (torch.float16, torch.bfloat16)
+# Largest im2col patch matrix built at once, in elements (256 MiB in fp32 on CUDA; L2-sized chunks on the CPU).
+_PATCH_BUDGET = {"cuda": 1 << 26, "cpu": 1 << 21}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Active-set compaction
+
+
+@dataclass(frozen=True)
+class ActiveSet:
+    """The active pixels (and tiles) of a ``[N, 1, H, W]`` mask, in sample-major raster order.
+
+    Attributes:
+        pixels: ``Tensor[K] int64``, flat indices ``n*H*W + y*W + x`` of the active pixels.
+        pixel_counts: ``Tensor[N] int64``, active pixels per sample (``pixels`` is grouped by sample).
+        tiles: ``Tensor[T] int64``, flat indices ``n*Th*Tw + ty*Tw + tx`` of the ``tile x tile`` tiles holding at
+            least one active pixel (``Th = ceil(H / tile)``); equals ``pixels`` for ``tile=1``.
+        tile_counts: ``Tensor[N] int64``, active tiles per sample.
+        shape: ``(N, H, W)`` of the mask.
+        tile: the tile size.
+    """
+
+    pixels: Tensor
+    pixel_counts: Tensor
+    tiles: Tensor
+    tile_counts: Tensor
+    shape: tuple[int, int, int]
+    tile: int
+
+    @property
+    def num_active(self) -> int:
+        """K, the number of active pixels."""
+        return self.pixels.numel()
+
+    @property
+    def density(self) -> float:
+        """Fraction of active pixels."""
+        total = math.prod(self.shape)
+        return self.num_active / total if total else 0.0
+
+
+def _compact(flat: Tensor) -> Tensor:  # [M] bool -> [K] int64
+    """Stream compaction by prefix sum: slot of an active element = (inclusive count before it) - 1.
+
+    Inactive elements are all scattered to a dump slot past the end, dropped afterwards, so the result needs
+    no ``torch.nonzero``; the only host sync reads the total count K.
+    """
+    m = flat.numel()
+    if m == 0:
+        return torch.zeros(0, dtype=torch.int64, device=flat.device)
+    pos = torch.cumsum(flat, 0)  # int64
+    k = int(pos[-1])
+    dest = torch.where(flat, pos - 1, k)
+    out = torch.empty(k + 1, dtype=torch.int64, device=flat.device)
+    out.scatter_(0, dest, torch.arange(m, device=flat.device))
+    return out[:k]
+
+
+def _check_mask(mask: object, name: str = "mask") -> Tensor:
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(f"{name} must be a bool tensor (e.g. `m > 0`), got {mask.dtype}")
+    if mask.dim() == 3:
+        mask = mask.unsqueeze(1)
+    if mask.dim() != 4 or mask.shape[1] != 1:
+        raise ValueError(f"{name} must be Tensor[N, 1, H, W] (or [N, H, W]) bool, got shape {tuple(mask.shape)}")
+    return mask
+
+
+def active_tiles(mask: Tensor, tile: int = 1) -> ActiveSet:
+    """Compact a mask into the list of its active pixels and ``tile x tile`` tiles.
+
+    Args:
+        mask: ``Tensor[N, 1, H, W]`` (or ``[N, H, W]``) bool, CPU or CUDA.
+        tile: tile edge (>= 1); tiles at the right / bottom border may be partial.
+
+    Returns:
+        :class:`ActiveSet`, reusable by every :func:`masked_conv2d` whose output mask is ``mask``.
+    """
+    mask = _check_mask(mask)
+    if isinstance(tile, bool) or not isinstance(tile, int):
+        raise TypeError(f"tile must be an int, got {type(tile).__name__}")
+    if tile < 1:
+        raise ValueError(f"tile must be >= 1, got {tile}")
+    n, _, h, w = mask.shape
+    pixels = _compact(mask.reshape(-1))
+    pixel_counts = mask.reshape(n, -1).sum(1)
+    if tile == 1:
+        tiles, tile_counts = pixels, pixel_counts
+    else:
+        th, tw = -(-h // tile), -(-w // tile)
+        padded = F.pad(mask.reshape(n, h, w), (0, tw * tile - w, 0, th * tile - h))
+        tmask = padded.view(n, th, tile, tw, tile).any(4).any(2)  # [N, Th, Tw]
+        tiles = _compact(tmask.reshape(-1))
+        tile_counts = tmask.reshape(n, -1).sum(1)
+    return ActiveSet(pixels, pixel_counts, tiles, tile_counts, (n, h, w), tile)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Kernels (torch ops; the same code on CPU and CUDA)
+
+
+def _out_size(h: int, w: int, kh: int, kw: int, stride: tuple[int, int], padding: tuple[int, int]) -> tuple[int, int]:
+    return (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1
+
+
+def _compute_dtype(t: Tensor) -> torch.dtype:
+    return torch.float32 if (t.dtype in _HALF and t.device.type != "cuda") else t.dtype
+
+
+def _padded_rows(x: Tensor, padding: tuple[int, int], dtype: torch.dtype) -> Tensor:
+    """``x Tensor[N, Cin, H, W]`` -> zero-padded channels-last rows ``Tensor[N*Hp*Wp, Cin]`` (one copy)."""
+    n, c, h, w = x.shape
+    ph, pw = padding
+    xp = x.new_zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=dtype)
+    xp[:, ph : ph + h, pw : pw + w] = x.permute(0, 2, 3, 1)
+    return xp.view(-1, c)
+
+
+def _patch_rows(
+    pixels: Tensor,  # [k] flat output pixel indices
+    hw_out: tuple[int, int],
+    hw_pad: tuple[int, int],
+    stride: tuple[int, int],
+    kernel: tuple[int, int],
+) -> Tensor:  # [k, kh*kw] rows of the padded channels-last input
+    """Rows of the padded input read by each output pixel: its top-left base plus the tap offsets."""
+    ho, wo = hw_out
+    hp, wp = hw_pad
+    n_idx = torch.div(pixels, ho * wo, rounding_mode="floor")
+    rem = pixels - n_idx * (ho * wo)
+    oy = torch.div(rem, wo, rounding_mode="floor")
+    ox = rem - oy * wo
+    base = n_idx * (hp * wp) + oy * (stride[0] * wp) + ox * stride[1]
+    ky = torch.arange(kernel[0], device=pixels.device)
+    kx = torch.arange(kernel[1], device=pixels.device)
+    offsets = (ky[:, None] * wp + kx[None, :]).reshape(-1)
+    return base[:, None] + offsets[None, :]
+
+
+def _weight_matrix(weight: Tensor, dtype: torch.dtype) -> Tensor:
+    """``weight Tensor[Cout, Cin, kh, kw]`` -> ``Tensor[Cout, kh*kw*Cin]`` in the patch order (tap-major)."""
+    return weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1).to(dtype)
+
+
+def _chunk(row_len: int, device: torch.device) -> int:
+    return max(1, _PATCH_BUDGET["cuda" if device.type == "cuda" else "cpu"] // max(1, row_len))
+
+
+def _forward_impl(
+    x: Tensor,  # [N, Cin, H, W]
+    weight: Tensor,  # [Cout, Cin, kh, kw]
+    bias: Tensor | None,  # [Cout]
+    pixels: Tensor,  # [K] int64
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    fill: float,
+) -> Tensor:  # [N, Cout, Ho, Wo]
+    n, cin, h, w = x.shape
+    cout, _, kh, kw = weight.shape
+    ho, wo = _out_size(h, w, kh, kw, stride, padding)
+    out = torch.full((n, cout, ho, wo), fill, dtype=x.dtype, device=x.device)
+    k = pixels.numel()
+    if k == 0 or out.numel() == 0:
+        return out
+    dtype = _compute_dtype(x)
+    rows = _padded_rows(x, padding, dtype)
+    wmat = _weight_matrix(weight, dtype)
+    b = None if bias is None else bias.to(dtype)
+    out_rows = out.view(n, cout, ho * wo).permute(0, 2, 1)  # [N, Ho*Wo, Cout] view, written in place
+    step = _chunk(kh * kw * cin, x.device)
+    hw_pad = (h + 2 * padding[0], w + 2 * padding[1])
+    for start in range(0, k, step):
+        pix = pixels[start : start + step]
+        idx = _patch_rows(pix, (ho, wo), hw_pad, stride, (kh, kw))
+        patches = rows.index_select(0, idx.reshape(-1)).view(pix.numel(), kh * kw * cin)
+        y = patches @ wmat.t() if b is None else torch.addmm(b, patches, wmat.t())
+        n_idx = torch.div(pix, ho * wo, rounding_mode="floor")
+        out_rows.index_put_((n_idx, pix - n_idx * (ho * wo)), y.to(x.dtype))
+    return out
+
+
+def _backward_impl(
+    grad: Tensor,  # [N, Cout, Ho, Wo]
+    x: Tensor,  # [N, Cin, H, W]
+    weight: Tensor,  # [Cout, Cin, kh, kw]
+    pixels: Tensor,  # [K] int64
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    need_input: bool = True,
+    need_weight: bool = True,
+) -> tuple[Tensor, Tensor, Tensor]:  # grad_x [N, Cin, H, W], grad_weight [Cout, Cin, kh, kw], grad_bias [Cout]
+    n, cin, h, w = x.shape
+    cout, _, kh, kw = weight.shape
+    ho, wo = grad.shape[-2:]
+    dtype = _compute_dtype(x)
+    # Half inputs accumulate their gradients in float32 (index_add_ and the GEMM sums over many pixels).
+    acc = torch.float32 if dtype in _HALF else dtype
+    hp, wp = h + 2 * padding[0], w + 2 * padding[1]
+    grad_rows_x = torch.zeros((n * hp * wp, cin), dtype=acc, device=x.device) if need_input else None
+    grad_w = torch.zeros((cout, kh * kw * cin), dtype=acc, device=x.device)
+    grad_b = torch.zeros(cout, dtype=acc, device=x.device)
+    k = pixels.numel()
+    if k and x.numel() and weight.numel():
+        rows = _padded_rows(x, padding, dtype) if need_weight else None
+        wmat = _weight_matrix(weight, dtype)
+        g_rows = grad.reshape(n, cout, ho * wo).permute(0, 2, 1)  # [N, Ho*Wo, Cout]
+        step = _chunk(kh * kw * cin, x.device)
+        for start in range(0, k, step):
+            pix = pixels[start : start + step]
+            n_idx = torch.div(pix, ho * wo, rounding_mode="floor")
+            g = g_rows[n_idx, pix - n_idx * (ho * wo)].to(dtype)  # [k, Cout]
+            grad_b += g.sum(0, dtype=acc)
+            idx = _patch_rows(pix, (ho, wo), (hp, wp), stride, (kh, kw)).reshape(-1)
+            if need_weight:
+                patches = rows.index_select(0, idx).view(pix.numel(), kh * kw * cin)
+                grad_w += (g.t() @ patches).to(acc)
+            if need_input:
+                grad_rows_x.index_add_(0, idx, (g @ wmat).to(acc).view(-1, cin))
+    elif k and weight.numel() == 0:
+        g_rows = grad.reshape(n, cout, ho * wo).permute(0, 2, 1)
+        n_idx = torch.div(pixels, ho * wo, rounding_mode="floor")
+        grad_b += g_rows[n_idx, pixels - n_idx * (ho * wo)].sum(0, dtype=acc)
+    if need_input:
+        grad_x = grad_rows_x.view(n, hp, wp, cin)[:, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
+        grad_x = grad_x.permute(0, 3, 1, 2).to(x.dtype).contiguous()
+    else:
+        grad_x = torch.zeros_like(x, memory_format=torch.contiguous_format)
+    grad_w = grad_w.view(cout, kh, kw, cin).permute(0, 3, 1, 2).to(weight.dtype).contiguous()
+    return grad_x, grad_w, grad_b.to(weight.dtype)
+
+
+def _pixels_of(mask: Tensor, pixels: Tensor | None) -> Tensor:
+    return _compact(mask.reshape(-1)) if pixels is None else pixels
+
+
+# ----------------------------------------------------------------------------------------------------
+# Custom ops (torch.compile, opcheck) and their autograd
+
+
+@torch.library.custom_op("pywlc::masked_conv2d", mutates_args=())
+def masked_conv2d_op(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    mask: Tensor,
+    stride: list[int],
+    padding: list[int],
+    fill: float,
+    pixels: Tensor | None,
+) -> Tensor:
+    """``x Tensor[N, Cin, H, W]``, ``mask Tensor[N, 1, Ho, Wo]`` bool -> ``Tensor[N, Cout, Ho, Wo]``.
+
+    ``pixels`` (``Tensor[K] int64``, the mask's active set) may be None: it is then compacted from ``mask``.
+    """
+    return _forward_impl(x, weight, bias, _pixels_of(mask, pixels), tuple(stride), tuple(padding), fill)
+
+
+@masked_conv2d_op.register_fake
+def _(x, weight, bias, mask, stride, padding, fill, pixels):
+    ho, wo = _out_size(x.shape[2], x.shape[3], weight.shape[2], weight.shape[3], tuple(stride), tuple(padding))
+    return x.new_empty((x.shape[0], weight.shape[0], ho, wo))
+
+
+@torch.library.custom_op("pywlc::masked_conv2d_backward", mutates_args=())
+def masked_conv2d_backward_op(
+    grad: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    mask: Tensor,
+    pixels: Tensor | None,
+    stride: list[int],
+    padding: list[int],
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(grad_x Tensor[N, Cin, H, W], grad_weight Tensor[Cout, Cin, kh, kw], grad_bias Tensor[Cout])``."""
+    return _backward_impl(grad, x, weight, _pixels_of(mask, pixels), tuple(stride), tuple(padding))
+
+
+@masked_conv2d_backward_op.register_fake
+def _(grad, x, weight, mask, pixels, stride, padding):
+    return x.new_empty(x.shape), weight.new_empty(weight.shape), weight.new_empty((weight.shape[0],))
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    x, weight, bias, mask, stride, padding, fill, pixels = inputs
+    ctx.save_for_backward(x, weight, mask, pixels)
+    ctx.args = (stride, padding, bias is not None)
+
+
+def _backward(ctx, grad: Tensor):
+    x, weight, mask, pixels = ctx.saved_tensors
+    stride, padding, has_bias = ctx.args
+    gx, gw, gb = torch.ops.pywlc.masked_conv2d_backward(grad, x, weight, mask, pixels, stride, padding)
+    return gx, gw, (gb if has_bias else None), None, None, None, None, None
+
+
+masked_conv2d_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+class _MaskedConvFn(torch.autograd.Function):
+    """Eager path straight to the torch-op kernels (a custom-op call costs ~10 us more dispatch)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, pixels, stride, padding, fill):  # noqa: D102
+        ctx.save_for_backward(x, weight, pixels)
+        ctx.args = (stride, padding, bias is not None)
+        return _forward_impl(x, weight, bias, pixels, stride, padding, fill)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):  # noqa: D102
+        x, weight, pixels = ctx.saved_tensors
+        stride, padding, has_bias = ctx.args
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx, gw, gb = _backward_impl(grad, x, weight, pixels, stride, padding, need_x, need_w)
+        return (gx if need_x else None), (gw if need_w else None), (gb if need_b and has_bias else None), *[None] * 4
+
+
+# ----------------------------------------------------------------------------------------------------
+# Validation and public API
+
+
+def _pair(v: object, name: str, minimum: int) -> tuple[int, int]:
+    if isinstance(v, bool) or not isinstance(v, int | tuple | list):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {type(v).__name__}")
+    pair = (v, v) if isinstance(v, int) else tuple(v)
+    if len(pair) != 2 or not all(isinstance(p, int) and not isinstance(p, bool) for p in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v!r}")
+    return pair  # type: ignore[return-value]
+
+
+def _check_padding(padding: object, kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
+    if padding is None or padding == "same":
+        if padding == "same" and stride != (1, 1):
+            raise ValueError(f"padding='same' needs stride 1, got stride {stride}")
+        if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+            raise ValueError(
+                f"unsupported kernel size {kernel} for padding=None / 'same': 'same' padding needs odd kernels "
+                "(give an explicit int padding for even kernels)"
+            )
+        return kernel[0] // 2, kernel[1] // 2
+    if padding == "valid":
+        return 0, 0
+    if isinstance(padding, str):
+        raise ValueError(f"padding must be an int, a pair, None, 'same' or 'valid', got {padding!r}")
+    return _pair(padding, "padding", 0)
+
+
+def _check_args(x, weight, bias, mask, stride, padding, fill):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"x must be float32, float64, float16 or bfloat16, got {x.dtype}")
+    if x.dim() != 4:
+        raise ValueError(f"x must be Tensor[N, Cin, H, W], got shape {tuple(x.shape)}")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
+    if weight.dim() != 4:
+        raise ValueError(f"weight must be Tensor[Cout, Cin, kh, kw], got shape {tuple(weight.shape)}")
+    if weight.dtype != x.dtype or weight.device != x.device:
+        raise TypeError(f"weight is {weight.dtype} on {weight.device}, expected x's {x.dtype} on {x.device}")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"weight has {weight.shape[1]} input channels but x has {x.shape[1]} (only groups=1 is supported)"
+        )
+    if bias is not None:
+        if not isinstance(bias, Tensor):
+            raise TypeError(f"bias must be a torch.Tensor or None, got {type(bias).__name__}")
+        if tuple(bias.shape) != (weight.shape[0],):
+            raise ValueError(f"bias must be Tensor[{weight.shape[0]}], got shape {tuple(bias.shape)}")
+        if bias.dtype != x.dtype or bias.device != x.device:
+            raise TypeError(f"bias is {bias.dtype} on {bias.device}, expected x's {x.dtype} on {x.device}")
+    if isinstance(fill, bool) or not isinstance(fill, int | float):
+        raise TypeError(f"fill must be a float, got {type(fill).__name__}")
+    kernel = (weight.shape[2], weight.shape[3])
+    if min(kernel) < 1:
+        raise ValueError(f"unsupported kernel size {kernel}: must be >= 1")
+    stride = _pair(stride, "stride", 1)
+    padding = _check_padding(padding, kernel, stride)
+    h, w = x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]
+    if kernel[0] > h or kernel[1] > w:
+        raise ValueError(f"unsupported kernel size {kernel}: larger than the padded input {h} x {w}")
+    ho, wo = _out_size(x.shape[2], x.shape[3], *kernel, stride, padding)
+    mask = _check_mask(mask)
+    if tuple(mask.shape) != (x.shape[0], 1, ho, wo):
+        raise ValueError(f"mask must have the output's shape {(x.shape[0], 1, ho, wo)}, got {tuple(mask.shape)}")
+    if mask.device != x.device:
+        raise ValueError(f"mask is on {mask.device}, expected x's device {x.device}")
+    return mask, stride, padding, float(fill)
+
+
+def masked_conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    mask: Tensor,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] | str | None = None,
+    fill: float = 0.0,
+    active: ActiveSet | None = None,
+) -> Tensor:
+    """2-D convolution computed only where ``mask`` is set.
+
+    Args:
+        x: ``Tensor[N, Cin, H, W]``, float32/64/16 or bfloat16, CPU or CUDA; any strides.
+        weight: ``Tensor[Cout, Cin, kh, kw]`` (groups=1, no dilation), x's dtype and device.  Any kernel size.
+        bias: ``Tensor[Cout]`` or None.
+        mask: ``Tensor[N, 1, Ho, Wo]`` (or ``[N, Ho, Wo]``) bool on x's device, the output's size.
+        stride: int or pair (>= 1).
+        padding: int or pair of zero padding; ``None`` / ``'same'`` = ``k // 2`` (odd kernels); ``'valid'`` = 0.
+        fill: value of the inactive outputs.
+        active: :func:`active_tiles` of ``mask`` (computed here when None); pass it to share one compaction
+            between convolutions with the same output mask.  It must describe ``mask``.
+
+    Returns:
+        ``Tensor[N, Cout, Ho, Wo]`` of x's dtype, contiguous: ``F.conv2d(x, weight, bias, stride, padding)``
+        where ``mask``, ``fill`` elsewhere.  Differentiable in x, weight and bias (masked gradients).
+        Reference: ``masked_conv2d_reference``.
+    """
+    mask, stride, padding, fill = _check_args(x, weight, bias, mask, stride, padding, fill)
+    pixels = None
+    if active is not None:
+        if not isinstance(active, ActiveSet):
+            raise TypeError(f"active must be an ActiveSet from active_tiles(mask), got {type(active).__name__}")
+        want = (mask.shape[0], mask.shape[2], mask.shape[3])
+        if tuple(active.shape) != want or active.pixels.device != x.device:
+            raise ValueError(
+                f"active describes a mask of shape {active.shape} on {active.pixels.device}, "
+                f"expected {want} on {x.device}"
+            )
+        pixels = active.pixels
+    if torch.compiler.is_compiling():
+        return torch.ops.pywlc.masked_conv2d(x, weight, bias, mask, list(stride), list(padding), fill, pixels)
+    if pixels is None:
+        pixels = _compact(mask.reshape(-1))
+    needs_grad = x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
+    if torch.is_grad_enabled() and needs_grad:
+        return _MaskedConvFn.apply(x, weight, bias, pixels, stride, padding, fill)
+    return _forward_impl(x, weight, bias, pixels, stride, padding, fill)
+
+
+class MaskedConv2d(nn.Conv2d):
+    """:func:`masked_conv2d` as a drop-in for ``nn.Conv2d`` (same parameters, initialisation and state dict).
+
+    ``forward(x Tensor[N, Cin, H, W], mask Tensor[N, 1, Ho, Wo] bool, active=None) -> Tensor[N, Cout, Ho, Wo]``.
+    Only ``groups=1``, ``dilation=1`` and ``padding_mode='zeros'`` are supported; ``padding`` defaults to
+    ``kernel_size // 2``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str | None = None,
+        bias: bool = True,
+        fill: float = 0.0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
+        ks = _pair(kernel_size, "kernel_size", 1)
+        pad = _check_padding(padding, ks, _pair(stride, "stride", 1))
+        super().__init__(in_channels, out_channels, ks, stride, pad, bias=bias, device=device, dtype=dtype)
+        if isinstance(fill, bool) or not isinstance(fill, int | float):
+            raise TypeError(f"fill must be a float, got {type(fill).__name__}")
+        self.fill = float(fill)
+
+    def forward(self, x: Tensor, mask: Tensor, active: ActiveSet | None = None) -> Tensor:  # type: ignore[override]
+        return masked_conv2d(
+            x,
+            self.weight,
+            self.bias,
+            mask,
+            stride=self.stride,
+            padding=self.padding,
+            fill=self.fill,
+            active=active,
+        )
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", fill={self.fill}"
