@@ -131,7 +131,7 @@ def active_tiles(mask: Tensor, tile: int = 1) -> ActiveSet:
         raise ValueError(f"tile must be >= 1, got {tile}")
     n, _, h, w = mask.shape
     pixels = _compact(mask.reshape(-1))
-    pixel_counts = mask.reshape(n, -1).sum(1)
+    pixel_counts = mask.reshape(n, h * w).sum(1)
     if tile == 1:
         tiles, tile_counts = pixels, pixel_counts
     else:
@@ -139,7 +139,7 @@ def active_tiles(mask: Tensor, tile: int = 1) -> ActiveSet:
         padded = F.pad(mask.reshape(n, h, w), (0, tw * tile - w, 0, th * tile - h))
         tmask = padded.view(n, th, tile, tw, tile).any(4).any(2)  # [N, Th, Tw]
         tiles = _compact(tmask.reshape(-1))
-        tile_counts = tmask.reshape(n, -1).sum(1)
+        tile_counts = tmask.reshape(n, th * tw).sum(1)
     return ActiveSet(pixels, pixel_counts, tiles, tile_counts, (n, h, w), tile)
 
 
@@ -161,7 +161,7 @@ def _padded_rows(x: Tensor, padding: tuple[int, int], dtype: torch.dtype) -> Ten
     ph, pw = padding
     xp = x.new_zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=dtype)
     xp[:, ph : ph + h, pw : pw + w] = x.permute(0, 2, 3, 1)
-    return xp.view(-1, c)
+    return xp.view(xp.shape[0] * xp.shape[1] * xp.shape[2], c)
 
 
 def _patch_rows(
