@@ -38,10 +38,17 @@ def _stack_bands(hf_coeffs: Tensor | Sequence[Tensor], ll: Tensor) -> Tensor:
     if isinstance(hf_coeffs, list | tuple):
         if len(hf_coeffs) == 0 or not all(isinstance(t, Tensor) for t in hf_coeffs):
             raise TypeError("hf_coeffs as a sequence must hold the detail bands as tensors, e.g. (cH, cV, cD)")
+        bands = []
         for k, t in enumerate(hf_coeffs):
-            if tuple(t.shape) != (n, c, h, w):
-                raise ValueError(f"hf_coeffs[{k}] must have ll's shape {(n, c, h, w)}, got {tuple(t.shape)}")
-        bands = list(hf_coeffs)
+            # Odd sizes: a high band has floor(n/2) samples where LL has ceil(n/2) (pywlc's symmetric mode).
+            hb, wb = t.shape[-2:] if t.dim() == 4 else (-1, -1)
+            if t.dim() != 4 or tuple(t.shape[:2]) != (n, c) or not (h - 1 <= hb <= h and w - 1 <= wb <= w):
+                raise ValueError(
+                    f"hf_coeffs[{k}] must have ll's shape {(n, c, h, w)} (or one row / column less), "
+                    f"got {tuple(t.shape)}"
+                )
+            # The missing border row / column reads 0, which never exceeds a threshold >= 0.
+            bands.append(F.pad(t, (0, w - wb, 0, h - hb)) if (hb, wb) != (h, w) else t)
         if any(t.dtype != bands[0].dtype for t in bands):
             raise TypeError("hf_coeffs bands must share one dtype")
         return torch.stack(bands, 1)
@@ -78,8 +85,9 @@ def wavelet_mask(
     Args:
         hf_coeffs: the detail bands of the level: ``Tensor[N, 3*C, h, w]`` (bands concatenated along channels,
             band-major: ``cat([cH, cV, cD], 1)``), ``Tensor[N, 3, C, h, w]`` (stacked), or a sequence
-            ``(cH, cV, cD)`` of ``Tensor[N, C, h, w]`` as :func:`pywlc.ops.dwt.wavedec2` returns.  Any band
-            count works.  float32/64/16 or bfloat16.
+            ``(cH, cV, cD)`` of ``Tensor[N, C, h, w]`` as :func:`pywlc.ops.dwt.wavedec2` returns (for odd
+            frame sizes its high bands may be one row / column short of LL: the missing border reads 0).  Any
+            band count works.  float32/64/16 or bfloat16.
         ll: ``Tensor[N, C, h, w]``, the low band whose range ``max - min`` (per sample) scales the threshold;
             float, on hf's device.
         ratio: threshold ratio >= 0: a float, or ``Tensor[N]`` (one per sample, any float dtype).
