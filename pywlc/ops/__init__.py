@@ -2,7 +2,9 @@
 pure-torch reference in :mod:`pywlc.ops._reference`."""
 
 from .dwt import dwt, idwt
+from .sparse_conv import ActiveSet, MaskedConv2d, active_tiles, masked_conv2d
 from .warp import Warp, WarpBlocks, warp, warp_blocks
+from .wavelet_mask import wavelet_mask
 from .wavelets import WAVELETS, get_scheme, max_level, subband_sizes
 
 __all__ = [
@@ -12,6 +14,11 @@ __all__ = [
     "warp_blocks",
     "Warp",
     "WarpBlocks",
+    "wavelet_mask",
+    "masked_conv2d",
+    "MaskedConv2d",
+    "active_tiles",
+    "ActiveSet",
     "WAVELETS",
     "get_scheme",
     "max_level",
