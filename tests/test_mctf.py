@@ -229,6 +229,34 @@ def test_translation_h_energy_hvsbm(shared_data, filt):
     assert torch.equal(mctf.synthesize(mctf.analyze(xi, levels=2, filter=filt, integer=True)), xi)
 
 
+@pytest.mark.parametrize("filt", ["5/3", "haar"])
+def test_translation_h_energy_block_motion(shared_data, device, filt):
+    """motion="block" (fixed-grid block matching, run on the frames' device) on a known translation."""
+    x = _translated(_photo(shared_data), 9, 3, -2).to(device)
+    opts = {"block": 16, "search_range": 8}
+    r = mctf.analyze(x, levels=2, filter=filt, motion="block", motion_options=opts)
+    b = 16
+    frame_energy = x[:, :, b:-b, b:-b].var().item()
+    for li, (h, lvl) in enumerate(zip(r.high, r.motion, strict=True)):
+        d = 2**li
+        # This content is smooth (downscaled 4x): at a quarter-pel from the truth many blocks still have SAD 0
+        # after the uint8 rounding block_match works in, and the shorter vector wins the tie, so the bound is
+        # 1/4 px (exactness on textured blocks is tested in test_block_match.py).
+        for side, sign in (("left", 1), ("right", -1)):
+            uses = getattr(lvl, f"uses_{side}")[:, b:-b, b:-b].cpu()
+            field = getattr(lvl, f"field_{side}")[:, :, b:-b, b:-b].cpu()
+            err = torch.stack([field[:, c][uses] - sign * v * d for c, v in enumerate((3, -2))])
+            if err.numel():
+                assert err.norm(dim=0).max() <= 0.25, side
+        assert (lvl.uses_left | lvl.uses_right).all()
+        h_energy = (h / r.alpha)[:, :, b:-b, b:-b].pow(2).mean().item()
+        assert 10 * math.log10(frame_energy / max(h_energy, 1e-30)) >= 15.0
+    assert_close(mctf.synthesize(r), x)
+    xi = x.round().int()
+    ri = mctf.analyze(xi, levels=2, filter=filt, integer=True, motion="block", motion_options=opts)
+    assert torch.equal(mctf.synthesize(ri), xi)
+
+
 @needs_hvsbm
 def test_connectivity_matches_hvsbm_masks(shared_data):
     from PIL import Image

@@ -229,6 +229,45 @@ def _hvsbm_motion(options: dict) -> Callable[..., MotionFields]:
     return est
 
 
+def _block_sums(x: Tensor, block: int) -> Tensor:
+    """``Tensor[..., H, W]`` -> per-block sums ``Tensor[..., ceil(H / block), ceil(W / block)]``."""
+    h, w = x.shape[-2:]
+    x = torch.nn.functional.pad(x, (0, -w % block, 0, -h % block))
+    return x.reshape(*x.shape[:-2], x.shape[-2] // block, block, x.shape[-1] // block, block).sum((-3, -1))
+
+
+def _block_motion(options: dict) -> Callable[..., MotionFields]:
+    """Fixed-grid :func:`pywlc.motion.block_match` on the frames' device (the GPU path of MCTF).
+
+    Each block is then predicted from the left, the right or both references, whichever gives the lowest SAD
+    of the actual MCTF prediction (bilinear warp of the field; ties prefer bidirectional, then left).
+    """
+    from ..motion import block_match
+
+    opts = {"block": 16, "search_range": 16, "subpel": 4, "lam": 4.0, **options}
+    block = opts["block"]
+
+    def est(cur: Tensor, left: Tensor, right: Tensor | None, *, level: int, temporal_distance: int) -> MotionFields:
+        h, w = cur.shape
+        rng = min(opts["search_range"] * temporal_distance, 256)
+        if cur.is_cuda:  # the CUDA kernel's shared-memory window: block^2 + (block + 2R)^2 <= 96 KiB
+            rng = min(rng, (math.isqrt(96 * 1024 - block * block) - block) // 2)
+        kw = {**opts, "search_range": rng}
+        fl = block_match(cur, left, **kw).field((h, w))[0]
+        if right is None:
+            return MotionFields(fl)
+        fr = block_match(cur, right, **kw).field((h, w))[0]
+        pl = warp(left[None, None], fl[None])[0, 0]
+        pr = warp(right[None, None], fr[None])[0, 0]
+        cost = torch.stack([_block_sums((cur - p).abs(), block) for p in ((pl + pr) / 2, pl, pr)])
+        mode = cost.argmin(0)  # first minimum: bidirectional, then left, then right
+        mode = mode.repeat_interleave(block, 0).repeat_interleave(block, 1)[:h, :w]
+        return MotionFields(fl, fr, mode != 2, mode != 1)
+
+    est.on_device = True  # type: ignore[attr-defined]
+    return est
+
+
 def _zero_motion(
     cur: Tensor, left: Tensor, right: Tensor | None, *, level: int, temporal_distance: int
 ) -> MotionFields:
@@ -405,11 +444,13 @@ def analyze(
 
     Args:
         frames: ``Tensor[N, C, H, W]`` (or a sequence of ``N`` ``Tensor[C, H, W]``), ``N >= 2``; float32/float64,
-            or int32 with ``integer=True``; CPU or CUDA (motion estimation runs on the CPU).  Sample scale
+            or int32 with ``integer=True``; CPU or CUDA (motion estimation runs on the CPU except ``"block"``).  Sample scale
             0..255 (``lam`` assumes it).
         levels: temporal decomposition levels (default 3: GOP 8); level ``l`` needs ``ceil(N / 2**(l-1)) >= 2``.
         filter: ``"5/3"`` (bidirectional, Chen & Woods 2004) or ``"haar"`` (one-sided, Choi & Woods 1999).
-        motion: ``"hvsbm"`` (:func:`pywlc.motion.hvsbm` on the grey/luma frames), ``"zero"``, or a callable
+        motion: ``"hvsbm"`` (:func:`pywlc.motion.hvsbm` on the grey/luma frames, CPU), ``"block"``
+            (:func:`pywlc.motion.block_match` on the frames' device, CPU or CUDA, per-block left / right / bi
+            choice by prediction SAD), ``"zero"``, or a callable
             ``motion(cur, left, right, *, level, temporal_distance) -> MotionFields | (field_left, field_right)``
             receiving ``Tensor[H, W]`` float32 grey frames on the 0..255 scale (``right`` is ``None`` at the
             sequence end and for Haar) and returning ``Tensor[2, H, W]`` fields in pixels.
@@ -417,7 +458,8 @@ def analyze(
         integer: reversible integer lifting (int32 in and out, bitwise-exact round trip).
         interp: ``"bilinear"`` or ``"bicubic"`` sub-pel interpolation of the prediction (:func:`pywlc.ops.warp`).
         motion_options: extra keyword arguments for :func:`pywlc.motion.hvsbm` (``subpel``, ``search_range``,
-            ``levels``, ``threads``, ...).
+            ``levels``, ``threads``, ...) or :func:`pywlc.motion.block_match` (``block``, ``search_range``,
+            ``subpel``, ``lam``; the range is multiplied by the temporal distance like HVSBM's).
 
     Returns:
         :class:`MctfResult` with subbands of ``frames``' dtype and device; invert with :func:`synthesize`.
@@ -443,10 +485,12 @@ def analyze(
         est = motion
     elif motion == "hvsbm":
         est = _hvsbm_motion({"lam": float(lam), **(motion_options or {})})
+    elif motion == "block":
+        est = _block_motion(motion_options or {})
     elif motion == "zero":
         est = _zero_motion
     else:
-        raise ValueError(f"motion must be 'hvsbm', 'zero' or a callable, got {motion!r}")
+        raise ValueError(f"motion must be 'hvsbm', 'block', 'zero' or a callable, got {motion!r}")
     haar = filter == "haar"
     alpha, beta = (1.0, 1.0) if integer else _FILTERS[filter]
     gain = _FILTERS[filter][1]  # DC gain of L per level (for the motion estimator's scale)
@@ -460,7 +504,9 @@ def analyze(
         k = n // 2
         n_even = (n + 1) // 2
         td = 2 ** (level - 1)
-        grey = torch.stack([_grey(f) for f in cur]).cpu() / (1.0 if integer else gain ** (level - 1))
+        grey = torch.stack([_grey(f) for f in cur]) / (1.0 if integer else gain ** (level - 1))
+        if not getattr(est, "on_device", False):
+            grey = grey.cpu()
         fls, frs, uls, urs, cuts = [], [], [], [], []
         for i in range(k):
             has_r = 2 * i + 2 < n and not haar
