@@ -444,8 +444,8 @@ def analyze(
 
     Args:
         frames: ``Tensor[N, C, H, W]`` (or a sequence of ``N`` ``Tensor[C, H, W]``), ``N >= 2``; float32/float64,
-            or int32 with ``integer=True``; CPU or CUDA (motion estimation runs on the CPU except ``"block"``).  Sample scale
-            0..255 (``lam`` assumes it).
+            or int32 with ``integer=True``; CPU or CUDA (motion estimation runs on the CPU except ``"block"``).
+            Sample scale 0..255 (``lam`` assumes it).
         levels: temporal decomposition levels (default 3: GOP 8); level ``l`` needs ``ceil(N / 2**(l-1)) >= 2``.
         filter: ``"5/3"`` (bidirectional, Chen & Woods 2004) or ``"haar"`` (one-sided, Choi & Woods 1999).
         motion: ``"hvsbm"`` (:func:`pywlc.motion.hvsbm` on the grey/luma frames, CPU), ``"block"``
