@@ -112,9 +112,12 @@ def bench_search(sizes: dict, device: torch.device, reps: int) -> list[dict]:
         cur, ref = _pair(h, w, g)
         cur_d, ref_d = cur.round().to(torch.uint8).to(device), ref.round().to(torch.uint8).to(device)
         row = {"op": "motion_search", "size": name, "shape": [h, w], "device": device.type}
-        row["block_match_ms"] = median_ms(lambda: block_match(cur_d, ref_d, block=16, search_range=16), device, reps)
-        r = max(1, min(reps, 3))
-        row["hvsbm_cpu_2threads_ms"] = median_ms(lambda: hvsbm(cur, ref, threads=2), "cpu", r, warmup=1)
+        row["block_match_ms"] = median_ms(
+            lambda c=cur_d, r=ref_d: block_match(c, r, block=16, search_range=16), device, reps
+        )
+        row["hvsbm_cpu_2threads_ms"] = median_ms(
+            lambda c=cur, r=ref: hvsbm(c, r, threads=2), "cpu", max(1, min(reps, 3)), warmup=1
+        )
         rows.append(row)
         print(
             f"{name:8s} block_match (16x16, R16, 1/4-pel, {device.type}) {row['block_match_ms']:.2f} ms | "

@@ -236,8 +236,11 @@ def _block_sums(x: Tensor, block: int) -> Tensor:
     return x.reshape(*x.shape[:-2], x.shape[-2] // block, block, x.shape[-1] // block, block).sum((-3, -1))
 
 
-def _block_motion(options: dict) -> Callable[..., MotionFields]:
-    """Fixed-grid :func:`pywlc.motion.block_match` on the frames' device (the GPU path of MCTF).
+def block_motion(**options: object) -> Callable[..., MotionFields]:
+    """The ``motion="block"`` estimator as a callable for :func:`analyze` (``options``: :func:`pywlc.motion.block_match`
+    keywords ``block``, ``search_range``, ``subpel``, ``lam``).
+
+    Fixed-grid :func:`pywlc.motion.block_match` on the frames' device (the GPU path of MCTF).
 
     Each block is then predicted from the left, the right or both references, whichever gives the lowest SAD
     of the actual MCTF prediction (bilinear warp of the field; ties prefer bidirectional, then left).
@@ -486,7 +489,7 @@ def analyze(
     elif motion == "hvsbm":
         est = _hvsbm_motion({"lam": float(lam), **(motion_options or {})})
     elif motion == "block":
-        est = _block_motion(motion_options or {})
+        est = block_motion(**(motion_options or {}))
     elif motion == "zero":
         est = _zero_motion
     else:
