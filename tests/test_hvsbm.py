@@ -106,20 +106,20 @@ def test_quarter_pel_translation_epe(shared_data, index, shift4):
 def test_scene_cut_detected(shared_data, pair):
     a, b, c = (_crop(_grey(_photo(shared_data, name), WIDTH), 60, 30) for name in pair)
     r = hvsbm(b, a)
-    assert r.scene_cut, (r.sad, r.intra_cost)
+    assert r.scene_cut, (r.inter_cost, r.intra_cost)
     rb = hvsbm(b, a, c)
-    assert rb.scene_cut, (rb.sad, rb.intra_cost)
+    assert rb.scene_cut, (rb.inter_cost, rb.intra_cost)
 
 
 def test_flat_and_translated_frames_are_not_scene_cuts(shared_data):
     # A flat frame has intra cost 0, yet its own copy predicts it perfectly: the decision compares the
-    # motion-compensated SAD, not the side information, with the intra estimate.
+    # motion-compensated residual's SATD, not the side information, with the intra estimate.
     flat = torch.full((H, W), 117, dtype=torch.uint8)
     r = hvsbm(flat, flat.clone())
-    assert not r.scene_cut and r.sad == 0.0 and r.intra_cost == 0.0
+    assert not r.scene_cut and r.sad == 0.0 and r.inter_cost == 0.0 and r.intra_cost == 0.0
     img = _grey(_photo(shared_data, "Dragonfly"), WIDTH)
     moved = hvsbm(_crop(img, 60, 40), _crop(img, 55, 43))
-    assert not moved.scene_cut and moved.sad < 0.1 * moved.intra_cost
+    assert not moved.scene_cut and moved.inter_cost < 0.1 * moved.intra_cost
 
 
 def test_bidirectional_modes(shared_data):

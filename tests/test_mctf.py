@@ -333,3 +333,19 @@ def test_bad_input():
         mctf.analyze(x, motion=lambda *a, **k: None)
     with pytest.raises(TypeError, match="result"):
         mctf.synthesize(x)
+
+
+@needs_hvsbm
+def test_fast_motion_is_not_a_scene_cut(shared_data):
+    """Regression: cube (640x480, fast rotation), level 2, last odd frame (left reference only).  Its motion SAD
+    exceeds 0.85 x the frame SATD, but the residual's SATD is well below it: not a scene cut (the decision
+    compares the SATD of the motion-compensated residual with the intra SATD, like with like)."""
+    from PIL import Image
+
+    files = sorted((shared_data / "video" / "cube").glob("*.png"))[16:32]
+    x = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("L"), dtype=np.float32)) for f in files])
+    r = mctf.analyze(x[:, None], levels=2, motion_options={"threads": 2})
+    assert not r.motion[1].scene_cut.any()
+    h = r.high[1] / (r.alpha * r.beta)
+    odd = x[1::2][1::2]  # scale of the level-2 odd inputs ~ the frames' (L DC gain divided out)
+    assert 10 * math.log10(odd.var().item() / h.pow(2).mean().item()) >= 20.0

@@ -102,6 +102,7 @@ PYWLC_REGISTER_BINDINGS(hvsbm) {
         out["cost"] = res.cost;
         out["sad"] = res.sad;
         out["intra_cost"] = res.intra_cost;
+        out["inter_cost"] = res.inter_cost;
         out["scene_cut"] = res.scene_cut;
         return out;
       },

@@ -23,7 +23,7 @@ void fwht8(float* v, int step) {
 
 }  // namespace
 
-double frame_satd(const float* plane, int width, int height) {
+double frame_satd(const float* plane, int width, int height, bool with_dc) {
   double total = 0.0;
   for (int by = 0; by < height; by += 8)
     for (int bx = 0; bx < width; bx += 8) {
@@ -34,7 +34,7 @@ double frame_satd(const float* plane, int width, int height) {
       for (int y = 0; y < 8; ++y) fwht8(b + y * 8, 1);
       for (int x = 0; x < 8; ++x) fwht8(b + x, 8);
       double s = 0.0;
-      for (int k = 1; k < 64; ++k) s += std::fabs(b[k]);
+      for (int k = with_dc ? 0 : 1; k < 64; ++k) s += std::fabs(b[k]);
       // Only the in-frame share of a border block counts.
       const double area = static_cast<double>(std::min(8, width - bx) * std::min(8, height - by)) / 64.0;
       total += s / 8.0 * area;

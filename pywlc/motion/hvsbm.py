@@ -63,8 +63,9 @@ class HvsbmResult:
     first_right: Tensor | None  # Tensor[H, W] bool
     cost: float  # total J of the quadtree (split flags included)
     sad: float  # total motion-compensated SAD of the leaves (no side information)
-    intra_cost: float  # 0.85 x SATD(cur)
-    scene_cut: bool  # sad > intra_cost: no motion model predicts better than intra coding
+    intra_cost: float  # 0.85 x SATD(cur), DC excluded (8x8 orthonormal Hadamard)
+    inter_cost: float  # SATD of the motion-compensated residual, DC included
+    scene_cut: bool  # inter_cost > intra_cost: no motion model predicts better than intra coding
 
 
 def _plane(x: object, name: str) -> np.ndarray:
@@ -186,6 +187,7 @@ def hvsbm(
         cost=float(out["cost"]),
         sad=float(out["sad"]),
         intra_cost=float(out["intra_cost"]),
+        inter_cost=float(out["inter_cost"]),
         scene_cut=bool(out["scene_cut"]),
     )
 

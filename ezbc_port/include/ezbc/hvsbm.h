@@ -79,8 +79,9 @@ struct HvsbmResult {
   std::vector<uint8_t> connected_left, connected_right, first_left, first_right;
   double cost = 0.0;        // total J of the chosen quadtree (with split flags)
   double sad = 0.0;         // total motion-compensated SAD of the leaves (no side information)
-  double intra_cost = 0.0;  // scene_cut_factor * SATD(current frame)
-  bool scene_cut = false;   // sad > intra_cost: no motion model predicts better than intra coding
+  double intra_cost = 0.0;  // scene_cut_factor * SATD(current frame), DC excluded
+  double inter_cost = 0.0;  // SATD of the motion-compensated residual, DC included
+  bool scene_cut = false;   // inter_cost > intra_cost: no motion model predicts better than intra coding
 };
 
 // Validates (throws std::invalid_argument) and runs HVSBM of `cur` against `left` and optionally `right`
@@ -102,8 +103,9 @@ int signed_exp_golomb_bits(int v);
 // Component-wise median of three vectors (the MV predictor of Choi & Woods 1999 / H.264 style).
 Mv median3(const Mv& a, const Mv& b, const Mv& c);
 
-// Sum over 8x8 blocks of the orthonormal Hadamard transform's absolute AC coefficients (DC excluded).
-double frame_satd(const float* plane, int width, int height);
+// Sum over 8x8 blocks of the orthonormal Hadamard transform's absolute coefficients; the DC is left out unless
+// `with_dc` (an intra coder predicts a block's mean; a residual's mean is error).
+double frame_satd(const float* plane, int width, int height, bool with_dc = false);
 
 // Connectivity of one direction (spec "Connectivity").  For each pixel p (raster order) with uses[p] != 0, the
 // target is p + round(v/4) (round half up); the first pixel to reach an in-frame target marks it connected.
