@@ -1,0 +1,240 @@
+"""The CUDA kernels, run on the CPU: each .cu file is compiled as C++ against a CUDA emulation
+(``tests/cuda_emu/``: blocks of real threads, real barriers, shuffles, atomics, garbage-filled shared memory)
+and its results are compared with the CPU kernels' through the public Python API.
+
+A machine without a GPU can thus check the CUDA kernels' indexing, synchronisation, shared-memory sizing and
+arithmetic; the GPU machine still has the last word (``tests/*`` CUDA tests, ``scripts/device/gpu_check.sh``).
+The first run compiles the emulated module (~1 min on 2 cores; cached under ``~/.cache/pywlc``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import pywlc
+import pywlc._extension as ext
+from pywlc.motion import block_match
+from pywlc.ops import dwt, idwt, warp, warp_blocks
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "cuda_emu"))
+from build import build  # noqa: E402
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ to build the emulated kernels"),
+    pytest.mark.skipif(ext.load() is None, reason="needs the compiled core"),
+]
+
+
+class _EmulatedCuda:
+    """Stands in for ``pywlc._C``: the ``*_cpu`` entry points run the emulated ``*_cuda`` kernels instead, so the
+    ordinary CPU code paths of the Python API drive the CUDA kernels."""
+
+    def __init__(self, real, emu) -> None:
+        self._real, self._emu = real, emu
+        self.calls = 0  # emulated launches made: a test asserts it really went through the emulator
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+    def dwt_cpu(self, *args):
+        self.calls += 1
+        self._emu.dwt_cuda(*args, 0)
+
+    def warp_forward_cpu(self, *args):
+        self.calls += 1
+        self._emu.warp_forward_cuda(*args, 0)
+        return 0  # the CUDA kernel does not count non-finite displacements
+
+    def warp_backward_cpu(self, *args):
+        self.calls += 1
+        *head, deterministic = args
+        sizes = head[3]
+        ws = torch.zeros(math.prod(sizes), dtype=torch.int64) if deterministic else None
+        self._emu.warp_backward_cuda(*head, ws.data_ptr() if ws is not None else 0, deterministic, 0)
+
+    def block_match_cpu(self, *args):
+        self.calls += 1
+        *head, _threads = args
+        self._emu.block_match_cuda(*head, 0)
+
+
+@pytest.fixture(scope="module")
+def emu_module():
+    so = build()
+    spec = importlib.util.spec_from_file_location("_pywlc_cuda_emu._C", so)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.build_info()["cuda"] is True
+    return mod
+
+
+@pytest.fixture
+def on_emulated_cuda(emu_module, monkeypatch):
+    """A context manager: inside it, pywlc's CPU ops run the emulated CUDA kernels."""
+    import contextlib
+
+    real = ext.load()
+
+    @contextlib.contextmanager
+    def ctx():
+        proxy = _EmulatedCuda(real, emu_module)
+        with monkeypatch.context() as m:
+            m.setattr(ext, "_C", proxy)
+            yield
+        assert proxy.calls > 0, "nothing ran on the emulated kernels"
+
+    return ctx
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, tol: float) -> None:
+    assert a.shape == b.shape and a.dtype == b.dtype
+    if a.dtype in (torch.int32, torch.int64):
+        assert torch.equal(a, b)
+        return
+    scale = max(1.0, b.abs().max().item()) if b.numel() else 1.0
+    err = (a - b).abs().max().item() if b.numel() else 0.0
+    assert err <= tol * scale, f"max error {err:.3e} > {tol:.1e} * {scale:.3g}"
+
+
+TOL = {torch.float32: 2e-6, torch.float64: 1e-13}
+
+
+@pytest.mark.parametrize(
+    "wavelet,mode,shape,levels,ndim",
+    [
+        ("haar", "symmetric", (2, 3, 21, 34), 2, 2),
+        ("haar", "periodization", (1, 2, 64, 96), 3, 2),  # the fused all-levels Haar kernel's case
+        ("haar", "periodization", (1, 1, 200, 136), 3, 2),  # several 64 x 64 tiles
+        ("bior2.2", "symmetric", (2, 2, 37, 29), 3, 2),
+        ("bior2.2", "periodization", (1, 3, 32, 48), 2, 2),
+        ("bior4.4", "symmetric", (1, 2, 45, 61), 3, 2),
+        ("bior4.4", "periodization", (2, 1, 40, 24), 2, 2),
+        ("bior4.4", "symmetric", (3, 77), 2, 1),
+        ("bior2.2", "symmetric", (1, 1, 9, 14, 11), 2, 3),
+        ("haar", "symmetric", (1, 1, 8, 10, 12), 1, 3),
+        ("bior4.4", "symmetric", (1, 3, 130, 257), 3, 2),  # many line groups per pass, odd at every level
+        ("haar", "periodization", (2, 3, 128, 192), None, 2),  # fused Haar down to the deepest level
+        ("bior2.2", "periodization", (1, 1, 8, 16, 16), 3, 3),
+        ("bior4.4", "symmetric", (1, 20001), 2, 1),  # a line longer than 48 KiB: opt-in shared memory
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dwt_kernels(on_emulated_cuda, wavelet, mode, shape, levels, ndim, dtype):
+    g = torch.Generator().manual_seed(len(shape) * 7 + (levels or 0))
+    x = torch.randn(shape, generator=g, dtype=dtype)
+    fwd = dwt(x, wavelet, levels, mode=mode, ndim=ndim)
+    inv = idwt(fwd, wavelet, levels, mode=mode, ndim=ndim)
+    xr = x.clone().requires_grad_(True)
+    (dwt(xr, wavelet, levels, mode=mode, ndim=ndim) * fwd).sum().backward()  # the forward's adjoint
+    yr = fwd.clone().requires_grad_(True)
+    (idwt(yr, wavelet, levels, mode=mode, ndim=ndim) * x).sum().backward()  # the inverse's adjoint
+    with on_emulated_cuda():
+        fwd_e = dwt(x, wavelet, levels, mode=mode, ndim=ndim)
+        inv_e = idwt(fwd, wavelet, levels, mode=mode, ndim=ndim)
+        xe = x.clone().requires_grad_(True)
+        (dwt(xe, wavelet, levels, mode=mode, ndim=ndim) * fwd).sum().backward()
+        ye = fwd.clone().requires_grad_(True)
+        (idwt(ye, wavelet, levels, mode=mode, ndim=ndim) * x).sum().backward()
+    for a, b in ((fwd_e, fwd), (inv_e, inv), (xe.grad, xr.grad), (ye.grad, yr.grad)):
+        _close(a, b, TOL[dtype])
+
+
+@pytest.mark.parametrize("shape,levels", [((1, 2, 23, 30), 2), ((2, 1, 64, 64), 3), ((1, 1, 17, 9), 1)])
+def test_dwt_integer_kernel(on_emulated_cuda, shape, levels):
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(-(2**31), 2**31 - 1, shape, generator=g, dtype=torch.int64).to(torch.int32)
+    fwd = dwt(x, "int5/3", levels)
+    with on_emulated_cuda():
+        fwd_e = dwt(x, "int5/3", levels)
+        inv_e = idwt(fwd, "int5/3", levels)
+    assert torch.equal(fwd_e, fwd)
+    assert torch.equal(inv_e, x)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_warp_kernels(on_emulated_cuda, mode, padding, deterministic):
+    g = torch.Generator().manual_seed(5)
+    img = torch.randn(2, 3, 13, 19, generator=g, dtype=torch.float64)
+    flow = torch.randn(2, 2, 13, 19, generator=g, dtype=torch.float64) * 4  # some samples leave the frame
+    cot = torch.randn(2, 3, 13, 19, generator=g, dtype=torch.float64)
+
+    def run():
+        i, f = img.clone().requires_grad_(True), flow.clone().requires_grad_(True)
+        out = warp(i, f, mode=mode, padding=padding, deterministic=deterministic)
+        out.backward(cot)
+        return out.detach(), i.grad, f.grad
+
+    ref = run()
+    with on_emulated_cuda():
+        got = run()
+    for a, b in zip(got, ref, strict=True):
+        _close(a, b, 1e-6 if deterministic else 1e-12)  # the fixed-point accumulator rounds at 2^-33
+
+
+def test_warp_kernel_strided_inputs(on_emulated_cuda):
+    g = torch.Generator().manual_seed(8)
+    img = torch.randn(2, 21, 17, 3, generator=g).permute(0, 3, 2, 1)  # Tensor[2, 3, 17, 21], channels last
+    flow = (torch.randn(2, 17, 21, 2, generator=g) * 3).permute(0, 3, 1, 2)
+    ref = warp(img, flow, mode="bicubic")
+    with on_emulated_cuda():
+        got = warp(img, flow, mode="bicubic")
+    _close(got, ref, 1e-5)
+
+
+@pytest.mark.parametrize("interp", ["bilinear", "hevc8"])
+def test_warp_blocks_kernel(on_emulated_cuda, interp):
+    g = torch.Generator().manual_seed(6)
+    img = torch.randn(1, 2, 16, 24, generator=g)
+    mvs = torch.randint(-20, 21, (1, 2, 4, 6), generator=g, dtype=torch.int32)
+    ref = warp_blocks(img, mvs, 4, interp=interp)
+    with on_emulated_cuda():
+        got = warp_blocks(img, mvs, 4, interp=interp)
+    _close(got, ref, 1e-6)
+
+
+@pytest.mark.parametrize(
+    "block,search_range,subpel,lam,size",
+    [
+        (8, 3, 4, 4.0, (27, 37)),
+        (5, 2, 2, 0.0, (27, 37)),
+        (16, 4, 1, 1.0, (27, 37)),
+        (16, 16, 4, 4.0, (48, 64)),
+        (32, 100, 4, 2.0, (32, 32)),  # window > 48 KiB: the opt-in shared-memory launch
+    ],
+)
+def test_block_match_kernel(on_emulated_cuda, block, search_range, subpel, lam, size):
+    g = torch.Generator().manual_seed(block)
+    h, w = size
+    base = torch.nn.functional.avg_pool2d(torch.rand(2, 1, h + 10, w + 10, generator=g) * 255, 3, 1, 1)[:, 0]
+    cur, ref = (
+        base[:, 3 : 3 + h, 5 : 5 + w].round().to(torch.uint8),
+        base[:, 4 : 4 + h, 2 : 2 + w].round().to(torch.uint8),
+    )
+    want = block_match(cur, ref, block=block, search_range=search_range, subpel=subpel, lam=lam)
+    with on_emulated_cuda():
+        got = block_match(cur, ref, block=block, search_range=search_range, subpel=subpel, lam=lam)
+    assert torch.equal(got.mvs, want.mvs) and torch.equal(got.sad, want.sad)
+
+
+def test_harness_detects_a_wrong_kernel(emu_module, monkeypatch):
+    """The comparison is live: a proxy whose DWT does nothing is caught."""
+    real = ext.load()
+    x = torch.randn(1, 1, 16, 16)
+    ref = dwt(x, "bior4.4", 2)
+
+    class Broken(_EmulatedCuda):
+        def dwt_cpu(self, *args):
+            self.calls += 1
+
+    monkeypatch.setattr(ext, "_C", Broken(real, emu_module))
+    assert not torch.allclose(dwt(x, "bior4.4", 2), ref)
+    assert hasattr(emu_module, "dwt_cuda") and pywlc.build_info()["compiled"]
