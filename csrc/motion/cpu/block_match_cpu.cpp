@@ -6,6 +6,7 @@
 // fully inside the frame.
 #include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 #include "../block_match.h"
 
@@ -43,6 +44,40 @@ int64_t integer_sad(const uint8_t* cur, const uint8_t* ref, int h, int w, int y0
   return sad;
 }
 
+// qpel_block_sad computed separably: the exact horizontal sums of the (bh + 7) rows the vertical taps need,
+// once per candidate, then the vertical filter -- the same integers as qpel_sample (every sum is exact), with
+// 16 instead of 64 multiply-adds per pixel when both phases are fractional.
+int64_t qpel_block_sad_separable(const uint8_t* cur, const ClampedPlane& ref, int w, int y0, int x0, int bh, int bw,
+                                 int mvx, int mvy, std::vector<int>& hbuf) {
+  const int iy = mvy >> 2, ix = mvx >> 2, fy = mvy & 3, fx = mvx & 3;
+  if (fx == 0 || fy == 0) {
+    const RowPlane curp{cur, w};
+    return qpel_block_sad(curp, ref, y0, x0, bh, bw, mvx, mvy);
+  }
+  const int rows = bh + 7;
+  hbuf.resize(static_cast<size_t>(rows) * bw);
+  int tx[8], ty[8];
+  for (int k = 0; k < 8; ++k) {
+    tx[k] = hevc_luma_tap(fx, k);
+    ty[k] = hevc_luma_tap(fy, k);
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int x = 0; x < bw; ++x) {
+      int h = 0;
+      for (int k = 0; k < 8; ++k) h += tx[k] * ref(y0 + iy - 3 + r, x0 + x + ix - 3 + k);
+      hbuf[static_cast<size_t>(r) * bw + x] = h;
+    }
+  int64_t sad = 0;
+  for (int y = 0; y < bh; ++y)
+    for (int x = 0; x < bw; ++x) {
+      int s = 0;
+      for (int k = 0; k < 8; ++k) s += ty[k] * hbuf[static_cast<size_t>(y + k) * bw + x];
+      const int d = cur[static_cast<int64_t>(y0 + y) * w + x0 + x] - bm_clip255((s + 2048) >> 12);
+      sad += d < 0 ? -d : d;
+    }
+  return sad;
+}
+
 void match_block(const BlockMatchArgs& a, int64_t n, int64_t by, int64_t bx) {
   const int h = static_cast<int>(a.H), w = static_cast<int>(a.W), b = a.block, r = a.range;
   const uint8_t* cur = a.cur + n * a.H * a.W;
@@ -72,14 +107,14 @@ void match_block(const BlockMatchArgs& a, int64_t n, int64_t by, int64_t bx) {
 
   // Half- then quarter-pel: the 3x3 neighbourhood (raster index 0..8, centre 4) at +-step quarter pels.
   const ClampedPlane refp{ref, h, w};
-  const RowPlane curp{cur, w};
+  std::vector<int> hbuf;
   for (int step = 2; step >= 1 && step * a.subpel >= 4; --step) {
     uint64_t best_k = bm_key(bm_cost(best_sad, a.lam16, mvx, mvy), mvx, mvy, 4);
     int best_mvx = mvx, best_mvy = mvy;
     for (int k = 0; k < 9; ++k) {
       if (k == 4) continue;
       const int cx = mvx + step * (k % 3 - 1), cy = mvy + step * (k / 3 - 1);
-      const int sad = qpel_block_sad(curp, refp, y0, x0, bh, bw, cx, cy);
+      const int64_t sad = qpel_block_sad_separable(cur, refp, w, y0, x0, bh, bw, cx, cy, hbuf);
       const uint64_t key = bm_key(bm_cost(sad, a.lam16, cx, cy), cx, cy, k);
       if (key < best_k) {
         best_k = key;
