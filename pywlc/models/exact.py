@@ -66,11 +66,11 @@ _FW_CAP = 48
 def to_grid(x: Tensor, ra: int = RA) -> Tensor:
     """``Tensor[...]`` -> the integers ``clamp(round(x 2^FA), ±2^(FA+ra))`` as float64 (both steps exact)."""
     lim = 2.0 ** (FA + ra)
-    return torch.round(x.double() * 2.0**FA).clamp_(-lim, lim)
+    return (x.double() * 2.0**FA).round_().clamp_(-lim, lim)
 
 
 def _on_grid(x: Tensor, ra: int = RA) -> Tensor:
-    return to_grid(x, ra) * 2.0**-FA
+    return to_grid(x, ra).mul_(2.0**-FA)
 
 
 def default_conv2d(a: Tensor, w: Tensor, stride: tuple[int, int], padding: tuple[int, int]) -> Tensor:
@@ -175,8 +175,8 @@ def _conv_params(m: nn.Conv2d, device) -> _Prepared:
 
 def _conv(m: nn.Conv2d, x: Tensor) -> Tensor:
     w_q, b_q, scale = _conv_params(m, x.device)
-    acc = conv_impl(to_grid(x), w_q, m.stride, m.padding) + b_q[:, None, None]
-    return acc * scale[:, None, None]
+    # In place on the fresh accumulator: CPU allocations of large buffers cost as much as the ops.
+    return conv_impl(to_grid(x), w_q, m.stride, m.padding).add_(b_q[:, None, None]).mul_(scale[:, None, None])
 
 
 def _gdn_params(m: GDN, device) -> _Prepared:
@@ -199,51 +199,57 @@ def _gdn(m: GDN, x: Tensor) -> Tensor:
     """``y = x / sqrt(beta + conv1x1(gamma, x^2))`` (``x *`` for the inverse), compressai's GDN."""
     w_q, b_q, scale = _gdn_params(m, x.device)
     a = to_grid(x, GDN_RA)
-    sq = torch.round(a * a * 2.0**-FA)  # a^2 < 2^44 exact; x^2 back on the activation grid
-    norm = (conv_impl(sq, w_q, (1, 1), (0, 0)) + b_q[:, None, None]) * scale[:, None, None]
-    root = torch.sqrt(norm)
-    xg = a * 2.0**-FA
-    return xg * root if m.inverse else xg / root
+    sq = (a * a).mul_(2.0**-FA).round_()  # a^2 < 2^48 exact; x^2 back on the activation grid
+    norm = conv_impl(sq, w_q, (1, 1), (0, 0)).add_(b_q[:, None, None]).mul_(scale[:, None, None])
+    root = norm.sqrt_()  # IEEE sqrt and division: correctly rounded everywhere (unlike rsqrt)
+    xg = a.mul_(2.0**-FA)
+    return xg.mul_(root) if m.inverse else xg.div_(root)
 
 
-_knots: dict[tuple[str, str], Tensor] = {}
+_knots: dict[tuple[str, str], tuple[Tensor, Tensor]] = {}
 
 
-def _table(name: str, device) -> Tensor:
+def _table(name: str, device) -> tuple[Tensor, Tensor]:
+    """``(t[k] 2^d, t[k+1] - t[k])`` per knot interval k, float64 integers (|t| < 2^43: exact)."""
     key = (name, str(device))
     if key not in _knots:
         ints = tables.gelu_knots() if name == "gelu" else tables.tanh_knots()
-        _knots[key] = torch.tensor(ints, dtype=torch.float64, device=device)  # ints < 2^44: exact
+        t = torch.tensor(ints, dtype=torch.float64, device=device)
+        _knots[key] = (t[:-1] * 2.0 ** (FA - tables.STEP_BITS), t[1:] - t[:-1])
     return _knots[key]
 
 
 def _interpolate(a: Tensor, name: str, limit: int) -> Tensor:
-    """Piecewise-linear table at grid integers ``a`` (clamped to ±limit), in exact float64 integer arithmetic.
+    """Piecewise-linear table at grid integers ``a`` (clamped to [-limit, limit)), exact float64 integer arithmetic.
 
-    With ``d = FA - STEP_BITS`` (7): ``j = floor(a 2^-d)``, ``f = a - j 2^d`` in [0, 2^d], and
+    With ``d = FA - STEP_BITS`` (7): ``j = floor(a 2^-d)``, ``f = a - j 2^d`` in [0, 2^d), and
     ``t[j] 2^d + (t[j+1] - t[j]) f`` is an integer below 2^43 2^7 + 2^32 2^7 < 2^51 (|t| < 2^43, slope <= 1.13);
     the result is that integer times 2^-(KNOT_BITS + d).
     """
     d = FA - tables.STEP_BITS
-    t = _table(name, a.device)
-    a = a.clamp(-limit * 2.0**FA, limit * 2.0**FA)
-    j = torch.floor(a * 2.0**-d).clamp_(max=(limit << tables.STEP_BITS) - 1)
-    f = a - j * 2.0**d
-    k = (j + (limit << tables.STEP_BITS)).long()
-    t0, t1 = t[k], t[k + 1]
-    return (t0 * 2.0**d + (t1 - t0) * f) * 2.0 ** -(tables.KNOT_BITS + d)
+    base, slope = _table(name, a.device)
+    lim = limit * 2.0**FA
+    # Every value below is an integer under 2^53, so in-place and fused (FMA) kernels cannot round anything.
+    a = a.clamp(-lim, lim - 1)  # the last interval ends just below x = limit: j needs no clamp
+    j = (a * 2.0**-d).floor_()
+    f = a.sub_(j * 2.0**d)
+    k = j.long().add_(limit << tables.STEP_BITS)
+    return base[k].addcmul_(slope[k], f).mul_(2.0 ** -(tables.KNOT_BITS + d))
 
 
 def exact_gelu(x: Tensor) -> Tensor:
-    """GELU (erf form) of ``x`` on the activation grid, |error| < 4e-7, the same bits everywhere (float64)."""
-    a = to_grid(x)
-    lim = tables.GELU_RANGE * 2.0**FA
-    return torch.where(a > lim, a * 2.0**-FA, _interpolate(a, "gelu", tables.GELU_RANGE))
+    """GELU (erf form) of ``x`` on the activation grid (x itself from 8 up): |error| < 4e-7, same bits everywhere.
+
+    ``x: Tensor[...]`` -> float64 ``Tensor[...]``.
+    """
+    x = x.double()
+    a = (x * 2.0**FA).round_()
+    return torch.where(a >= tables.GELU_RANGE * 2.0**FA, x, _interpolate(a, "gelu", tables.GELU_RANGE))
 
 
 def exact_tanh(x: Tensor) -> Tensor:
-    """tanh of ``x`` on the activation grid, |error| < 4e-7, the same bits everywhere (float64)."""
-    return _interpolate(to_grid(x), "tanh", tables.TANH_RANGE)
+    """tanh of ``x`` on the activation grid: |error| < 4e-7, same bits everywhere.  float64 ``Tensor[...]``."""
+    return _interpolate((x.double() * 2.0**FA).round_(), "tanh", tables.TANH_RANGE)
 
 
 def haar_split_exact(x: Tensor) -> tuple[Tensor, Tensor]:
