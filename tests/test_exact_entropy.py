@@ -101,6 +101,16 @@ def test_exact_conv_is_exact_and_order_independent(monkeypatch, stride, padding)
     assert same_bits(exact.exact_forward(conv, x[1:]), out[1:])  # batch composition
 
 
+@pytest.mark.parametrize("k,stride,padding", [(3, 1, 1), (3, 1, 0), (1, 1, 0), (3, 2, 1), (5, 1, 2)])
+def test_default_conv_is_float_conv_on_integers(k, stride, padding):
+    torch.manual_seed(k + stride + padding)
+    a = torch.round(torch.randn(3, 7, 10, 13, dtype=torch.float64) * 2**20)
+    w = torch.round(torch.randn(5, 7, k, k, dtype=torch.float64) * 2**20)
+    got = exact.default_conv2d(a, w, (stride, stride), (padding, padding))
+    assert same_bits(got, F.conv2d(a, w, None, stride, padding))
+    assert same_bits(got, exact.scrambled_conv2d(a, w, (stride, stride), (padding, padding)))
+
+
 def test_oversized_layer_is_refused():
     wide = nn.Conv2d(2048, 1, 3)  # 18432 equal weights: at most 24 - log2(18432) < 10 bits each
     with torch.no_grad():

@@ -16,8 +16,9 @@ training* in fixed point instead, which needs no retraining:
   as separate torch ops (separate kernels: no FMA contraction).  Transcendental functions are not (libm, CUDA
   and SLEEF differ), so GELU and tanh are piecewise-linear tables whose knots are computed in exact Python
   arithmetic (:mod:`pywlc.models._exact_tables`) and interpolated in exact integer arithmetic.
-* cuDNN is disabled for these convs: Winograd and FFT algorithms transform the operands with non-integer
-  coefficients, which would round.  The fallback (im2col + cuBLAS dgemm) only multiplies and adds.
+* The convs are plain GEMMs (:func:`default_conv2d`), never cuDNN: Winograd and FFT algorithms transform the
+  operands with non-integer coefficients, which would round.  GEMMs only multiply and add.  (cuBLAS's opt-in
+  FP64 emulation on integer tensor cores must stay off: it is not IEEE FP64 arithmetic.)
 
 Only the entropy path (hyper synthesis, slice mean/scale/LRP transforms) is evaluated this way; the image
 synthesis stays float.  :func:`exact_forward` is the evaluator; it supports the layers these networks use.
@@ -74,12 +75,30 @@ def _on_grid(x: Tensor, ra: int = RA) -> Tensor:
 
 
 def default_conv2d(a: Tensor, w: Tensor, stride: tuple[int, int], padding: tuple[int, int]) -> Tensor:
-    """Integer-valued float64 ``a: Tensor[N, C, H, W]``, ``w: Tensor[O, C, kh, kw]`` -> ``Tensor[N, O, H', W']``."""
-    if a.is_cuda:
-        # Winograd / FFT (cuDNN) round; the native fallback is im2col + dgemm, exact on integers.
+    """Integer-valued float64 ``a: Tensor[N, C, H, W]``, ``w: Tensor[O, C, kh, kw]`` -> ``Tensor[N, O, H', W']``.
+
+    Stride 1 (all the entropy networks): one GEMM per kernel tap over the zero-padded input flattened to
+    ``[C, N (H+2p) (W+2p)]``, tap (i, j) reading it shifted by ``i (W+2p) + j`` columns (a strided view, no
+    im2col copy); the outputs at the padded border columns/rows are computed and dropped.  On the CPU this is
+    1.5-2x faster than float64 ``F.conv2d`` (im2col + gemm), and it is the same GEMM on CUDA, where cuDNN never
+    gets to pick a Winograd/FFT algorithm (those round).  Other strides: ``F.conv2d`` with cuDNN disabled.
+    """
+    if tuple(stride) != (1, 1):
         with torch.backends.cudnn.flags(enabled=False):
             return F.conv2d(a, w, None, stride, padding)
-    return F.conv2d(a, w, None, stride, padding)
+    n, c, h, wd = a.shape
+    o, _, kh, kw = w.shape
+    ph, pw = padding
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    length = n * hp * wp
+    buf = a.new_zeros(c, length + (kh - 1) * wp + kw - 1)  # zero tail: the last taps' views stay in range
+    buf[:, :length].view(c, n, hp, wp)[:, :, ph : ph + h, pw : pw + wd] = a.transpose(0, 1)
+    taps = w.permute(2, 3, 0, 1).reshape(kh * kw, o, c)
+    out = taps[0] @ buf[:, :length]
+    for t in range(1, kh * kw):
+        off = (t // kw) * wp + t % kw
+        out.addmm_(taps[t], buf[:, off : off + length])
+    return out.view(o, n, hp, wp)[:, :, : hp - kh + 1, : wp - kw + 1].transpose(0, 1).contiguous()
 
 
 def scrambled_conv2d(a: Tensor, w: Tensor, stride: tuple[int, int], padding: tuple[int, int], seed: int = 0) -> Tensor:
