@@ -256,6 +256,7 @@ def _interpolate(a: Tensor, name: str, limit: int) -> Tensor:
     return base[k].addcmul_(slope[k], f).mul_(2.0 ** -(tables.KNOT_BITS + d))
 
 
+@torch.no_grad()
 def exact_gelu(x: Tensor) -> Tensor:
     """GELU (erf form) of ``x`` on the activation grid (x itself from 8 up): |error| < 4e-7, same bits everywhere.
 
@@ -266,6 +267,7 @@ def exact_gelu(x: Tensor) -> Tensor:
     return torch.where(a >= tables.GELU_RANGE * 2.0**FA, x, _interpolate(a, "gelu", tables.GELU_RANGE))
 
 
+@torch.no_grad()
 def exact_tanh(x: Tensor) -> Tensor:
     """tanh of ``x`` on the activation grid: |error| < 4e-7, same bits everywhere.  float64 ``Tensor[...]``."""
     return _interpolate((x.double() * 2.0**FA).round_(), "tanh", tables.TANH_RANGE)
@@ -293,12 +295,13 @@ def haar_merge_exact(ll: Tensor, hf: Tensor) -> Tensor:
     return torch.stack([top, bottom], dim=-2).flatten(-3, -2)
 
 
+@torch.no_grad()
 def exact_forward(module: nn.Module, x: Tensor) -> Tensor:
     """Evaluate ``module`` on ``x: Tensor[N, C, H, W]`` with the same bits on any device (float64 in and out).
 
     Supports ``nn.Sequential``, ``nn.Conv2d`` (groups 1), ``nn.PixelShuffle``, ``nn.GELU`` (erf form),
     ``nn.LeakyReLU``, ``nn.Identity``, compressai's ``GDN`` and ``ResidualBlockUpsample``, and pywlc's
-    ``WeConvUp``/``WeConvDown`` and their Haar core.  Not differentiable.
+    ``WeConvUp``/``WeConvDown`` and their Haar core.  Not differentiable (runs without autograd).
 
     Raises:
         TypeError: for any other module type.
