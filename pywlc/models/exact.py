@@ -134,7 +134,7 @@ def quantize_weights(
 
     Per output channel c: the largest ``FW_c`` (``MAX_WEIGHT_BITS`` for its largest weight at most) with
     ``sum_k |w_q[c, k]| in_max + |b_q[c]| < 2^52``, where ``w_q = round(w 2^FW_c)``, ``b_q = round(b 2^(FA+FW_c))``.
-    Every quantity is an exact integer (computed on the CPU), so the choice is the same on every machine.
+    The check is on exact integers (computed on the CPU), so the choice is the same on every machine.
 
     Args:
         weight: ``Tensor[O, C, kh, kw]``; bias: ``Tensor[O]`` or None.
@@ -145,19 +145,30 @@ def quantize_weights(
         ValueError: when some channel would keep fewer than ``MIN_WEIGHT_BITS`` bits for its largest weight.
     """
     w = weight.detach().to("cpu", torch.float64).reshape(weight.shape[0], -1)
+    k = w.shape[1]
+    if k >= 2**22:
+        raise ValueError(f"{name} {tuple(weight.shape)}: {k} inputs per output, exact evaluation supports < 2^22")
     b = torch.zeros(w.shape[0], dtype=torch.float64) if bias is None else bias.detach().to("cpu", torch.float64)
-    peak = w.abs().amax(dim=1)
-    fw = (MAX_WEIGHT_BITS - torch.frexp(peak).exponent).clamp(max=_FW_CAP)  # peak 2^fw < 2^MAX_WEIGHT_BITS
-    while True:
-        # Powers of two from Python (exact) rather than exp2/ldexp kernels.
-        p = torch.tensor([math.ldexp(1.0, f) for f in fw.tolist()], dtype=torch.float64)
-        w_q = torch.round(w * p[:, None])
-        b_q = torch.round(b * p * 2.0**FA)
-        total = w_q.abs().to(torch.int64).sum(dim=1).double()  # exact: integer sum
-        ok = total * in_max + b_q.abs() < 2.0**ACC_BITS
-        if bool(ok.all()):
-            break
-        fw = torch.where(ok, fw, fw - 1)
+    absw, absb = w.abs(), b.abs()  # round() is odd-symmetric: |round(v)| = round(|v|)
+    peak = absw.amax(dim=1)
+    cap = (MAX_WEIGHT_BITS - torch.frexp(peak).exponent).clamp(max=_FW_CAP)  # peak 2^fw < 2^MAX_WEIGHT_BITS
+    # Since |round(v/2)| <= |round(v)|/2 + 3/4 and k 2^28 << 2^51, a grid that passes the exact check below
+    # makes every coarser one pass: the answer is the finest passing FW_c <= cap, whatever FW_c the search
+    # starts from above it.  Start one above the float estimate (sum|round(w 2^f)| >= 2^f sum|w| - k/2), which
+    # is >= the answer whatever the last bits of the float sum; usually one or two exact checks follow.
+    start = torch.floor(torch.log2((2.0**ACC_BITS / in_max + k / 2) / absw.sum(dim=1))) + 1
+    fw = torch.minimum(cap, start.clamp(max=_FW_CAP).long())
+    rows = torch.arange(w.shape[0])  # rows to (re)check: all, then those that failed
+    while rows.numel():
+        sub = absw if rows.numel() == w.shape[0] else absw[rows]
+        p = _pow2(fw[rows])
+        # sum of integers < 2^24 over k < 2^22 terms: < 2^46, exact in float64 in any order.
+        total = (sub * p[:, None]).round_().sum(dim=1)
+        ok = total * in_max + (absb[rows] * p * 2.0**FA).round_() < 2.0**ACC_BITS
+        fw[rows[~ok]] -= 1
+        rows = rows[~ok]
+    p = _pow2(fw)
+    w_q, b_q = (w * p[:, None]).round_(), (b * p * 2.0**FA).round_()
     bits = torch.log2(peak * p).floor()
     weak = (peak > 0) & (bits < MIN_WEIGHT_BITS)
     if bool(weak.any()):
@@ -168,6 +179,11 @@ def quantize_weights(
             f"{MIN_WEIGHT_BITS} bits for its largest weight within the 2^{ACC_BITS} accumulator"
         )
     return w_q.reshape(weight.shape), b_q, p.reciprocal() * 2.0**-FA
+
+
+def _pow2(e: Tensor) -> Tensor:
+    """``2.0**e`` for integer ``e: Tensor[K]``, from Python's exact ``ldexp`` (not an exp2/ldexp kernel)."""
+    return torch.tensor([math.ldexp(1.0, f) for f in e.tolist()], dtype=torch.float64)
 
 
 _Prepared = tuple[Tensor, Tensor, Tensor]
