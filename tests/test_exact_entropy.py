@@ -111,6 +111,21 @@ def test_default_conv_is_float_conv_on_integers(k, stride, padding):
     assert same_bits(got, exact.scrambled_conv2d(a, w, (stride, stride), (padding, padding)))
 
 
+def test_weight_grid_does_not_depend_on_summation_order():
+    # The grid search starts from a float sum; its exact checks make the answer independent of that sum's order.
+    torch.manual_seed(2)
+    w = torch.randn(8, 300, 3, 3) * torch.logspace(-4, 0, 8)[:, None, None, None]
+    b = torch.randn(8)
+    w_q, b_q, scale = exact.quantize_weights(w, b, 2 ** (exact.FA + exact.RA))
+    perm = torch.randperm(300)
+    w_q2, b_q2, scale2 = exact.quantize_weights(w[:, perm], b, 2 ** (exact.FA + exact.RA))
+    assert same_bits(scale2, scale) and same_bits(b_q2, b_q) and same_bits(w_q2, w_q[:, perm])
+    # The finest grid: one bit finer breaks the 2^52 bound (or the 24-bit cap) for every channel.
+    finer = (w.double().flatten(1) * (2.0 / (scale * 2.0**exact.FA))[:, None]).round().abs().sum(1)
+    peak_bits = (w_q.flatten(1).abs().amax(1) * 2).log2()
+    assert bool(((finer * 2.0 ** (exact.FA + exact.RA) >= 2.0**52) | (peak_bits >= 24)).all())
+
+
 def test_oversized_layer_is_refused():
     wide = nn.Conv2d(2048, 1, 3)  # 18432 equal weights: at most 24 - log2(18432) < 10 bits each
     with torch.no_grad():

@@ -146,13 +146,13 @@ def quantize_weights(
     """
     w = weight.detach().to("cpu", torch.float64).reshape(weight.shape[0], -1)
     k = w.shape[1]
-    if k >= 2**22:
-        raise ValueError(f"{name} {tuple(weight.shape)}: {k} inputs per output, exact evaluation supports < 2^22")
+    if k * in_max >= 2**50:  # the search below relies on it (and real layers are far from it)
+        raise ValueError(f"{name} {tuple(weight.shape)}: {k} inputs per output are too many for exact evaluation")
     b = torch.zeros(w.shape[0], dtype=torch.float64) if bias is None else bias.detach().to("cpu", torch.float64)
     absw, absb = w.abs(), b.abs()  # round() is odd-symmetric: |round(v)| = round(|v|)
     peak = absw.amax(dim=1)
     cap = (MAX_WEIGHT_BITS - torch.frexp(peak).exponent).clamp(max=_FW_CAP)  # peak 2^fw < 2^MAX_WEIGHT_BITS
-    # Since |round(v/2)| <= |round(v)|/2 + 3/4 and k 2^28 << 2^51, a grid that passes the exact check below
+    # Since |round(v/2)| <= |round(v)|/2 + 3/4 and k in_max < 2^50, a grid that passes the exact check below
     # makes every coarser one pass: the answer is the finest passing FW_c <= cap, whatever FW_c the search
     # starts from above it.  Start one above the float estimate (sum|round(w 2^f)| >= 2^f sum|w| - k/2), which
     # is >= the answer whatever the last bits of the float sum; usually one or two exact checks follow.
