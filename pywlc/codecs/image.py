@@ -20,9 +20,10 @@ times more, so pass a smaller ``tile`` on small machines.  Tiles are coded
 independently, so a tiled picture can show faint seams at tile borders at low rates; a picture no larger than
 one tile has none and decodes exactly as ``model.decompress`` would.
 
-Determinism: the entropy coder's scale indexes come from floating-point network outputs, so a stream decodes
-bit-exactly only with the same model on the same kind of device (and library versions) it was encoded with.
-Cross-device (CPU vs GPU) determinism is out of scope here.
+Determinism: the entropy coder's means and scales come from the models' exact (fixed-point) entropy path
+(:mod:`pywlc.models.exact`), so a stream decodes to the same latents on any device, thread count or tiling of
+the batch, given the same weights and CDF tables (``update()`` once, then move the model: the tables are
+computed with the device's ``erfc``).  The reconstruction ``g_s`` is float: pixels may differ by rounding.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ a fixed context (for WeConvene's high bands: all decoded LL channels) and the sl
 quantisation a latent residual prediction (LRP, Minnen & Singh eq. 4: ``0.5 * tanh(.)``) corrects the rounding
 error from the same inputs.  One loop (:meth:`ChannelSlices._run`) serves training, compression, decompression
 and prediction-only decoding, so the encoder and decoder cannot drift apart.
+
+Outside training the mean/scale/LRP transforms run through :func:`pywlc.models.exact.exact_forward`: the
+means and scales the entropy coder sees are then the same bits on every device (see :mod:`pywlc.models.exact`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from compressai.entropy_models import GaussianConditional
 from compressai.layers import conv3x3
 from compressai.ops import quantize_ste
 from torch import Tensor, nn
+
+from .exact import exact_forward, exact_tanh
 
 __all__ = ["ChannelSlices"]
 
@@ -57,15 +62,33 @@ class ChannelSlices(nn.Module):
         hyper_scale: Tensor,
         context: Sequence[Tensor],
         code: Callable[[int, Tensor, Tensor], Tensor],
+        exact: bool = False,
     ) -> Tensor:
-        """Predict each slice's (mean, scale), let ``code(i, mean, scale)`` return its quantised value, apply LRP."""
+        """Predict each slice's (mean, scale), let ``code(i, mean, scale)`` return its quantised value, apply LRP.
+
+        ``exact``: evaluate the transforms with :func:`~pywlc.models.exact.exact_forward` (float64 supports, the
+        means and scales rounded to float32 for the coder, LRP's tanh by table): device-independent bits, no
+        gradients.  The slices fed back as context are then float32, exactly what the decoder reconstructs.
+        """
+        if exact:
+            hyper_mean, hyper_scale = hyper_mean.double(), hyper_scale.double()
+            context = [c.double() for c in context]
         done: list[Tensor] = []
         for i in range(self.slices):
-            support_mean = torch.cat([hyper_mean, *context, *done], dim=1)
-            mu = self.mean[i](support_mean)
-            sigma = self.scale[i](torch.cat([hyper_scale, *context, *done], dim=1))
-            y_hat = code(i, mu, sigma)
-            y_hat = y_hat + 0.5 * torch.tanh(self.lrp[i](torch.cat([support_mean, y_hat], dim=1)))
+            prev = [d.double() for d in done] if exact else done
+            support_mean = torch.cat([hyper_mean, *context, *prev], dim=1)
+            support_scale = torch.cat([hyper_scale, *context, *prev], dim=1)
+            if exact:
+                # float64 -> float32 is correctly rounded: still the same bits everywhere.
+                mu = exact_forward(self.mean[i], support_mean).float()
+                sigma = exact_forward(self.scale[i], support_scale).float()
+                y_hat = code(i, mu, sigma)
+                lrp = exact_forward(self.lrp[i], torch.cat([support_mean, y_hat.double()], dim=1))
+                y_hat = (y_hat.double() + 0.5 * exact_tanh(lrp)).float()
+            else:
+                mu, sigma = self.mean[i](support_mean), self.scale[i](support_scale)
+                y_hat = code(i, mu, sigma)
+                y_hat = y_hat + 0.5 * torch.tanh(self.lrp[i](torch.cat([support_mean, y_hat], dim=1)))
             done.append(y_hat)
         return torch.cat(done, dim=1)
 
@@ -75,7 +98,10 @@ class ChannelSlices(nn.Module):
     def forward(
         self, y: Tensor, hyper_mean: Tensor, hyper_scale: Tensor, context: Sequence[Tensor], gc: GaussianConditional
     ) -> tuple[Tensor, Tensor]:
-        """Training / evaluation pass.  Returns ``(y_hat, likelihoods)``, both ``Tensor[N, channels, h, w]``."""
+        """Training / evaluation pass.  Returns ``(y_hat, likelihoods)``, both ``Tensor[N, channels, h, w]``.
+
+        In eval mode the transforms take the exact path, as :meth:`compress` and :meth:`decompress` do.
+        """
         likelihoods: list[Tensor] = []
 
         def code(i: int, mu: Tensor, sigma: Tensor) -> Tensor:
@@ -86,7 +112,7 @@ class ChannelSlices(nn.Module):
             # value the entropy coder reproduces, so that forward() and decompress() agree bit for bit.
             return quantize_ste(part - mu) + mu if self.training else torch.round(part - mu) + mu
 
-        y_hat = self._run(hyper_mean, hyper_scale, context, code)
+        y_hat = self._run(hyper_mean, hyper_scale, context, code, exact=not self.training)
         return y_hat, torch.cat(likelihoods, dim=1)
 
     @torch.no_grad()
@@ -106,7 +132,7 @@ class ChannelSlices(nn.Module):
                 )
             return gc.dequantize(symbols, mu)
 
-        y_hat = self._run(hyper_mean, hyper_scale, context, code)
+        y_hat = self._run(hyper_mean, hyper_scale, context, code, exact=True)
         return [enc.flush() for enc in encoders], y_hat
 
     @torch.no_grad()
@@ -125,7 +151,7 @@ class ChannelSlices(nn.Module):
         """
         n, _, h, w = hyper_mean.shape
         if strings is None:
-            return self._run(hyper_mean, hyper_scale, context, lambda i, mu, sigma: mu)
+            return self._run(hyper_mean, hyper_scale, context, lambda i, mu, sigma: mu, exact=True)
         if len(strings) != n:
             raise ValueError(f"got {len(strings)} strings for a batch of {n}")
         cdf, lengths, offsets = _tables(gc)
@@ -144,7 +170,7 @@ class ChannelSlices(nn.Module):
             symbols = torch.stack(rows).reshape(n, self.width, h, w).to(mu.device)
             return gc.dequantize(symbols, mu)
 
-        return self._run(hyper_mean, hyper_scale, context, code)
+        return self._run(hyper_mean, hyper_scale, context, code, exact=True)
 
 
 def _tables(gc: GaussianConditional) -> tuple[list, list[int], list[int]]:

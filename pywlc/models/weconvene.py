@@ -23,6 +23,10 @@ mixed blocks are 2N wide, half CNN half Swin; the CNN form here keeps only N).
 Inputs of any size are padded on the right and bottom (replicating the border) to a multiple of 64, the total
 down-sampling down to z, and the reconstruction is cropped back.  ``compress`` returns the image size as
 ``"shape"`` so that ``decompress`` can crop without side information.
+
+Determinism: ``compress``, ``decompress`` and eval-mode ``forward`` compute the hyper means/scales and every
+slice's mean, scale and LRP with :func:`pywlc.models.exact.exact_forward`, so a stream decodes to the same
+latents on any device, thread count or batch; training mode keeps the float (differentiable) path.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from compressai.layers import ResidualBlock, ResidualBlockUpsample, ResidualBloc
 from compressai.models import CompressionModel
 from torch import Tensor, nn
 
+from .exact import exact_forward, prepare
 from .slices import ChannelSlices
 from .weconv import WeConvDown, WeConvUp, haar_merge, haar_split
 
@@ -74,6 +79,21 @@ class _SlicedHyperprior(CompressionModel):
         h, w = (int(s) for s in shape)
         d = self.downsampling
         return -(-h // d), -(-w // d)
+
+    def _hyper(self, z_hat: Tensor, exact: bool) -> tuple[Tensor, Tensor]:
+        """``z_hat: Tensor[N, Z, h, w]`` -> hyper (means, scales), each ``Tensor[N, M, 4h, 4w]``.
+
+        ``exact``: through :func:`~pywlc.models.exact.exact_forward` (float64, the same bits on any device).
+        """
+        if exact:
+            return exact_forward(self.h_mean_s, z_hat), exact_forward(self.h_scale_s, z_hat)
+        return self.h_mean_s(z_hat), self.h_scale_s(z_hat)
+
+    def update(self, scale_table=None, force: bool = False, update_quantiles: bool = False) -> bool:
+        """CompressAI's CDF tables, and the fixed-point weights of the entropy networks (errors surface here)."""
+        updated = super().update(scale_table, force=force, update_quantiles=update_quantiles)
+        prepare(self.h_mean_s, self.h_scale_s, *(m for m in self.modules() if isinstance(m, ChannelSlices)))
+        return updated
 
 
 class WeConvene(_SlicedHyperprior):
@@ -131,7 +151,8 @@ class WeConvene(_SlicedHyperprior):
         """
         ll, hf, z = self._analysis(x)
         z_hat, z_lik = self.entropy_bottleneck(z)
-        hm, hs = self.h_mean_s(z_hat), self.h_scale_s(z_hat)
+        # Eval mode: the exact path of compress/decompress, so that x_hat equals decompress()'s.
+        hm, hs = self._hyper(z_hat, exact=not self.training)
         ll_hat, ll_lik = self.ll_slices(ll, hm, hs, [], self.gaussian_ll)
         hf_hat, hf_lik = self.hf_slices(hf, hm, hs, [ll_hat], self.gaussian_hf)
         x_hat = self._synthesis(ll_hat, hf_hat, x.shape[-2:])
@@ -146,7 +167,7 @@ class WeConvene(_SlicedHyperprior):
         ll, hf, z = self._analysis(x)
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
-        hm, hs = self.h_mean_s(z_hat), self.h_scale_s(z_hat)
+        hm, hs = self._hyper(z_hat, exact=True)
         ll_strings, ll_hat = self.ll_slices.compress(ll, hm, hs, [], self.gaussian_ll)
         hf_strings, _ = self.hf_slices.compress(hf, hm, hs, [ll_hat], self.gaussian_hf)
         return {"strings": [ll_strings, hf_strings, z_strings], "shape": tuple(x.shape[-2:])}
@@ -162,7 +183,7 @@ class WeConvene(_SlicedHyperprior):
             raise ValueError(f"strings must be [ll, hf, z], got {len(strings)} entries")
         ll_strings, hf_strings, z_strings = strings
         z_hat = self.entropy_bottleneck.decompress(z_strings, self._z_size(shape))
-        hm, hs = self.h_mean_s(z_hat), self.h_scale_s(z_hat)
+        hm, hs = self._hyper(z_hat, exact=True)
         ll_hat = self.ll_slices.decompress(ll_strings, hm, hs, [], self.gaussian_ll)
         hf_hat = self.hf_slices.decompress(hf_strings, hm, hs, [ll_hat], self.gaussian_hf)
         return {"x_hat": self._synthesis(ll_hat, hf_hat, shape), "ll_hat": ll_hat}
@@ -218,7 +239,7 @@ class WeConveneBaseline(_SlicedHyperprior):
         y = self.g_a(self._pad(x))
         z = self.h_a(y)
         z_hat, z_lik = self.entropy_bottleneck(z)
-        y_hat, y_lik = self.y_slices(y, self.h_mean_s(z_hat), self.h_scale_s(z_hat), [], self.gaussian_conditional)
+        y_hat, y_lik = self.y_slices(y, *self._hyper(z_hat, exact=not self.training), [], self.gaussian_conditional)
         h, w = x.shape[-2:]
         return {"x_hat": self.g_s(y_hat)[..., :h, :w], "likelihoods": {"y": y_lik, "z": z_lik}}
 
@@ -229,9 +250,7 @@ class WeConveneBaseline(_SlicedHyperprior):
         z = self.h_a(y)
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
-        y_strings, _ = self.y_slices.compress(
-            y, self.h_mean_s(z_hat), self.h_scale_s(z_hat), [], self.gaussian_conditional
-        )
+        y_strings, _ = self.y_slices.compress(y, *self._hyper(z_hat, exact=True), [], self.gaussian_conditional)
         return {"strings": [y_strings, z_strings], "shape": tuple(x.shape[-2:])}
 
     @torch.no_grad()
@@ -241,8 +260,6 @@ class WeConveneBaseline(_SlicedHyperprior):
             raise ValueError(f"strings must be [y, z], got {len(strings)} entries")
         y_strings, z_strings = strings
         z_hat = self.entropy_bottleneck.decompress(z_strings, self._z_size(shape))
-        y_hat = self.y_slices.decompress(
-            y_strings, self.h_mean_s(z_hat), self.h_scale_s(z_hat), [], self.gaussian_conditional
-        )
+        y_hat = self.y_slices.decompress(y_strings, *self._hyper(z_hat, exact=True), [], self.gaussian_conditional)
         h, w = shape
         return {"x_hat": self.g_s(y_hat)[..., :h, :w]}
