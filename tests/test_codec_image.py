@@ -190,6 +190,9 @@ def test_inconsistent_headers_raise(models, image):
         _recontainer(c, width=5000, height=5000),
         _recontainer(c, layers=[c.layers[0], Layer(1, "ll", c.layers[1].payload + b"x", 0), c.layers[2]]),
         _recontainer(c, layers=[Layer(0, "z", b"\xff\xff\xff\x7f"), *c.layers[1:]]),
+        # Coded by a float entropy path (no marker) or an unknown one: refused, never mis-decoded.
+        _recontainer(c, metadata={k: v for k, v in c.metadata.items() if k != "entropy"}),
+        _recontainer(c, metadata={**c.metadata, "entropy": b"float"}),
     ]
     for i, data in enumerate(bad):
         if i == 9:

@@ -6,7 +6,9 @@ Stream layout (codec ids from :class:`pywlc.bitstream.CodecId`)::
     WECONVENE_BASELINE:  layer 0 "z" | layer 1 "y"  (depends on z)
     header:   width, height, colour format (GRAY or RGB), bit depth 8, quality (the model's rate index)
     metadata: "tile" = u16 tile size in pixels (multiple of 64), "arch" = the model's shape
-              (class name, N, M, Z, slices) so that a stream is never decoded with a model of another shape
+              (class name, N, M, Z, slices) so that a stream is never decoded with a model of another shape,
+              "entropy" = b"exact-v1": the means/scales came from the fixed-point entropy path (below); a
+              stream without it was coded with float means/scales and is refused rather than mis-decoded
 
 Tiling bounds the memory: the picture is cut into ``tile x tile`` blocks (the last row / column smaller), each
 coded independently by the model; a layer's payload is the tiles' strings in raster order, each prefixed by its
@@ -57,6 +59,8 @@ MAX_PIXELS = 1 << 26  # default bound on W * H accepted by the decoder (64 Mpixe
 _ALIGN = 64  # the models' total down-sampling (to z)
 _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
+# Marks streams whose Gaussian means/scales come from the exact fixed-point entropy path (pywlc.models.exact).
+ENTROPY_PATH = b"exact-v1"
 
 ModelLoader = Callable[[int, int], CompressionModel]
 """``loader(codec_id, quality) -> model``: picks the model a stream needs (e.g. :func:`pywlc.zoo.loader`)."""
@@ -164,7 +168,7 @@ def encode_image(
         color=color,
         bit_depth=8,
         layers=layers,
-        metadata={"tile": _U16.pack(tile), "arch": _arch(model)},
+        metadata={"tile": _U16.pack(tile), "arch": _arch(model), "entropy": ENTROPY_PATH},
     )
 
 
@@ -214,6 +218,11 @@ def stream_info(data: bytes | bytearray | memoryview, *, max_pixels: int = MAX_P
     (tile,) = _U16.unpack(raw_tile)
     if not _ALIGN <= tile <= MAX_TILE or tile % _ALIGN:
         raise BitstreamError(f"tile size {tile} is not a multiple of {_ALIGN} in [{_ALIGN}, {MAX_TILE}]")
+    if c.metadata.get("entropy") != ENTROPY_PATH:
+        raise BitstreamError(
+            f"entropy path {c.metadata.get('entropy')!r} is not {ENTROPY_PATH!r}: the stream was coded by another "
+            "(e.g. pre-fixed-point) pywlc; re-encode it"
+        )
     try:
         arch = c.metadata["arch"].decode("ascii")
     except (KeyError, UnicodeDecodeError):
