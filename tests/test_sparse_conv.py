@@ -249,15 +249,20 @@ def test_active_tiles_and_reuse(device):
 
 
 def test_auto_rule():
-    """auto = tiles for clustered masks (tiles mostly filled), pixels for scattered ones."""
-    from pywlc.ops.sparse_conv import _AUTO_TILE_OVERHEAD, _choose
+    """auto = tiles for clustered masks (tiles mostly filled) and near-full masks, pixels for scattered ones."""
+    from pywlc.ops._sparse_tiles import TileGeometry
+    from pywlc.ops.sparse_conv import _choose
 
-    assert _choose(num_pixels=64 * 10, num_tiles=10, tile=8, cin=16) == "tiles"
-    assert _choose(num_pixels=100, num_tiles=100, tile=8, cin=16) == "pixels"  # one pixel per tile
-    k = 1000
-    t_max = int(_AUTO_TILE_OVERHEAD * k) // 64
-    assert _choose(k, t_max, 8, 16) == "tiles" and _choose(k, t_max + 1, 8, 16) == "pixels"
-    assert _choose(k, 1, 8, 0) == "pixels" and _choose(0, 0, 8, 16) == "pixels"
+    g = TileGeometry(1, 16, 64, 64, 3, 3, (1, 1), (1, 1), 8, 64, 64)  # 8 x 8 tiles of 8 x 8
+    assert _choose(num_pixels=64 * 10, num_tiles=10, g=g, cout=64) == "tiles"  # full tiles
+    assert _choose(num_pixels=100, num_tiles=100, g=g, cout=64) == "pixels"  # one pixel per tile
+    # The bound is (1 + 64 / Cout) * K: wide layers need fuller tiles.
+    assert _choose(640, 20, g, 64) == "tiles" and _choose(640, 21, g, 64) == "pixels"
+    assert _choose(640, 11, g, 640) == "tiles" and _choose(640, 12, g, 640) == "pixels"
+    # Tiles covering the frame run one dense conv: its area is the frame's.
+    assert _choose(64 * 64, 64, g, 1024) == "tiles" and _choose(64 * 32, 64, g, 1024) == "pixels"
+    assert _choose(1000, 1, g.__class__(1, 0, 64, 64, 3, 3, (1, 1), (1, 1), 8, 64, 64), 8) == "pixels"
+    assert _choose(0, 0, g, 16) == "pixels"
 
 
 # ----------------------------------------------------------------------------------------------------

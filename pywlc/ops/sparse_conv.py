@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from ._sparse_tiles import TileGeometry, tiles_backward, tiles_forward
+from ._sparse_tiles import TileGeometry, dense_is_cheaper, tiles_backward, tiles_forward
 
 __all__ = ["ActiveSet", "active_tiles", "masked_conv2d", "MaskedConv2d"]
 
@@ -52,8 +52,8 @@ _ALGOS = ("auto", "pixels", "tiles")
 # Default tile edge (measured on the CPU, benchmarks/bench_sparse_conv.py): 8 x 8 tiles follow WaveletVFI's
 # 2 x 2-block masks closely enough, and a 10 x 10 window (3 x 3 kernel) still feeds oneDNN a useful GEMM.
 DEFAULT_TILE = 8
-# "auto" picks tiles when the active tiles' area is at most this multiple of the active pixel count.
-_AUTO_TILE_OVERHEAD = 2.0
+# "auto": the pixel path's im2col gather costs about this many output-channel MACs per output (CPU, measured).
+_AUTO_GATHER_COST = 64.0
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -178,9 +178,10 @@ def _padded_rows(x: Tensor, padding: tuple[int, int], dtype: torch.dtype) -> Ten
     """``x Tensor[N, Cin, H, W]`` -> zero-padded channels-last rows ``Tensor[N*Hp*Wp, Cin]`` (one copy)."""
     n, c, h, w = x.shape
     ph, pw = padding
-    xp = x.new_zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=dtype)
-    xp[:, ph : ph + h, pw : pw + w] = x.permute(0, 2, 3, 1)
-    return xp.view(xp.shape[0] * xp.shape[1] * xp.shape[2], c)
+    # F.pad then .contiguous(channels_last) runs ATen's blocked transpose: ~3x faster on the CPU than
+    # assigning a permuted view into a preallocated NHWC buffer.
+    xp = F.pad(x.to(dtype), (pw, pw, ph, ph)).contiguous(memory_format=torch.channels_last)
+    return xp.permute(0, 2, 3, 1).reshape(n * (h + 2 * ph) * (w + 2 * pw), c)
 
 
 def _patch_rows(
@@ -300,21 +301,27 @@ def _backward_impl(
 # Algorithm choice ("auto") and dispatch
 
 
-def _choose(num_pixels: int, num_tiles: int, tile: int, cin: int) -> str:
-    """The ``"auto"`` rule: tiles unless their area is much larger than the active pixels'.
+def _choose(num_pixels: int, num_tiles: int, g: TileGeometry, cout: int) -> str:
+    """The ``"auto"`` rule: tiles when the output area the tile path computes is at most ``1 + 64 / Cout``
+    times the active pixel count, else pixels.
 
-    Measured on the CPU (benchmarks/bench_sparse_conv.py, 2 cores, WaveletVFI-like clustered masks): the
-    tile path wins once ``T * tile**2 <= _AUTO_TILE_OVERHEAD * K`` (the tiles are at least ~half filled);
-    scattered pixels (i.i.d. masks, where every pixel opens its own tile) stay on the pixel path.  A GPU may
-    want another threshold (cuDNN's batch conv vs the pixel path's cuBLAS GEMM): calibrate it there.
+    The tile path computes ``T * tile**2`` outputs (the whole frame once its dense shortcut runs), the pixel
+    path exactly K but after an im2col copy of ``kh * kw`` input rows per pixel.  On the CPU both GEMMs run
+    at about the same FLOP rate, so the tiles' extra outputs cost ``Cout``-proportional work while the
+    pixels' gather costs a ``Cout``-independent ~64-MAC-equivalent per output (measured with
+    benchmarks/bench_sparse_conv.py, 2 cores, image wavelet masks and i.i.d. masks: the pixel path wins on
+    scattered pixels and wide layers, the tile path on clustered masks of narrow layers and near-full
+    masks).  A GPU (cuDNN batch conv vs a gather + cuBLAS GEMM) likely wants a looser bound: calibrate
+    ``_AUTO_GATHER_COST`` there.
     """
-    if cin == 0 or num_pixels == 0:
+    if g.cin == 0 or num_pixels == 0:
         return "pixels"  # no GEMM to batch (the bias alone), or nothing to compute
-    return "tiles" if num_tiles * tile * tile <= _AUTO_TILE_OVERHEAD * num_pixels else "pixels"
+    area = g.n * g.ho * g.wo if dense_is_cheaper(num_tiles, g) else num_tiles * g.tile * g.tile
+    return "tiles" if area <= (1 + _AUTO_GATHER_COST / max(cout, 1)) * num_pixels else "pixels"
 
 
 def _plan(
-    mask: Tensor, pixels: Tensor | None, tiles: Tensor | None, algo: str, tile: int, cin: int
+    mask: Tensor, pixels: Tensor | None, tiles: Tensor | None, algo: str, g: TileGeometry, cout: int
 ) -> tuple[str, Tensor]:
     """Resolve ``algo`` (``"auto"`` by :func:`_choose`) and compact the index list it needs.
 
@@ -322,13 +329,13 @@ def _plan(
     """
     if algo == "auto":
         k = pixels.numel() if pixels is not None else int(mask.sum())
-        t = tiles.numel() if tiles is not None else int(_tile_mask(mask, tile).sum())
-        algo = _choose(k, t, tile, cin)
-    if algo == "tiles" and cin == 0:
+        t = tiles.numel() if tiles is not None else int(_tile_mask(mask, g.tile).sum())
+        algo = _choose(k, t, g, cout)
+    if algo == "tiles" and g.cin == 0:
         algo = "pixels"  # an empty-channel conv is the bias alone: the pixel path handles it
     if algo == "pixels":
         return algo, _compact(mask.reshape(-1)) if pixels is None else pixels
-    return algo, _compact(_tile_mask(mask, tile).reshape(-1)) if tiles is None else tiles
+    return algo, _compact(_tile_mask(mask, g.tile).reshape(-1)) if tiles is None else tiles
 
 
 def _geometry(x: Tensor, weight: Tensor, stride, padding, tile: int) -> TileGeometry:
@@ -376,7 +383,7 @@ def masked_conv2d_op(
     active sets, each may be None: compacted from ``mask`` when the algorithm (``"auto"``, ``"pixels"``,
     ``"tiles"``) needs it.
     """
-    algo, index = _plan(mask, pixels, tiles, algo, tile, x.shape[1])
+    algo, index = _plan(mask, pixels, tiles, algo, _geometry(x, weight, stride, padding, tile), weight.shape[0])
     return _forward(x, weight, bias, mask, algo, index, tile, stride, padding, fill)
 
 
@@ -403,7 +410,7 @@ def masked_conv2d_backward_op(
 
     ``"auto"`` resolves as in the forward (the same mask gives the same choice).
     """
-    algo, index = _plan(mask, pixels, tiles, algo, tile, x.shape[1])
+    algo, index = _plan(mask, pixels, tiles, algo, _geometry(x, weight, stride, padding, tile), weight.shape[0])
     return _backward(grad, x, weight, mask, algo, index, tile, stride, padding)
 
 
@@ -586,9 +593,10 @@ def masked_conv2d(
             set (``active_tiles(mask)``, tile 1), whose tiles are then compacted here when needed.
         algo: ``"pixels"`` (gather each active pixel's im2col patch, one GEMM: best for scattered pixels),
             ``"tiles"`` (SBNet-style: gather each active ``tile x tile`` output tile's input window, one dense
-            conv of the batch: best for clustered masks), or ``"auto"``: tiles when
-            ``T * tile**2 <= 2 * K`` (T active tiles, K active pixels: tiles at least half filled on
-            average), else pixels -- a rule measured on the CPU; the GPU threshold is still to be calibrated.
+            conv of the batch; one dense conv when the tiles cover most of the frame: best for clustered
+            masks and high densities), or ``"auto"``: tiles when the output area they compute (``T * tile**2``,
+            or the frame) is at most ``(1 + 64 / Cout) * K`` (K active pixels), else pixels -- a rule measured
+            on the CPU (see ``_choose``); the GPU threshold is still to be calibrated.
         tile: tile edge for ``"tiles"`` / ``"auto"`` (>= 1; default ``DEFAULT_TILE`` = 8, or the ActiveSet's).
 
     Returns:
@@ -603,7 +611,7 @@ def masked_conv2d(
         return torch.ops.pywlc.masked_conv2d(
             x, weight, bias, mask, list(stride), list(padding), fill, pixels, tiles, algo, tile
         )
-    algo, index = _plan(mask, pixels, tiles, algo, tile, x.shape[1])
+    algo, index = _plan(mask, pixels, tiles, algo, _geometry(x, weight, stride, padding, tile), weight.shape[0])
     needs_grad = x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
     if torch.is_grad_enabled() and needs_grad:
         return _MaskedConvFn.apply(x, weight, bias, mask, algo, index, tile, stride, padding, fill)
