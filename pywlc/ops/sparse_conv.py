@@ -9,25 +9,38 @@ Semantics
 inactive outputs are ``fill``.  Gradients are those of that formula: only active outputs contribute to the
 input, weight and bias gradients.
 
-Algorithm (same torch ops on the CPU and CUDA)
-----------------------------------------------
-1. Compaction (:func:`active_tiles`): an inclusive prefix sum over the flattened mask gives every active
-   pixel its slot; one scatter writes the flat pixel indices (no ``torch.nonzero``; one host sync to learn
-   the count, which sizes the result).  The :class:`ActiveSet` can be reused by several convolutions that
-   share a mask.
-2. The input is copied once, zero-padded, into channels-last ``[N, Hp, Wp, Cin]``.  An active output pixel
+Algorithms (same torch ops on the CPU and CUDA; ``algo=`` picks, ``"auto"`` by a measured rule)
+----------------------------------------------------------------------------------------------------
+Compaction (:func:`active_tiles`, shared): an inclusive prefix sum over the flattened mask gives every
+active pixel (or ``tile x tile`` tile) its slot; one scatter writes the flat indices (no ``torch.nonzero``;
+one host sync to learn the count, which sizes the result).  The :class:`ActiveSet` can be reused by several
+convolutions that share a mask.
+
+``"pixels"`` -- gather, GEMM, scatter per active pixel:
+
+1. The input is copied once, zero-padded, into channels-last ``[N, Hp, Wp, Cin]``.  An active output pixel
    ``(n, oy, ox)`` reads rows ``n*Hp*Wp + (oy*s + ky)*Wp + ox*s + kx`` of it -- precomputed tap offsets, no
    ``F.unfold`` -- so its im2col patch is one ``index_select``.
-3. One GEMM per chunk of active pixels: ``patches[K, kh*kw*Cin] @ weight[Cout, kh*kw*Cin]^T (+ bias)``,
+2. One GEMM per chunk of active pixels: ``patches[K, kh*kw*Cin] @ weight[Cout, kh*kw*Cin]^T (+ bias)``,
    scattered into the output that was filled with ``fill``.  Chunks bound the patch matrix to
    ``_PATCH_BUDGET`` elements.
-4. Backward recomputes the patches: ``grad_weight = g^T @ patches``, ``grad_bias = sum g``, and
+3. Backward recomputes the patches: ``grad_weight = g^T @ patches``, ``grad_bias = sum g``, and
    ``grad_input`` is ``g @ weight`` scatter-added (``index_add_``) into the padded channels-last buffer.
 
-dtypes: float32 and float64 everywhere; float16 and bfloat16 on CUDA run the GEMM in the input dtype with
-float32 accumulation (cuBLAS tensor cores), on the CPU they are computed in float32 and rounded once at the
-end (the CPU has no fast half GEMM).  On CUDA the input gradient's ``index_add_`` uses atomics, so its bits
-may vary run to run.
+Exact work (K outputs), but the im2col copies every active input ``kh * kw`` times: best for scattered
+pixels and wide layers.
+
+``"tiles"`` -- SBNet (Ren et al., CVPR 2018): each active output tile's input window (halo included) is
+gathered into a channels-last batch, one dense ``F.conv2d`` computes the tiles, the outputs are written back
+where the pixel mask is set; backward runs the conv's backward on the tile batch and scatter-adds the window
+gradients (see :mod:`pywlc.ops._sparse_tiles`).  Computes whole tiles (``T * tile**2`` outputs) but feeds
+oneDNN / cuDNN a plain conv: best for clustered masks such as WaveletVFI's, and near-full masks (when the
+tiles cover the frame it runs one dense conv).
+
+dtypes: float32 and float64 everywhere; float16 and bfloat16 on CUDA run the GEMM (cuBLAS) or the batch conv
+(cuDNN) in the input dtype with float32 accumulation (tensor cores), on the CPU they are computed in float32
+and rounded once at the end (the CPU has no fast half GEMM).  On CUDA the input gradient's ``index_add_``
+uses atomics, so its bits may vary run to run.
 """
 
 from __future__ import annotations
