@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from pywlc.benchmark import device_tag, median_ms, save_result
+from pywlc.benchmark import device_tag, median_ms, median_ms_interleaved, save_result
 from pywlc.ops.dwt import wavedec2
 from pywlc.ops.sparse_conv import DEFAULT_TILE, active_tiles, masked_conv2d
 from pywlc.ops.wavelet_mask import wavelet_mask
@@ -101,15 +101,13 @@ def iid_mask(h: int, w: int, density: float, device: torch.device, seed: int = 0
 
 
 def bench_layer(cin, cout, h, w, backward, dtype, device, densities, iid_densities, reps) -> list[dict]:
+    """One layer's rows: per mask kind and density, every contender timed in turn within each repetition
+    (:func:`median_ms_interleaved`) so the ratios to the dense conv hold on a shared, drifting machine."""
     warm = 3 if device.type == "cuda" else 1
     x = torch.randn(1, cin, h, w, device=device, dtype=dtype)
     wt = torch.randn(cout, cin, 3, 3, device=device, dtype=dtype) / (9 * cin) ** 0.5
     b = torch.randn(cout, device=device, dtype=dtype)
-    dense_ms = median_ms(lambda: F.conv2d(x, wt, b, padding=1), device, reps, warm)
     xg, wg, bg = (t.clone().requires_grad_() for t in (x, wt, b))
-    dense_bwd_ms = None
-    if backward:
-        dense_bwd_ms = median_ms(lambda: F.conv2d(xg, wg, bg, padding=1).sum().backward(), device, reps, warm)
     bands, ll = image_bands(h, w, device, dtype)
     size = (h, w)
     mask_ms = median_ms(lambda: wavelet_mask(bands, ll, 0.05, size=size), device, reps, warm)
@@ -132,6 +130,20 @@ def bench_layer(cin, cout, h, w, backward, dtype, device, densities, iid_densiti
 
             extra_ms = mask_ms
         act = active_tiles(mask, DEFAULT_TILE)
+        fns = {
+            "dense": lambda: F.conv2d(x, wt, b, padding=1),
+            "dense_formula": lambda m=mask: torch.where(m, F.conv2d(x, wt, b, padding=1), 0.0),
+            "compaction": lambda m=mask: active_tiles(m, DEFAULT_TILE),
+        }
+        for algo in ALGOS:
+            fns[algo] = lambda f=make_mask, a=algo: masked_conv2d(x, wt, b, f(), algo=a)
+        if backward and kind == "wavelet":
+            fns["dense_fwd_bwd"] = lambda: F.conv2d(xg, wg, bg, padding=1).sum().backward()
+            for algo in ALGOS:
+                fns[f"{algo}_fwd_bwd"] = (
+                    lambda f=make_mask, a=algo: masked_conv2d(xg, wg, bg, f(), algo=a).sum().backward()
+                )
+        ms = median_ms_interleaved(fns, device, reps, warm)
         row = {
             "cin": cin,
             "cout": cout,
@@ -142,25 +154,18 @@ def bench_layer(cin, cout, h, w, backward, dtype, device, densities, iid_densiti
             "measured_density": act.density,
             "tile_density": act.tiles.numel() * DEFAULT_TILE**2 / (h * w),
             "tile": DEFAULT_TILE,
-            "dense_ms": dense_ms,
+            "dense_ms": ms["dense"],
+            "dense_formula_ms": ms["dense_formula"],
             "wavelet_mask_ms": mask_ms,
-            "compaction_ms": median_ms(lambda m=mask: active_tiles(m, DEFAULT_TILE), device, reps, warm),
-            "dense_formula_ms": median_ms(
-                lambda m=mask: torch.where(m, F.conv2d(x, wt, b, padding=1), 0.0), device, reps, warm
-            ),
+            "compaction_ms": ms["compaction"],
         }
         for algo in ALGOS:
-            ms = median_ms(lambda f=make_mask, a=algo: masked_conv2d(x, wt, b, f(), algo=a), device, reps, warm)
-            row[f"{algo}_total_ms"] = ms + extra_ms
-            row[f"{algo}_ratio"] = row[f"{algo}_total_ms"] / dense_ms
-            if backward and kind == "wavelet":
-                row["dense_fwd_bwd_ms"] = dense_bwd_ms
-                row[f"{algo}_fwd_bwd_ms"] = median_ms(
-                    lambda f=make_mask, a=algo: masked_conv2d(xg, wg, bg, f(), algo=a).sum().backward(),
-                    device,
-                    reps,
-                    warm,
-                )
+            row[f"{algo}_total_ms"] = ms[algo] + extra_ms
+            row[f"{algo}_ratio"] = row[f"{algo}_total_ms"] / ms["dense"]
+            if f"{algo}_fwd_bwd" in ms:
+                row["dense_fwd_bwd_ms"] = ms["dense_fwd_bwd"]
+                row[f"{algo}_fwd_bwd_ms"] = ms[f"{algo}_fwd_bwd"]
+                row[f"{algo}_fwd_bwd_ratio"] = ms[f"{algo}_fwd_bwd"] / ms["dense_fwd_bwd"]
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
                 torch.cuda.reset_peak_memory_stats(device)
@@ -172,9 +177,9 @@ def bench_layer(cin, cout, h, w, backward, dtype, device, densities, iid_densiti
 
 
 def break_even(rows: list[dict], algo: str) -> float | None:
-    """Density where ``algo``'s sparse total meets the dense conv (linear interpolation between the measured
-    densities): 1.0 if sparse is faster at every density, 0.0 if it is slower already at the lowest."""
-    pts = [(r["measured_density"], r[f"{algo}_total_ms"] - r["dense_ms"]) for r in rows]
+    """Density where ``algo``'s sparse total meets the dense conv (linear interpolation of the time ratio between
+    the measured densities): 1.0 if sparse is faster at every density, 0.0 if it is slower already at the lowest."""
+    pts = [(r["measured_density"], r[f"{algo}_ratio"] - 1.0) for r in rows]
     for (d0, e0), (d1, e1) in zip(pts, pts[1:], strict=False):
         if e0 < 0 <= e1:
             return d0 + (d1 - d0) * (-e0) / (e1 - e0)
@@ -219,7 +224,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     device = torch.device(args.device)
-    reps = args.reps or (3 if args.quick else (30 if device.type == "cuda" else 5))
+    reps = args.reps or (3 if args.quick else (30 if device.type == "cuda" else 7))
     layers = (QUICK if args.quick else LAYERS)[device.type]
     densities = QUICK_DENSITIES if args.quick else DENSITIES
     iid = IID_DENSITIES[1:2] if args.quick else IID_DENSITIES
@@ -240,7 +245,7 @@ def main() -> None:
                         r[f"{algo}_break_even_density"] = be
             cases[name] = rows
             all_rows += rows
-            print(f"{name}: dense {rows[0]['dense_ms']:.2f} ms, mask {rows[0]['wavelet_mask_ms']:.2f} ms", flush=True)
+            print(f"{name}: dense ~{rows[0]['dense_ms']:.2f} ms, mask {rows[0]['wavelet_mask_ms']:.2f} ms", flush=True)
             for r in rows:
                 cells = " ".join(f"{a} {r[f'{a}_ratio']:.2f}" for a in ALGOS)
                 print(

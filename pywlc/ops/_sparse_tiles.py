@@ -17,8 +17,8 @@ output only where the pixel mask is set (exact dense semantics: inactive pixels 
 ``fill``).
 
 When the tile batch would be at least as big as the padded image (the tiles cover most of it, halos
-included), one dense convolution of the whole image is cheaper than gathering: :func:`tiles_forward` then
-evaluates the dense formula directly -- same result, no gather.
+included), one dense convolution of the whole image is cheaper than gathering: the dispatcher then runs
+:func:`dense_forward`, the dense formula itself -- same result, no gather, no tile compaction.
 """
 
 from __future__ import annotations
@@ -135,6 +135,30 @@ def dense_is_cheaper(num_tiles: int, g: TileGeometry) -> bool:
     return num_tiles > 0 and num_tiles * g.wh * g.ww >= g.n * (g.h + 2 * g.padding[0]) * (g.w + 2 * g.padding[1])
 
 
+def dense_forward(
+    x: Tensor, weight: Tensor, bias: Tensor | None, mask: Tensor, g: TileGeometry, fill: float, dtype: torch.dtype
+) -> Tensor:  # [N, Cout, Ho, Wo] contiguous, x's dtype
+    """The tile path's shortcut when its tiles cover the frame: the dense formula, one conv of the whole input."""
+    b = None if bias is None else bias.to(dtype)
+    y = F.conv2d(x.to(dtype), weight.to(dtype), b, g.stride, g.padding)
+    return torch.where(mask, y, fill).to(x.dtype).contiguous()
+
+
+def dense_backward(
+    grad: Tensor, x: Tensor, weight: Tensor, mask: Tensor, g: TileGeometry, dtype: torch.dtype,
+    need_input: bool = True, need_weight: bool = True,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """Gradients of :func:`dense_forward`: the conv's backward of the masked output gradient."""
+    gm = torch.where(mask, grad.to(dtype), torch.zeros((), dtype=dtype, device=grad.device))
+    gx, gw, gb = torch.ops.aten.convolution_backward(
+        gm, x.to(dtype), weight.to(dtype), [weight.shape[0]], list(g.stride), list(g.padding), [1, 1], False,
+        [0, 0], 1, [need_input, need_weight, True],
+    )  # fmt: skip
+    gx = gx.to(x.dtype).contiguous() if need_input else torch.zeros_like(x, memory_format=torch.contiguous_format)
+    gw = gw.to(weight.dtype) if need_weight else torch.zeros_like(weight)
+    return gx, gw, gb.to(weight.dtype)
+
+
 def tiles_forward(
     x: Tensor,  # [N, Cin, H, W]
     weight: Tensor,  # [Cout, Cin, kh, kw]
@@ -149,9 +173,6 @@ def tiles_forward(
     cout = weight.shape[0]
     w = weight.to(dtype)
     b = None if bias is None else bias.to(dtype)
-    if dense_is_cheaper(tiles.numel(), g):
-        y = F.conv2d(x.to(dtype), w, b, g.stride, g.padding)
-        return torch.where(mask, y, fill).to(x.dtype).contiguous()
     out = torch.full((g.n, cout, g.th * g.tile, g.tw * g.tile), fill, dtype=x.dtype, device=x.device)
     if tiles.numel() and out.numel():
         rows = _padded_cl(x, g, dtype)
@@ -189,15 +210,6 @@ def tiles_backward(
     acc = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
     w = weight.to(dtype)
     zero = torch.zeros((), dtype=dtype, device=grad.device)
-    if dense_is_cheaper(tiles.numel(), g):
-        gm = torch.where(mask, grad.to(dtype), zero)
-        gx, gw, gb = torch.ops.aten.convolution_backward(
-            gm, x.to(dtype), w, [cout], list(g.stride), list(g.padding), [1, 1], False, [0, 0], 1,
-            [need_input, need_weight, True],
-        )  # fmt: skip
-        gx = gx.to(x.dtype).contiguous() if need_input else torch.zeros_like(x, memory_format=torch.contiguous_format)
-        gw = gw.to(weight.dtype) if need_weight else torch.zeros_like(weight)
-        return gx, gw, gb.to(weight.dtype)
     grad_rows = torch.zeros((g.n * g.hp * g.wp, g.cin), dtype=acc, device=x.device) if need_input else None
     grad_w = torch.zeros(weight.shape, dtype=acc, device=x.device)
     grad_b = torch.zeros(cout, dtype=acc, device=x.device)

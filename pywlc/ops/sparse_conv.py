@@ -53,7 +53,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from ._sparse_tiles import TileGeometry, dense_is_cheaper, tiles_backward, tiles_forward
+from . import _sparse_tiles as _tiles
+from ._sparse_tiles import TileGeometry
 
 __all__ = ["ActiveSet", "active_tiles", "masked_conv2d", "MaskedConv2d"]
 
@@ -329,7 +330,7 @@ def _choose(num_pixels: int, num_tiles: int, g: TileGeometry, cout: int) -> str:
     """
     if g.cin == 0 or num_pixels == 0:
         return "pixels"  # no GEMM to batch (the bias alone), or nothing to compute
-    area = g.n * g.ho * g.wo if dense_is_cheaper(num_tiles, g) else num_tiles * g.tile * g.tile
+    area = g.n * g.ho * g.wo if _tiles.dense_is_cheaper(num_tiles, g) else num_tiles * g.tile * g.tile
     return "tiles" if area <= (1 + _AUTO_GATHER_COST / max(cout, 1)) * num_pixels else "pixels"
 
 
@@ -338,17 +339,22 @@ def _plan(
 ) -> tuple[str, Tensor]:
     """Resolve ``algo`` (``"auto"`` by :func:`_choose`) and compact the index list it needs.
 
-    Returns ``("pixels", Tensor[K] flat active pixels)`` or ``("tiles", Tensor[T] flat active tiles)``.
+    Returns ``("pixels", Tensor[K] flat active pixels)``, ``("tiles", Tensor[T] flat active tiles)``, or
+    ``("dense", Tensor[0])`` where the tile path's tiles cover the frame (counted, not compacted).
     """
-    if algo == "auto":
-        k = pixels.numel() if pixels is not None else int(mask.sum())
-        t = tiles.numel() if tiles is not None else int(_tile_mask(mask, g.tile).sum())
-        algo = _choose(k, t, g, cout)
-    if algo == "tiles" and g.cin == 0:
+    if g.cin == 0:
         algo = "pixels"  # an empty-channel conv is the bias alone: the pixel path handles it
+    tmask, t = None, None
+    if algo != "pixels":  # the tile count (one host sync, as the compaction's)
+        tmask = _tile_mask(mask, g.tile) if tiles is None else None
+        t = tiles.numel() if tiles is not None else int(tmask.sum())
+    if algo == "auto":
+        algo = _choose(pixels.numel() if pixels is not None else int(mask.sum()), t, g, cout)
     if algo == "pixels":
         return algo, _compact(mask.reshape(-1)) if pixels is None else pixels
-    return algo, _compact(_tile_mask(mask, g.tile).reshape(-1)) if tiles is None else tiles
+    if _tiles.dense_is_cheaper(t, g):
+        return "dense", torch.zeros(0, dtype=torch.int64, device=mask.device)
+    return algo, _compact(tmask.reshape(-1)) if tiles is None else tiles
 
 
 def _geometry(x: Tensor, weight: Tensor, stride, padding, tile: int) -> TileGeometry:
@@ -361,15 +367,19 @@ def _geometry(x: Tensor, weight: Tensor, stride, padding, tile: int) -> TileGeom
 def _forward(x, weight, bias, mask, algo: str, index: Tensor, tile: int, stride, padding, fill: float) -> Tensor:
     if algo == "pixels":
         return _forward_impl(x, weight, bias, index, tuple(stride), tuple(padding), fill)
-    g = _geometry(x, weight, stride, padding, tile)
-    return tiles_forward(x, weight, bias, mask.contiguous(), index, g, fill, _compute_dtype(x))
+    g, dtype = _geometry(x, weight, stride, padding, tile), _compute_dtype(x)
+    if algo == "dense":
+        return _tiles.dense_forward(x, weight, bias, mask, g, fill, dtype)
+    return _tiles.tiles_forward(x, weight, bias, mask.contiguous(), index, g, fill, dtype)
 
 
 def _backward(grad, x, weight, mask, algo: str, index: Tensor, tile: int, stride, padding, need_x=True, need_w=True):
     if algo == "pixels":
         return _backward_impl(grad, x, weight, index, tuple(stride), tuple(padding), need_x, need_w)
-    g = _geometry(x, weight, stride, padding, tile)
-    return tiles_backward(grad, x, weight, mask.contiguous(), index, g, _compute_dtype(x), need_x, need_w)
+    g, dtype = _geometry(x, weight, stride, padding, tile), _compute_dtype(x)
+    if algo == "dense":
+        return _tiles.dense_backward(grad, x, weight, mask, g, dtype, need_x, need_w)
+    return _tiles.tiles_backward(grad, x, weight, mask.contiguous(), index, g, dtype, need_x, need_w)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -453,7 +463,7 @@ masked_conv2d_op.register_autograd(_op_backward, setup_context=_setup_context)
 class _MaskedConvFn(torch.autograd.Function):
     """Eager path straight to the torch-op kernels (a custom-op call costs ~10 us more dispatch).
 
-    ``algo`` is resolved (``"pixels"`` or ``"tiles"``) and ``index`` is its active list.
+    ``algo`` is resolved (``"pixels"``, ``"tiles"`` or ``"dense"``) and ``index`` is its active list.
     """
 
     @staticmethod
