@@ -17,9 +17,9 @@ of the active pixels, one GEMM), ``"tiles"`` (SBNet-style active ``8 x 8`` tiles
 Forward, and forward+backward for the channel sweep (wavelet masks).  Layers: channels 64 / 128 / 256
 (C -> C, 3 x 3) and WaveletVFI-like decoder layers 576->216, 936->432, 1008->648 at 1/2, 1/4, 1/8 of 1080p
 (and the 64-channel layer at 1080p and 4K) on CUDA in fp16 and bf16; the CPU runs fp32 on sizes cut 8x per
-side (CPU numbers are only indicative).  Writes JSON (torch, device, git commit) and a time-vs-density PNG
-beside it (one line per algorithm and layer, dense = 1.0); break-even density = where a sparse total meets
-the dense conv.
+side, plus the 64-channel layer cut 2x per side (CPU numbers are only indicative).  Writes JSON (torch,
+device, git commit) and a time-vs-density PNG beside it (a panel per layer, a line per algorithm, dense =
+1.0); break-even density = where a sparse total meets the dense conv.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ LAYERS = {
         "vfi_576to216_half/8": (576, 216, 68, 120, False),
         "vfi_936to432_quarter/8": (936, 432, 34, 60, False),
         "vfi_1008to648_eighth/8": (1008, 648, 18, 30, False),
+        # The 64-channel 540p layer cut only 2x per side: masks as clustered (relative to the tiles) as at
+        # full resolution, which the 8x cuts are not.
+        "c64_272x480": (64, 64, 272, 480, False),
     },
 }
 QUICK = {
@@ -189,6 +192,8 @@ def break_even(rows: list[dict], algo: str) -> float | None:
 
 
 def plot(cases: dict[str, list[dict]], path: Path) -> None:
+    """One panel per layer: time / dense conv vs density, a line per algorithm (wavelet masks solid, i.i.d.
+    masks dotted), dense = 1.0."""
     try:
         import matplotlib
 
@@ -196,24 +201,29 @@ def plot(cases: dict[str, list[dict]], path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
-    styles = {"pixels": ":", "tiles": "-", "auto": "--"}
-    for ax, kind in zip(axes, ("wavelet", "iid"), strict=True):
-        for i, (name, all_rows) in enumerate(cases.items()):
-            rows = [r for r in all_rows if r["mask"] == kind]
-            ds = [r["measured_density"] * 100 for r in rows]
-            for algo in ("pixels", "tiles"):
-                label = f"{name} {algo}" if kind == "wavelet" else None
-                ax.plot(ds, [r[f"{algo}_ratio"] for r in rows], ls=styles[algo], marker="o", ms=3, color=f"C{i}",
-                        label=label)  # fmt: skip
+    cols = 3
+    nrows = -(-len(cases) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.3 * nrows), squeeze=False, sharex=True)
+    for ax, (name, rows) in zip(axes.flat, cases.items(), strict=False):
+        for i, algo in enumerate(ALGOS):
+            for kind, ls in (("wavelet", "-"), ("iid", ":")):
+                sel = [r for r in rows if r["mask"] == kind]
+                ax.plot([r["measured_density"] * 100 for r in sel], [r[f"{algo}_ratio"] for r in sel], ls=ls,
+                        marker="o", ms=3, color=f"C{i}", label=f"{algo} ({kind} masks)")  # fmt: skip
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
-        ax.set_xlabel("mask density, %")
-        ax.set_title(f"{kind} masks (mask + compaction + conv) / dense conv")
         ax.set_yscale("log")
-    axes[0].set_ylabel("time / dense conv (dense = 1.0)")
-    axes[0].legend(fontsize=6, ncol=2)
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+    for ax in axes.flat[len(cases) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("mask density, %")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("time / dense conv")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("masked_conv2d (mask + compaction + conv) / dense conv; below 1 = faster", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
 
 
 def main() -> None:
