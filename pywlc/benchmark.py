@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["median_ms", "dwt_contenders", "device_name", "device_tag", "save_result"]
+__all__ = ["median_ms", "median_ms_interleaved", "dwt_contenders", "device_name", "device_tag", "save_result"]
 
 
 def median_ms(fn: Callable[[], Any], device: torch.device | str = "cpu", reps: int = 20, warmup: int = 3) -> float:
@@ -39,6 +39,22 @@ def median_ms(fn: Callable[[], Any], device: torch.device | str = "cpu", reps: i
             fn()
             times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
+
+
+def median_ms_interleaved(
+    fns: dict[str, Callable[[], Any]], device: torch.device | str = "cpu", reps: int = 20, warmup: int = 3
+) -> dict[str, float]:
+    """Median wall time in milliseconds of each ``fns[name]()``, the contenders timed in turn within every
+    repetition: load that drifts during the run (a shared machine) hits them all alike, so their ratios hold
+    where separately timed medians would not."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            times[name].append(median_ms(fn, device, 1, 0))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def device_name(device: torch.device) -> str:

@@ -11,7 +11,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("script,key", [("bench_dwt.py", "pywlc_fwd_ms"), ("bench_motion.py", "pywlc_fwd_ms")])
+@pytest.mark.parametrize(
+    "script,key",
+    [("bench_dwt.py", "pywlc_fwd_ms"), ("bench_motion.py", "pywlc_fwd_ms"), ("bench_sparse_conv.py", "tiles_total_ms")],
+)
 def test_quick_benchmark_writes_json(tmp_path, script, key):
     out = tmp_path / "result.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
