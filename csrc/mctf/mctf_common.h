@@ -59,28 +59,45 @@ PYWLC_HD void mctf_taps(const float* field, int64_t H, int64_t W, int64_t y, int
 }
 
 // One reference's sample of a contiguous plane, as the warp kernel of the backend computes it: Flat is the CPU
-// kernel's flattened taps, otherwise the CUDA kernel's separable sum.  int32 planes (the integer variant,
-// mctf.py converts the frames to float64 before warping) are converted per tap.
+// kernel's flattened taps (PixelTaps), otherwise the CUDA kernel's separable sum (warp_sample).  int32 planes (the
+// integer variant: mctf.py converts the frames to float64 before warping) are converted per tap.
 template <typename T, int Interp, bool Flat>
-struct MctfSampler {
+struct MctfSampler;
+
+template <typename T, int Interp>
+struct MctfSampler<T, Interp, true> {
   static constexpr int K = WarpTaps<Interp>::k;
-  AxisTaps<T, K> ax, ay;
   PixelTaps<T, K> pt;
-  int64_t W;
-  PYWLC_HD void set(const float* field, int64_t H, int64_t w, int64_t y, int64_t x) {
-    W = w;
-    mctf_taps<T, Interp>(field, H, w, y, x, ax, ay);
-    if (Flat) pt.set(ax, ay, w, 1);
+  PYWLC_HD void set(const float* field, int64_t H, int64_t W, int64_t y, int64_t x) {
+    AxisTaps<T, K> ax, ay;
+    mctf_taps<T, Interp>(field, H, W, y, x, ax, ay);
+    pt.set(ax, ay, W, 1);
   }
   template <typename S>
   PYWLC_HD T operator()(const S* plane) const {
     if constexpr (std::is_same<S, T>::value) {
-      if constexpr (Flat) return pt.sample(plane);
-      else return warp_sample<T, K>(plane, W, 1, ax, ay);
-    } else if constexpr (Flat) {  // PixelTaps::sample with a conversion
+      return pt.sample(plane);
+    } else {  // PixelTaps::sample with a conversion
       T acc = T(0);
       for (int k = 0; k < K * K; ++k) acc += pt.w[k] * static_cast<T>(plane[pt.off[k]]);
       return acc;
+    }
+  }
+};
+
+template <typename T, int Interp>
+struct MctfSampler<T, Interp, false> {
+  static constexpr int K = WarpTaps<Interp>::k;
+  AxisTaps<T, K> ax, ay;
+  int64_t W;
+  PYWLC_HD void set(const float* field, int64_t H, int64_t w, int64_t y, int64_t x) {
+    W = w;
+    mctf_taps<T, Interp>(field, H, w, y, x, ax, ay);
+  }
+  template <typename S>
+  PYWLC_HD T operator()(const S* plane) const {
+    if constexpr (std::is_same<S, T>::value) {
+      return warp_sample<T, K>(plane, W, 1, ax, ay);
     } else {  // warp_sample with a conversion
       T acc = T(0);
       for (int i = 0; i < K; ++i) {
@@ -94,56 +111,78 @@ struct MctfSampler {
   }
 };
 
-// Predict step of odd frame k at pixel (y, x), all channels (mctf.h gives the equations).
-template <typename S, typename T, int Interp, bool Flat, typename Args>
-PYWLC_HD void mctf_predict_pixel(const Args& a, int64_t k, int64_t y, int64_t x) {
-  const int64_t H = a.f.H, W = a.f.W, hw = H * W, p = y * W + x;
-  const T wl = static_cast<T>(a.wl[k * hw + p]), wr = static_cast<T>(a.wr[k * hw + p]);
-  // mctf.py adds w_R * S_R only for frames with a right neighbour; w_R = 0 elsewhere adds a zero.
-  const bool right = k + 1 < a.f.E && wr > T(0);
+// Predict step of odd frame k at one pixel (mctf.h gives the equations): set() reads the side information
+// once, apply() does one channel.  Split so the CPU kernel can set a run of pixels, then stream each channel
+// plane over it.  `right`: whether to add w_R * S_R, decided by the caller (per pixel on CUDA; per run of pixels
+// on the CPU, so the branch is predictable) among the pixels of frames with a right neighbour; adding it where
+// w_R = 0 adds a zero, as mctf.py does for those frames.
+template <typename T, int Interp, bool Flat>
+struct MctfPredictPixel {
   MctfSampler<T, Interp, Flat> sl, sr;
-  sl.set(a.field_l + k * 2 * hw, H, W, y, x);
-  if (right) sr.set(a.field_r + k * 2 * hw, H, W, y, x);
-  const S* el = static_cast<const S*>(a.even.ptr) + k * a.even.stride;
-  const S* er = el + a.even.stride;
-  const S* src = static_cast<const S*>(a.src.ptr) + k * a.src.stride + p;
-  S* dst = static_cast<S*>(a.dst.ptr) + k * a.dst.stride + p;
-  const T alpha = static_cast<T>(a.alpha);
-  for (int64_t c = 0; c < a.f.C; ++c) {
-    T pred = sl(el + c * hw) * wl;
-    if (right) pred += sr(er + c * hw) * wr;
-    dst[c * hw] = MctfLift<S, T>::predict(src[c * hw], pred, alpha, a.inverse);
+  T wl, wr;
+  int64_t p;
+  bool right;
+  template <typename Args>
+  PYWLC_HD void set(const Args& a, int64_t k, int64_t y, int64_t x, bool use_right) {
+    const int64_t H = a.f.H, W = a.f.W, hw = H * W;
+    p = y * W + x;
+    wl = static_cast<T>(a.wl[k * hw + p]);
+    wr = static_cast<T>(a.wr[k * hw + p]);
+    right = use_right;
+    sl.set(a.field_l + k * 2 * hw, H, W, y, x);
+    if (right) sr.set(a.field_r + k * 2 * hw, H, W, y, x);
   }
-}
+  template <typename S, typename Args>
+  PYWLC_HD void apply(const Args& a, int64_t k, int64_t c) const {
+    const int64_t plane = c * a.f.H * a.f.W;
+    const S* el = static_cast<const S*>(a.even.ptr) + k * a.even.stride + plane;
+    T pred = sl(el) * wl;
+    if (right) pred += sr(el + a.even.stride) * wr;
+    const S v = static_cast<const S*>(a.src.ptr)[k * a.src.stride + plane + p];
+    static_cast<S*>(a.dst.ptr)[k * a.dst.stride + plane + p] =
+        MctfLift<S, T>::predict(v, pred, static_cast<T>(a.alpha), a.inverse);
+  }
+};
 
-// Update step of even frame j at raster pixel p, all channels: H_j and H_{j-1} carried back from their
-// connectivity sources (mctf.py's _update / _carry; unconnected sides add nothing).
-template <typename S, typename T, typename Args>
-PYWLC_HD void mctf_update_pixel(const Args& a, int64_t j, int64_t p) {
-  const int64_t hw = a.f.H * a.f.W, K = a.f.K;
-  const S* high = static_cast<const S*>(a.high.ptr);
-  const S* hl = nullptr;
-  const S* hr = nullptr;
-  T gl = T(0), gr = T(0);
-  if (j < K && a.conn_l[j * hw + p]) {  // H_j -> x_{2j} along its left vectors
-    const int64_t s = a.src_l[j * hw + p];
-    hl = high + j * a.high.stride + s;
-    gl = static_cast<T>(a.wl[j * hw + s]) * T(0.5);
+// Update step of even frame j at one pixel: H_j and H_{j-1} carried back from their connectivity sources
+// (mctf.py's _update / _carry).  Branch-free in the random connectivity masks: an unconnected side reads its
+// source 0 with weight 0, which adds a zero (mctf.py multiplies by the mask); only the per-frame existence of
+// H_j / H_{j-1} branches.  set() / apply() as MctfPredictPixel.
+template <typename T>
+struct MctfUpdatePixel {
+  int64_t ol, orr, p;  // offsets of the carried samples in the H sequence (channel 0)
+  T gl, gr;
+  bool hl, hr;  // H_j / H_{j-1} exist
+  template <typename Args>
+  PYWLC_HD void set(const Args& a, int64_t j, int64_t pixel) {
+    const int64_t hw = a.f.H * a.f.W, K = a.f.K;
+    p = pixel;
+    hl = j < K;  // H_j -> x_{2j} along its left vectors
+    hr = j >= 1 && j - 1 < K;  // H_{j-1} -> x_{2j} along its right vectors
+    ol = orr = 0;
+    gl = gr = T(0);
+    if (hl) {
+      const int64_t q = j * hw + p, s = a.src_l[q];  // 0 where unconnected
+      ol = j * a.high.stride + s;
+      gl = a.conn_l[q] ? static_cast<T>(a.wl[j * hw + s]) * T(0.5) : T(0);
+    }
+    if (hr) {
+      const int64_t q = (j - 1) * hw + p, s = a.src_r[q];
+      orr = (j - 1) * a.high.stride + s;
+      gr = a.conn_r[q] ? static_cast<T>(a.wr[(j - 1) * hw + s]) * T(0.5) : T(0);
+    }
   }
-  if (j >= 1 && j - 1 < K && a.conn_r[(j - 1) * hw + p]) {  // H_{j-1} -> x_{2j} along its right vectors
-    const int64_t s = a.src_r[(j - 1) * hw + p];
-    hr = high + (j - 1) * a.high.stride + s;
-    gr = static_cast<T>(a.wr[(j - 1) * hw + s]) * T(0.5);
-  }
-  const S* src = static_cast<const S*>(a.src.ptr) + j * a.src.stride + p;
-  S* dst = static_cast<S*>(a.dst.ptr) + j * a.dst.stride + p;
-  const T alpha = static_cast<T>(a.alpha), beta = static_cast<T>(a.beta);
-  for (int64_t c = 0; c < a.f.C; ++c) {
+  template <typename S, typename Args>
+  PYWLC_HD void apply(const Args& a, int64_t j, int64_t c) const {
+    const int64_t plane = c * a.f.H * a.f.W;
+    const S* high = static_cast<const S*>(a.high.ptr) + plane;
     T u = T(0);
-    if (hl) u += static_cast<T>(hl[c * hw]) * gl;
-    if (hr) u += static_cast<T>(hr[c * hw]) * gr;
-    dst[c * hw] = MctfLift<S, T>::update(src[c * hw], u, alpha, beta, a.inverse);
+    if (hl) u += static_cast<T>(high[ol]) * gl;
+    if (hr) u += static_cast<T>(high[orr]) * gr;
+    const S v = static_cast<const S*>(a.src.ptr)[j * a.src.stride + plane + p];
+    static_cast<S*>(a.dst.ptr)[j * a.dst.stride + plane + p] =
+        MctfLift<S, T>::update(v, u, static_cast<T>(a.alpha), static_cast<T>(a.beta), a.inverse);
   }
-}
+};
 
 }  // namespace pywlc

@@ -30,7 +30,9 @@ __global__ void mctf_predict_kernel(MctfPredictArgs a) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t k = i / hw, p = i % hw;
-    mctf_predict_pixel<S, T, Interp, false>(a, k, p / a.f.W, p % a.f.W);
+    MctfPredictPixel<T, Interp, false> px;
+    px.set(a, k, p / a.f.W, p % a.f.W, k + 1 < a.f.E && a.wr[i] > 0.0f);
+    for (int64_t c = 0; c < a.f.C; ++c) px.template apply<S>(a, k, c);
   }
 }
 
@@ -38,8 +40,12 @@ template <typename S, typename T>
 __global__ void mctf_update_kernel(MctfUpdateArgs a) {
   const int64_t hw = a.f.H * a.f.W, total = a.f.E * hw;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    mctf_update_pixel<S, T>(a, i / hw, i % hw);
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t j = i / hw;
+    MctfUpdatePixel<T> px;
+    px.set(a, j, i % hw);
+    for (int64_t c = 0; c < a.f.C; ++c) px.template apply<S>(a, j, c);
+  }
 }
 
 struct PredictFn {
