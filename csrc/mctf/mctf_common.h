@@ -112,8 +112,10 @@ struct MctfSampler<T, Interp, false> {
 };
 
 // Predict step of odd frame k at one pixel (mctf.h gives the equations): set() reads the side information
-// once, apply() does one channel.  Split so the CPU kernel can set a run of pixels, then stream each channel
-// plane over it.  `right`: whether to add w_R * S_R, decided by the caller (per pixel on CUDA; per run of pixels
+// once, value() computes one channel's prediction and lift() applies the step.  Split so the CPU kernel can set a
+// run of pixels, then stream each channel plane over it, gathering the whole run before storing any of it: the
+// planes are often a multiple of 4 KiB apart, and a gather at the page offset of a pending store would wait for
+// it (4K aliasing).  `right`: whether to add w_R * S_R, decided by the caller (per pixel on CUDA; per run of pixels
 // on the CPU, so the branch is predictable) among the pixels of frames with a right neighbour; adding it where
 // w_R = 0 adds a zero, as mctf.py does for those frames.
 template <typename T, int Interp, bool Flat>
@@ -132,12 +134,18 @@ struct MctfPredictPixel {
     sl.set(a.field_l + k * 2 * hw, H, W, y, x);
     if (right) sr.set(a.field_r + k * 2 * hw, H, W, y, x);
   }
+  // The prediction of channel c.
   template <typename S, typename Args>
-  PYWLC_HD void apply(const Args& a, int64_t k, int64_t c) const {
-    const int64_t plane = c * a.f.H * a.f.W;
-    const S* el = static_cast<const S*>(a.even.ptr) + k * a.even.stride + plane;
+  PYWLC_HD T value(const Args& a, int64_t k, int64_t c) const {
+    const S* el = static_cast<const S*>(a.even.ptr) + k * a.even.stride + c * a.f.H * a.f.W;
     T pred = sl(el) * wl;
     if (right) pred += sr(el + a.even.stride) * wr;
+    return pred;
+  }
+  // The lifting step of channel c with its prediction.
+  template <typename S, typename Args>
+  PYWLC_HD void lift(const Args& a, int64_t k, int64_t c, T pred) const {
+    const int64_t plane = c * a.f.H * a.f.W;
     const S v = static_cast<const S*>(a.src.ptr)[k * a.src.stride + plane + p];
     static_cast<S*>(a.dst.ptr)[k * a.dst.stride + plane + p] =
         MctfLift<S, T>::predict(v, pred, static_cast<T>(a.alpha), a.inverse);
@@ -147,7 +155,7 @@ struct MctfPredictPixel {
 // Update step of even frame j at one pixel: H_j and H_{j-1} carried back from their connectivity sources
 // (mctf.py's _update / _carry).  Branch-free in the random connectivity masks: an unconnected side reads its
 // source 0 with weight 0, which adds a zero (mctf.py multiplies by the mask); only the per-frame existence of
-// H_j / H_{j-1} branches.  set() / apply() as MctfPredictPixel.
+// H_j / H_{j-1} branches.  set() / value() / lift() as MctfPredictPixel.
 template <typename T>
 struct MctfUpdatePixel {
   int64_t ol, orr, p;  // offsets of the carried samples in the H sequence (channel 0)
@@ -172,13 +180,19 @@ struct MctfUpdatePixel {
       gr = a.conn_r[q] ? static_cast<T>(a.wr[(j - 1) * hw + s]) * T(0.5) : T(0);
     }
   }
+  // The carried update u of channel c.
   template <typename S, typename Args>
-  PYWLC_HD void apply(const Args& a, int64_t j, int64_t c) const {
-    const int64_t plane = c * a.f.H * a.f.W;
-    const S* high = static_cast<const S*>(a.high.ptr) + plane;
+  PYWLC_HD T value(const Args& a, int64_t c) const {
+    const S* high = static_cast<const S*>(a.high.ptr) + c * a.f.H * a.f.W;
     T u = T(0);
     if (hl) u += static_cast<T>(high[ol]) * gl;
     if (hr) u += static_cast<T>(high[orr]) * gr;
+    return u;
+  }
+  // The lifting step of channel c with its update.
+  template <typename S, typename Args>
+  PYWLC_HD void lift(const Args& a, int64_t j, int64_t c, T u) const {
+    const int64_t plane = c * a.f.H * a.f.W;
     const S v = static_cast<const S*>(a.src.ptr)[j * a.src.stride + plane + p];
     static_cast<S*>(a.dst.ptr)[j * a.dst.stride + plane + p] =
         MctfLift<S, T>::update(v, u, static_cast<T>(a.alpha), static_cast<T>(a.beta), a.inverse);

@@ -1,6 +1,7 @@
 // CPU fused MCTF lifting kernels (OpenMP over frames x rows).  Every output element is written by exactly
 // one pixel's loop and reads only inputs, so the result does not depend on the thread count.  Each row goes in
-// runs of kRun pixels: their side information is read once, then each channel plane is streamed over the run.
+// runs of kRun pixels: their side information is read once, then each channel plane is streamed over the run,
+// gathering the run's samples before storing its outputs (mctf_common.h: 4K aliasing).
 #include <omp.h>
 
 #include <cstdint>
@@ -30,8 +31,11 @@ void predict(const MctfPredictArgs& a) {
         if (k + 1 < f.E)
           for (int64_t i = 0; i < m; ++i) right |= a.wr[(k * f.H + y) * f.W + x0 + i] > 0.0f;
         for (int64_t i = 0; i < m; ++i) px[i].set(a, k, y, x0 + i, right);
-        for (int64_t c = 0; c < f.C; ++c)
-          for (int64_t i = 0; i < m; ++i) px[i].template apply<S>(a, k, c);
+        for (int64_t c = 0; c < f.C; ++c) {
+          T pred[kRun];
+          for (int64_t i = 0; i < m; ++i) pred[i] = px[i].template value<S>(a, k, c);
+          for (int64_t i = 0; i < m; ++i) px[i].template lift<S>(a, k, c, pred[i]);
+        }
       }
     }
   }
@@ -48,8 +52,11 @@ void update(const MctfUpdateArgs& a) {
       for (int64_t x0 = 0; x0 < f.W; x0 += kRun) {
         const int64_t m = f.W - x0 < kRun ? f.W - x0 : kRun;
         for (int64_t i = 0; i < m; ++i) px[i].set(a, j, y * f.W + x0 + i);
-        for (int64_t c = 0; c < f.C; ++c)
-          for (int64_t i = 0; i < m; ++i) px[i].template apply<S>(a, j, c);
+        for (int64_t c = 0; c < f.C; ++c) {
+          T u[kRun];
+          for (int64_t i = 0; i < m; ++i) u[i] = px[i].template value<S>(a, c);
+          for (int64_t i = 0; i < m; ++i) px[i].template lift<S>(a, j, c, u[i]);
+        }
       }
     }
   }

@@ -32,7 +32,7 @@ __global__ void mctf_predict_kernel(MctfPredictArgs a) {
     const int64_t k = i / hw, p = i % hw;
     MctfPredictPixel<T, Interp, false> px;
     px.set(a, k, p / a.f.W, p % a.f.W, k + 1 < a.f.E && a.wr[i] > 0.0f);
-    for (int64_t c = 0; c < a.f.C; ++c) px.template apply<S>(a, k, c);
+    for (int64_t c = 0; c < a.f.C; ++c) px.template lift<S>(a, k, c, px.template value<S>(a, k, c));
   }
 }
 
@@ -44,7 +44,7 @@ __global__ void mctf_update_kernel(MctfUpdateArgs a) {
     const int64_t j = i / hw;
     MctfUpdatePixel<T> px;
     px.set(a, j, i % hw);
-    for (int64_t c = 0; c < a.f.C; ++c) px.template apply<S>(a, j, c);
+    for (int64_t c = 0; c < a.f.C; ++c) px.template lift<S>(a, j, c, px.template value<S>(a, c));
   }
 }
 
