@@ -4,7 +4,7 @@ Motion is excluded: a fixed block-wise random sub-pel field (with bidirectional 
 by the motion callable, so ``analyze`` + ``synthesize`` time is lifting plus the per-level geometry (connectivity),
 which both paths share; ``lifting`` times one level's predict + update steps alone (analysis and synthesis).
 
-    PYTHONPATH=. python scripts/bench_mctf_fused.py [--sizes 288x384,1080x1920] [--reps 5]
+    PYTHONPATH=. python benchmarks/bench_mctf_fused.py [--sizes 288x384,1080x1920] [--reps 5]
 """
 
 from __future__ import annotations
@@ -41,14 +41,25 @@ def fixed_motion(h: int, w: int, block: int = 16):
     return est
 
 
-def median_time(fn, reps: int) -> float:
-    fn()  # warm-up
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
+def paired_medians(fns: dict, reps: int) -> dict:
+    """(median, min) seconds of each callable, the reps interleaved (the machine's load drifts), after a warm-up."""
+    for fn in fns.values():
         fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    ts: dict = {name: [] for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            ts[name].append(time.perf_counter() - t0)
+    return {name: (statistics.median(v), min(v)) for name, v in ts.items()}
+
+
+def switched(fn, fused: bool):
+    def run():
+        M.FUSED = fused
+        fn()
+
+    return run
 
 
 def lifting_level(x: torch.Tensor, fused: bool, alpha: float, beta: float):
@@ -94,23 +105,24 @@ def main() -> None:
     a = ap.parse_args()
     alpha, beta = M._FILTERS["5/3"]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {a.frames} frames x 3 ch, float32, 5/3, "
-          f"bilinear; medians of {a.reps}")  # fmt: skip
+          f"bilinear; median / min of {a.reps} interleaved reps")  # fmt: skip
     for size in a.sizes.split(","):
         h, w = map(int, size.split("x"))
         x = torch.rand(a.frames, 3, h, w, generator=torch.Generator().manual_seed(1)) * 255
-        row = {}
-        for fused in (False, True):
-            M.FUSED = fused
-            est = fixed_motion(h, w)
-            row[f"e2e_{fused}"] = median_time(
-                lambda x=x, est=est: synthesize(analyze(x, levels=a.levels, motion=est)), a.reps
-            )
-            row[f"lift_{fused}"] = median_time(lifting_level(x, fused, alpha, beta), a.reps)
+        est = fixed_motion(h, w)
+
+        def e2e(x=x, est=est):
+            synthesize(analyze(x, levels=a.levels, motion=est))
+
+        fns = {f"e2e_{f}": switched(e2e, f) for f in (False, True)}
+        fns.update({f"lift_{f}": lifting_level(x, f, alpha, beta) for f in (False, True)})
+        row = paired_medians(fns, a.reps)
         M.FUSED = True
-        print(f"{h}x{w}: level-1 lifting (ana+syn) composed {row['lift_False'] * 1e3:8.1f} ms, fused "
-              f"{row['lift_True'] * 1e3:8.1f} ms ({row['lift_False'] / row['lift_True']:.1f}x); "
-              f"analyze+synthesize {a.levels} levels composed {row['e2e_False'] * 1e3:8.1f} ms, fused "
-              f"{row['e2e_True'] * 1e3:8.1f} ms ({row['e2e_False'] / row['e2e_True']:.1f}x)")  # fmt: skip
+        labels = {"lift": "level-1 lifting, analysis + synthesis", "e2e": f"analyze + synthesize, {a.levels} levels"}
+        for what, label in labels.items():
+            (cm, cn), (fm, fn) = row[f"{what}_False"], row[f"{what}_True"]
+            print(f"{h}x{w} {label}: composed {cm * 1e3:.1f} ms (min {cn * 1e3:.1f}), fused {fm * 1e3:.1f} ms "
+                  f"(min {fn * 1e3:.1f}): {cm / fm:.2f}x median, {cn / fn:.2f}x min")  # fmt: skip
 
 
 if __name__ == "__main__":
