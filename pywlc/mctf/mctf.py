@@ -59,6 +59,7 @@ import torch
 from torch import Tensor
 
 from ..ops.warp import warp
+from . import _fused
 
 __all__ = ["MotionFields", "MctfLevel", "MctfResult", "analyze", "synthesize", "connectivity"]
 
@@ -71,6 +72,10 @@ _INTERPS = ("bilinear", "bicubic")
 _FLOATS = (torch.float32, torch.float64)
 # BT.601 luma weights for 3-channel (RGB) frames.
 _LUMA = (0.299, 0.587, 0.114)
+# Run the lifting steps on the fused kernels (csrc/mctf: one pass per step, no warped frames) when the compiled
+# core has them for the frames' device; False: the composed reference (_predict / _update on pywlc.ops.warp and
+# gathers), which the fused kernels match (bitwise on the CPU up to the sign of a zero; tests/test_mctf_fused.py).
+FUSED = True
 
 
 @dataclass(frozen=True)
@@ -521,6 +526,13 @@ def analyze(
         cut = torch.tensor(cuts, dtype=torch.bool)
         g = _geometry(fl, fr, ul, ur, cut, 2 * torch.arange(k) + 2 < n)
         lvl = MctfLevel(td, n, fl, fr, ul, ur, cut, g.wl, g.wr, g.conn_l, g.conn_r)
+        c = _fused.kernels(cur, integer) if FUSED else None
+        if c is not None:
+            high, low = _fused.analysis_step(c, cur, _fused.side(g, fl, fr, cur.device), interp, alpha, beta)
+            highs.append(high)
+            side.append(lvl)
+            cur = low
+            continue
         even, odd = cur[0::2], cur[1::2]
         pred = _predict(even, g, lvl, interp, work)
         if integer:
@@ -564,6 +576,11 @@ def synthesize(result: MctfResult) -> Tensor:
         if high.dtype != low.dtype:
             raise TypeError(f"result.high[{li}] has dtype {high.dtype}, result.low has {low.dtype}")
         g = _geometry_of(lvl, n)
+        c = _fused.kernels(low, result.integer) if FUSED and high.device == low.device else None
+        if c is not None:
+            s = _fused.side(g, lvl.field_left, lvl.field_right, low.device)
+            low = _fused.synthesis_step(c, low, high, s, result.interp, result.alpha, result.beta)
+            continue
         if result.integer:
             even = low - _round(_update(high.to(work), n_even, g))
             odd = high + _round(_predict(even, g, lvl, result.interp, work))

@@ -1,7 +1,7 @@
 """Build pywlc's CUDA kernels as plain C++ against the CPU emulation in ``cuda_runtime.h`` (this folder).
 
 ``build()`` returns the path of a ``_C`` extension holding the real CPU kernels and the emulated ``*_cuda``
-entry points of the DWT, warp and block-matching families, cached under ``~/.cache/pywlc/cuda-emu-<hash>``.
+entry points of the DWT, warp, block-matching and MCTF families, cached under ``~/.cache/pywlc/cuda-emu-<hash>``.
 Two source rewrites make a .cu file valid C++: ``kernel<<<grid, block, smem, stream>>>(args);`` becomes
 ``pywlc_emu::launch(grid, block, smem, [&] { kernel(args); });`` and ``extern __shared__ T name[];`` becomes a
 pointer to the launch's dynamic shared-memory buffer.
@@ -20,8 +20,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-FAMILIES = ("dwt", "warp", "motion")
-BINDINGS = ("csrc/bindings.cpp", "csrc/dwt/bind_dwt.cpp", "csrc/warp/bind_warp.cpp", "csrc/motion/bind_block_match.cpp")
+FAMILIES = ("dwt", "warp", "motion", "mctf")
+BINDINGS = ("csrc/bindings.cpp", "csrc/dwt/bind_dwt.cpp", "csrc/warp/bind_warp.cpp", "csrc/motion/bind_block_match.cpp",
+            "csrc/mctf/bind_mctf.cpp")  # fmt: skip
 FLAGS = ["-std=c++20", "-O1", "-fPIC", "-fopenmp", "-pthread", "-DPYWLC_WITH_CUDA", '-DPYWLC_VERSION="emu"',
          '-DPYWLC_CUDA_VERSION="emulated"', '-DPYWLC_CUDA_ARCHS="emulated"', "-w"]  # fmt: skip
 
