@@ -67,6 +67,30 @@ pywlc::MctfUpdateArgs update_args(int dtype, bool inverse, const Frames& frames,
 
 PYWLC_REGISTER_BINDINGS(mctf) {
   m.def(
+      "mctf_geometry_cpu",
+      [](int64_t k, int64_t h, int64_t w, uintptr_t field_l, uintptr_t field_r, uintptr_t uses_l, uintptr_t uses_r,
+         uintptr_t cut, uintptr_t has_right, uintptr_t wl, uintptr_t wr, uintptr_t conn_l, uintptr_t src_l,
+         uintptr_t conn_r, uintptr_t src_r) {
+        const pywlc::MctfGeometryArgs a{k,
+                                        h,
+                                        w,
+                                        cptr<float>(field_l),
+                                        cptr<float>(field_r),
+                                        cptr<uint8_t>(uses_l),
+                                        cptr<uint8_t>(uses_r),
+                                        cptr<uint8_t>(cut),
+                                        cptr<uint8_t>(has_right),
+                                        reinterpret_cast<float*>(wl),
+                                        reinterpret_cast<float*>(wr),
+                                        reinterpret_cast<uint8_t*>(conn_l),
+                                        reinterpret_cast<uint8_t*>(conn_r),
+                                        reinterpret_cast<int64_t*>(src_l),
+                                        reinterpret_cast<int64_t*>(src_r)};
+        py::gil_scoped_release release;
+        pywlc::mctf_geometry_cpu(a);
+      },
+      "Predict weights and connectivity of one MCTF level (host memory, see mctf.h).");
+  m.def(
       "mctf_predict_cpu",
       [](int dtype, int interp, bool inverse, Frames frames, uintptr_t even, int64_t even_stride, uintptr_t src,
          int64_t src_stride, uintptr_t dst, int64_t dst_stride, uintptr_t field_l, uintptr_t field_r, uintptr_t wl,

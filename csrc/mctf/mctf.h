@@ -99,6 +99,22 @@ auto mctf_dispatch(int dtype, const Fn& fn) {
   return fn.template run<int32_t, double>();
 }
 
+// Geometry of one level (mctf.py's _geometry): per odd frame k and pixel p, the integer targets
+// p + floor(v + 1/2) of both fields, the predict weights wl, wr (out-of-frame references get 0 and the other is
+// renormalised; both out: keep the used ones; scene cut: 0) and the first-come-first-served connectivity of
+// each reference (conn, and src = the raster index of the first active pixel reaching each reference pixel).
+// Inputs: fields Tensor[K, 2, H, W] float32, uses Tensor[K, H, W] uint8, cut / has_right Tensor[K] uint8;
+// outputs Tensor[K, H, W]: wl, wr float32, conn uint8, src int64.  All contiguous host memory.
+struct MctfGeometryArgs {
+  int64_t K, H, W;
+  const float *field_l, *field_r;
+  const uint8_t *uses_l, *uses_r, *cut, *has_right;
+  float *wl, *wr;
+  uint8_t *conn_l, *conn_r;
+  int64_t *src_l, *src_r;
+};
+
+void mctf_geometry_cpu(const MctfGeometryArgs& args);
 void mctf_predict_cpu(const MctfPredictArgs& args);
 void mctf_update_cpu(const MctfUpdateArgs& args);
 #ifdef PYWLC_WITH_CUDA

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .._extension import load
 from ..ops.warp import warp
 from . import _fused
 
@@ -317,6 +318,10 @@ def _normalise_motion(out: object, h: int, w: int, has_right: bool, haar: bool) 
 # Lifting geometry
 
 
+# Use the compiled geometry kernel when present (tests switch it off to compare with the torch reference).
+GEOMETRY_KERNEL = True
+
+
 def _targets(field: Tensor) -> tuple[Tensor, Tensor]:
     """``Tensor[K, 2, H, W]`` -> raster index of ``round(p + v)`` (round half up, spec "Connectivity") and
     whether it lies in the frame, both ``Tensor[K, H, W]``."""
@@ -366,7 +371,32 @@ class _Geometry:
 
 
 def _geometry(fl: Tensor, fr: Tensor, ul: Tensor, ur: Tensor, cut: Tensor, has_right: Tensor) -> _Geometry:
-    """Predict weights and update connectivity of one level (module doc "Predict", "Update", "Scene cuts")."""
+    """Predict weights and update connectivity of one level (module doc "Predict", "Update", "Scene cuts").
+
+    The compiled kernel (``mctf_geometry_cpu``: one raster pass per frame) computes exactly what
+    :func:`_geometry_reference` does with torch ops; the reference runs where the kernel is missing.
+    """
+    c = load()
+    if c is not None and hasattr(c, "mctf_geometry_cpu") and fl.device.type == "cpu" and GEOMETRY_KERNEL:
+        k, _, h, w = fl.shape
+        fl_c = fl.to(torch.float32).contiguous()
+        fr_c = fr.to(torch.float32).contiguous()
+        u8 = [t.to(torch.uint8).contiguous() for t in (ul, ur, cut, has_right)]
+        wl = torch.empty((k, h, w), dtype=torch.float32)
+        wr = torch.empty_like(wl)
+        conn_l = torch.empty((k, h, w), dtype=torch.bool)
+        conn_r = torch.empty_like(conn_l)
+        src_l = torch.empty((k, h, w), dtype=torch.int64)
+        src_r = torch.empty_like(src_l)
+        c.mctf_geometry_cpu(k, h, w, fl_c.data_ptr(), fr_c.data_ptr(), *(t.data_ptr() for t in u8), wl.data_ptr(),
+                            wr.data_ptr(), conn_l.data_ptr(), src_l.data_ptr(), conn_r.data_ptr(),
+                            src_r.data_ptr())  # fmt: skip
+        return _Geometry(wl, wr, conn_l, src_l, conn_r, src_r)
+    return _geometry_reference(fl, fr, ul, ur, cut, has_right)
+
+
+def _geometry_reference(fl: Tensor, fr: Tensor, ul: Tensor, ur: Tensor, cut: Tensor, has_right: Tensor) -> _Geometry:
+    """:func:`_geometry` in torch ops (the oracle of the compiled kernel, and its fallback)."""
     _, inside_l = _targets(fl)
     _, inside_r = _targets(fr)
     ur = ur & has_right.view(-1, 1, 1)
