@@ -49,3 +49,21 @@ def shared_data() -> Path:
     if not data.is_dir():
         pytest.skip(f"shared data not found at {data}")
     return data
+
+
+# A tiny WeConvene / baseline configuration: fast enough for round trips in unit tests.
+TINY = dict(N=16, M=24, Z=16, slices=3, depth=1, slice_hidden=(16, 16))
+
+
+@pytest.fixture(scope="module")
+def tiny_models() -> dict:
+    """``{"WeConvene": model, "WeConveneBaseline": model}`` in eval mode with entropy tables, seeded."""
+    from pywlc.models import WeConvene, WeConveneBaseline
+
+    torch.manual_seed(0)
+    out = {}
+    for cls in (WeConvene, WeConveneBaseline):
+        m = cls(**TINY).eval()
+        m.update(force=True)
+        out[cls.__name__] = m
+    return out

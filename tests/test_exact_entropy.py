@@ -16,10 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pywlc.models import ChannelSlices, WeConvene, WeConveneBaseline, exact, haar_merge, haar_split
+from pywlc.models import ChannelSlices, exact, haar_merge, haar_split
 from pywlc.models import _exact_tables as tables
-
-TINY = dict(N=16, M=24, Z=16, slices=3, depth=1, slice_hidden=(16, 16))
 
 
 def bits(t: Tensor) -> Tensor:
@@ -55,14 +53,8 @@ def scrambled(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def models() -> dict[str, nn.Module]:
-    torch.manual_seed(0)
-    out = {}
-    for cls in (WeConvene, WeConveneBaseline):
-        m = cls(**TINY).eval()
-        m.update(force=True)
-        out[cls.__name__] = m
-    return out
+def models(tiny_models) -> dict[str, nn.Module]:
+    return tiny_models
 
 
 # --- convolutions -------------------------------------------------------------------------------------------

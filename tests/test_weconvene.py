@@ -5,24 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 from compressai.models import CompressionModel
+from conftest import TINY
 
 from pywlc.bitstream import CodecId, Layer, decode_container, drop_layers, encode_container
 from pywlc.models import CONFIGS, WeConvDown, WeConvene, WeConveneBaseline, WeConvUp, haar_merge, haar_split
 
-# Tiny configuration for the tests: every code path of "compact", at a fraction of its cost.
-TINY = dict(N=16, M=24, Z=16, slices=3, depth=1, slice_hidden=(16, 16))
+# TINY (conftest): every code path of "compact", at a fraction of its cost.
 SIZES = [(64, 64), (70, 50)]
 
 
 @pytest.fixture(scope="module")
-def models() -> dict[str, CompressionModel]:
-    torch.manual_seed(0)
-    out = {}
-    for cls in (WeConvene, WeConveneBaseline):
-        m = cls(**TINY).eval()
-        m.update(force=True)
-        out[cls.__name__] = m
-    return out
+def models(tiny_models) -> dict[str, CompressionModel]:
+    return tiny_models
 
 
 def test_haar_split_merge():

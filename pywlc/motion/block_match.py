@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from .._extension import load
+from .hvsbm import _int_arg as _int
 
 __all__ = ["BlockMatch", "block_match", "block_field"]
 
@@ -71,14 +72,6 @@ def _frames(x: object, name: str) -> Tensor:
     if x.numel() and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} has non-finite values")
     return x.detach().float().round().clamp(0, 255).to(torch.uint8).contiguous()
-
-
-def _int(v: object, name: str, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {v}")
-    return v
 
 
 def block_match(
