@@ -8,7 +8,7 @@ import random
 import pytest
 import torch
 
-from pywlc.bitstream import CodecId, ColorFormat, Layer, decode_container, drop_layers, encode_container
+from pywlc.bitstream import CodecId, ColorFormat, Layer, decode_container, drop_layers, reencode
 from pywlc.codecs import decode_image, encode_image, stream_info
 from pywlc.errors import BitstreamError
 from pywlc.zoo import WeightsNotFoundError, baseline, build, load_checkpoint, loader, save_checkpoint, weconvene
@@ -157,42 +157,26 @@ def test_zoo_registry():
         load_checkpoint("/nonexistent/ckpt.pt")
 
 
-def _recontainer(c, **changes) -> bytes:
-    fields = dict(
-        codec=c.codec,
-        quality=c.quality,
-        width=c.width,
-        height=c.height,
-        frames=c.frames,
-        color=c.color,
-        bit_depth=c.bit_depth,
-        layers=c.layers,
-        metadata=c.metadata,
-    )
-    fields.update(changes)
-    return encode_container(**fields)
-
-
 def test_inconsistent_headers_raise(models, image):
     m = models["weconvene"]
     c = decode_container(encode_image(m, image, 2))
     bad = [
-        _recontainer(c, codec=99),
-        _recontainer(c, codec=CodecId.RAW),
-        _recontainer(c, color=ColorFormat.YUV420),
-        _recontainer(c, bit_depth=10),
-        _recontainer(c, frames=2),
-        _recontainer(c, metadata={"arch": c.metadata["arch"]}),
-        _recontainer(c, metadata={**c.metadata, "tile": b"\x10\x00"}),
-        _recontainer(c, layers=c.layers[:1]),
-        _recontainer(c, layers=[c.layers[0], Layer(1, "hf", c.layers[2].payload, 0)]),
-        _recontainer(c, width=c.width + 64),  # more tiles than the payloads hold (tile 1024: same count) or wrong
-        _recontainer(c, width=5000, height=5000),
-        _recontainer(c, layers=[c.layers[0], Layer(1, "ll", c.layers[1].payload + b"x", 0), c.layers[2]]),
-        _recontainer(c, layers=[Layer(0, "z", b"\xff\xff\xff\x7f"), *c.layers[1:]]),
+        reencode(c, codec=99),
+        reencode(c, codec=CodecId.RAW),
+        reencode(c, color=ColorFormat.YUV420),
+        reencode(c, bit_depth=10),
+        reencode(c, frames=2),
+        reencode(c, metadata={"arch": c.metadata["arch"]}),
+        reencode(c, metadata={**c.metadata, "tile": b"\x10\x00"}),
+        reencode(c, layers=c.layers[:1]),
+        reencode(c, layers=[c.layers[0], Layer(1, "hf", c.layers[2].payload, 0)]),
+        reencode(c, width=c.width + 64),  # more tiles than the payloads hold (tile 1024: same count) or wrong
+        reencode(c, width=5000, height=5000),
+        reencode(c, layers=[c.layers[0], Layer(1, "ll", c.layers[1].payload + b"x", 0), c.layers[2]]),
+        reencode(c, layers=[Layer(0, "z", b"\xff\xff\xff\x7f"), *c.layers[1:]]),
         # Coded by a float entropy path (no marker) or an unknown one: refused, never mis-decoded.
-        _recontainer(c, metadata={k: v for k, v in c.metadata.items() if k != "entropy"}),
-        _recontainer(c, metadata={**c.metadata, "entropy": b"float"}),
+        reencode(c, metadata={k: v for k, v in c.metadata.items() if k != "entropy"}),
+        reencode(c, metadata={**c.metadata, "entropy": b"float"}),
     ]
     for i, data in enumerate(bad):
         if i == 9:
@@ -232,7 +216,7 @@ def test_fuzzed_streams_never_crash(models, image):
                     if rng.random() < 0.1:
                         p = p[:4] + bytes([0xFF]) * (len(p) - 4)
                 layers.append(Layer(lay.id, lay.label, bytes(p), lay.depends_on))
-            stream = _recontainer(c, layers=layers)
+            stream = reencode(c, layers=layers)
         try:
             out = decode_image(stream, m)
         except BitstreamError:

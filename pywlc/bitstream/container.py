@@ -62,12 +62,14 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .._checks import check_int as _check_int
 from ..errors import BitstreamError
 
 __all__ = [
     "MAGIC",
     "FORMAT_MAJOR",
     "FORMAT_MINOR",
+    "reencode",
     "MAX_HEADER_SIZE",
     "MAX_LAYERS",
     "MAX_LABEL_LEN",
@@ -192,14 +194,6 @@ class Container:
 
 # ----------------------------------------------------------------------------------------------------
 # Encoding
-
-
-def _check_int(value: object, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
-    return int(value)
 
 
 def _check_name(value: object, name: str, max_len: int) -> bytes:
@@ -506,7 +500,12 @@ def drop_layers(data: bytes | bytearray | memoryview, keep: Iterable[int | str])
         if lay.id in wanted and (lay.depends_on is None or lay.depends_on in kept_ids):
             kept.append(lay)
             kept_ids.add(lay.id)
-    return encode_container(
+    return reencode(c, layers=kept)
+
+
+def reencode(c: Container, **changes: object) -> bytes:
+    """``c`` serialised again with some header fields replaced (``layers=``, ``metadata=``, ``width=`` ...)."""
+    fields = dict(
         codec=c.codec,
         quality=c.quality,
         width=c.width,
@@ -514,6 +513,8 @@ def drop_layers(data: bytes | bytearray | memoryview, keep: Iterable[int | str])
         frames=c.frames,
         color=c.color,
         bit_depth=c.bit_depth,
-        layers=kept,
+        layers=c.layers,
         metadata=c.metadata,
     )
+    fields.update(changes)
+    return encode_container(**fields)

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .._checks import check_int as _check_int
 from .._extension import load
 from ..ops.warp import warp
 from . import _fused
@@ -179,14 +180,6 @@ def _check_frames(frames: object, integer: bool) -> Tensor:
     if c == 0 or h == 0 or w == 0:
         raise ValueError(f"frames is empty: shape {tuple(frames.shape)}")
     return frames.contiguous()
-
-
-def _check_int(v: object, name: str, lo: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {v}")
-    return v
 
 
 def _check_field(f: object, name: str, h: int, w: int) -> Tensor:

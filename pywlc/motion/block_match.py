@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .._checks import check_int as _int
 from .._extension import load
-from .hvsbm import _int_arg as _int
 
 __all__ = ["BlockMatch", "block_match", "block_field"]
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._checks import check_int as _int_arg
 from .._extension import load
 
 __all__ = ["MODES", "HvsbmResult", "hvsbm", "chroma_field"]
@@ -87,14 +88,6 @@ def _plane(x: object, name: str) -> np.ndarray:
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
     return x.detach().cpu().contiguous().numpy()
-
-
-def _int_arg(v: object, name: str, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, got {v}")
-    return v
 
 
 def hvsbm(

@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from .._checks import check_float_4d, check_int
 from . import _sparse_tiles as _tiles
 from ._sparse_tiles import TileGeometry
 
@@ -145,11 +146,7 @@ def _tile_mask(mask: Tensor, tile: int) -> Tensor:  # [N, 1, H, W] bool -> [N, T
 
 
 def _check_tile(tile: object) -> int:
-    if isinstance(tile, bool) or not isinstance(tile, int):
-        raise TypeError(f"tile must be an int, got {type(tile).__name__}")
-    if tile < 1:
-        raise ValueError(f"tile must be >= 1, got {tile}")
-    return tile
+    return check_int(tile, "tile", 1)
 
 
 def active_tiles(mask: Tensor, tile: int = 1) -> ActiveSet:
@@ -515,12 +512,7 @@ def _check_padding(padding: object, kernel: tuple[int, int], stride: tuple[int, 
 
 
 def _check_args(x, weight, bias, mask, stride, padding, fill):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dtype not in _FLOATS:
-        raise TypeError(f"x must be float32, float64, float16 or bfloat16, got {x.dtype}")
-    if x.dim() != 4:
-        raise ValueError(f"x must be Tensor[N, Cin, H, W], got shape {tuple(x.shape)}")
+    check_float_4d(x, "x", "N, Cin, H, W")
     if not isinstance(weight, Tensor):
         raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
     if weight.dim() != 4:

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from .._checks import check_float_4d
 from .._extension import load
 from . import _reference_warp as ref
 
@@ -60,13 +61,7 @@ _MV_DTYPES = _FLOATS + (torch.int32, torch.int64)
 
 
 def _check_image(img: object) -> Tensor:
-    if not isinstance(img, Tensor):
-        raise TypeError(f"img must be a torch.Tensor, got {type(img).__name__}")
-    if img.dtype not in _FLOATS:
-        raise TypeError(f"img must be float32, float64, float16 or bfloat16, got {img.dtype}")
-    if img.dim() != 4:
-        raise ValueError(f"img must be Tensor[N, C, H, W], got shape {tuple(img.shape)}")
-    return img
+    return check_float_4d(img, "img", "N, C, H, W")
 
 
 def _check_field(field: object, name: str, img: Tensor, want: tuple[int, ...], dtypes: tuple) -> Tensor:

@@ -19,17 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._checks import check_float_4d
+from .._checks import check_int as _check_int
+
 __all__ = ["wavelet_mask"]
 
 _FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-
-
-def _check_int(v: object, name: str, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {v}")
-    return v
 
 
 def _stack_bands(hf_coeffs: Tensor | Sequence[Tensor], ll: Tensor) -> Tensor:
@@ -100,12 +95,7 @@ def wavelet_mask(
         ``Tensor[N, 1, h*block, w*block]`` bool (or ``[N, 1, H, W]`` with ``size``) on hf's device.
         Reference: ``wavelet_mask_reference``.
     """
-    if not isinstance(ll, Tensor):
-        raise TypeError(f"ll must be a torch.Tensor, got {type(ll).__name__}")
-    if ll.dtype not in _FLOATS:
-        raise TypeError(f"ll must be float32, float64, float16 or bfloat16, got {ll.dtype}")
-    if ll.dim() != 4:
-        raise ValueError(f"ll must be Tensor[N, C, h, w], got shape {tuple(ll.shape)}")
+    check_float_4d(ll, "ll", "N, C, h, w")
     hf = _stack_bands(hf_coeffs, ll)
     if hf.dtype not in _FLOATS:
         raise TypeError(f"hf_coeffs must be float32, float64, float16 or bfloat16, got {hf.dtype}")

@@ -1,0 +1,30 @@
+"""Argument checks shared by the public APIs: one wording for every "must be" error."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+def check_int(value: object, name: str, lo: int, hi: int | None = None) -> int:
+    """``value`` as an int in ``[lo, hi]`` (``hi=None``: no upper bound); bools are refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if hi is None and value < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {value}")
+    if hi is not None and not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
+    return int(value)
+
+
+def check_float_4d(value: object, name: str, layout: str) -> Tensor:
+    """``value`` as a floating ``Tensor`` (fp32/64/16, bf16) of 4 dims; ``layout`` names them, e.g. ``"N, C, H, W"``."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if value.dtype not in FLOATS:
+        raise TypeError(f"{name} must be float32, float64, float16 or bfloat16, got {value.dtype}")
+    if value.dim() != 4:
+        raise ValueError(f"{name} must be Tensor[{layout}], got shape {tuple(value.shape)}")
+    return value
