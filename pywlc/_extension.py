@@ -1,45 +1,143 @@
-"""Lazy loader of the compiled core ``pywlc._C`` and what it was built with."""
+"""The only module that touches the compiled core ``pywlc._C``: lazy loader, build info, one kernel gateway.
+
+- :func:`kernel` (gsplat's ``_make_lazy_cuda_func`` is the model) finds ``<name>_cpu`` / ``<name>_cuda`` for a
+  tensor's device and, on CUDA, calls it under the tensor's device guard with the current stream appended;
+- :func:`use_kernels` switches every op to its pure-torch reference (tests, benchmarks).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import threading
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["abi", "build_info", "has_cuda_ops", "has_kernel", "kernel", "kernels_enabled", "load", "use_kernels"]
 
 _C: ModuleType | None = None
 _error: str | None = None
 _loaded = False
+_load_lock = threading.Lock()
+
+_BUILD_HINT = "build it with `pip install -e .` (or `python setup.py build_ext --inplace`)"
 
 
 def load() -> ModuleType | None:
     """Import ``pywlc._C`` once; ``None`` (with the reason kept for :func:`build_info`) if it is missing."""
     global _C, _error, _loaded
     if not _loaded:
-        _loaded = True
-        try:
-            _C = importlib.import_module("pywlc._C")
-        except ImportError as exc:  # pure-Python install: every op falls back to its torch reference
-            _error = (
-                f"{exc}. pywlc runs its pure-torch reference ops (slow). Build the kernels with "
-                "`pip install -e .` (or `python setup.py build_ext --inplace`)."
-            )
+        with _load_lock:
+            if not _loaded:
+                try:
+                    _C = importlib.import_module("pywlc._C")
+                except ImportError as exc:  # pure-Python install: every op falls back to its torch reference
+                    _error = f"{exc}. pywlc runs its pure-torch reference ops (slow); {_BUILD_HINT}."
+                _loaded = True
     return _C
 
 
-def has_cpu_ops() -> bool:
-    return load() is not None
+# ----------------------------------------------------------------------------------------------------
+# The switch: kernels on (default) or every op on its pure-torch reference
+
+
+class _Switch(threading.local):
+    """Per-thread stack of :func:`use_kernels` settings (a thread that never entered one uses the kernels)."""
+
+    def __init__(self) -> None:
+        self.stack: list[bool] = []
+
+
+_switch = _Switch()
+
+
+@contextlib.contextmanager
+def use_kernels(enabled: bool) -> Iterator[None]:
+    """Within the block (this thread), ``enabled=False`` makes every op take its pure-torch reference path
+    (``kernel`` returns ``None``); ``True`` restores the compiled kernels.  Nests; for tests and benchmarks.
+
+    Ops that have no reference (HVSBM) keep their kernel (:func:`kernel` with ``required=True``).
+    """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+    _switch.stack.append(enabled)
+    try:
+        yield
+    finally:
+        _switch.stack.pop()
+
+
+def kernels_enabled() -> bool:
+    """False inside ``use_kernels(False)`` (in this thread)."""
+    return not _switch.stack or _switch.stack[-1]
+
+
+# ----------------------------------------------------------------------------------------------------
+# The gateway
+
+
+def _cuda_launcher(fn: Callable[..., Any], device: torch.device) -> Callable[..., Any]:
+    def launch(*args: Any) -> Any:
+        with torch.cuda.device(device):
+            return fn(*args, torch.cuda.current_stream(device).cuda_stream)
+
+    return launch
+
+
+def kernel(name: str, like: Tensor, *, required: bool = False) -> Callable[..., Any] | None:
+    """The compiled kernel ``name`` for ``like``'s device, or ``None``.
+
+    Probes ``_C.<name>_cpu`` for CPU tensors and ``_C.<name>_cuda`` for CUDA tensors.  The CPU callable is the
+    binding itself; the CUDA one runs under ``like``'s device guard and gets the current stream as its last
+    argument (callers pass everything else).  ``None`` when the core or the kernel is missing, the device is
+    neither, or inside ``use_kernels(False)``: the caller then runs its pure-torch reference.
+
+    ``required=True`` (ops without a reference): ignores ``use_kernels`` and raises ``RuntimeError`` saying
+    what to build instead of returning ``None``.
+    """
+    if not required and not kernels_enabled():
+        return None
+    c = load()
+    device = like.device
+    fn = None
+    if c is not None and device.type in ("cpu", "cuda"):
+        fn = getattr(c, f"{name}_{device.type}", None)
+    if fn is None:
+        if required:
+            if c is None:
+                raise RuntimeError(f"pywlc needs the compiled core for {name!r} ({_error}); {_BUILD_HINT}")
+            raise RuntimeError(
+                f"pywlc._C has no {name!r} kernel for {device.type} tensors (built without it; see "
+                f"pywlc.build_info()); move the tensors to the CPU or rebuild with CUDA"
+            )
+        return None
+    return _cuda_launcher(fn, device) if device.type == "cuda" else fn
+
+
+def has_kernel(name: str, device: str = "cpu") -> bool:
+    """Whether the compiled core has ``<name>_<device>`` (regardless of :func:`use_kernels`)."""
+    c = load()
+    return c is not None and hasattr(c, f"{name}_{device}")
 
 
 def has_cuda_ops() -> bool:
     """True when the compiled core has CUDA kernels (says nothing of a GPU being present)."""
+    return has_kernel("dwt", "cuda")
+
+
+def abi() -> dict[str, dict[str, int]]:
+    """The integer codes the kernels take (dtypes, modes, interpolations, paddings, ops), as the compiled core
+    declares them (``csrc/abi.h``); empty without the core."""
     c = load()
-    return c is not None and hasattr(c, "dwt_cuda")
+    return c.abi() if c is not None and hasattr(c, "abi") else {}
 
 
 def build_info() -> dict[str, Any]:
     """What was built: version, compiled core, CUDA version and archs, OpenMP; and the torch in use."""
-    import torch
-
     from ._version import __version__
 
     c = load()
