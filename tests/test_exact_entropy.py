@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pywlc import _fixed_point_tables as tables
+from pywlc import fixed_point
 from pywlc.models import ChannelSlices, exact, haar_merge, haar_split
-from pywlc.models import _exact_tables as tables
 
 
 def bits(t: Tensor) -> Tensor:
@@ -48,7 +49,7 @@ def scrambled(monkeypatch):
         calls[0] += 1
         return exact.scrambled_conv2d(a, w, stride, padding, seed=calls[0])
 
-    monkeypatch.setattr(exact, "conv_impl", conv)
+    monkeypatch.setattr(fixed_point, "conv_impl", conv)
     return calls
 
 
@@ -85,9 +86,10 @@ def test_exact_conv_is_exact_and_order_independent(monkeypatch, stride, padding)
     torch.testing.assert_close(out, conv.double()(inside), rtol=1e-3, atol=1e-3 * float(out.abs().max()))
 
     for seed in range(3):
-        monkeypatch.setattr(exact, "conv_impl", lambda a, w, s, p, seed=seed: exact.scrambled_conv2d(a, w, s, p, seed))
+        impl = lambda a, w, s, p, seed=seed: exact.scrambled_conv2d(a, w, s, p, seed)  # noqa: E731
+        monkeypatch.setattr(fixed_point, "conv_impl", impl)
         assert same_bits(exact.exact_forward(conv, x), out)
-    monkeypatch.setattr(exact, "conv_impl", exact.default_conv2d)
+    monkeypatch.setattr(fixed_point, "conv_impl", exact.default_conv2d)
     with threads(1):
         assert same_bits(exact.exact_forward(conv, x), out)
     assert same_bits(exact.exact_forward(conv, x[1:]), out[1:])  # batch composition
@@ -220,12 +222,12 @@ def test_exact_networks_match_float_and_any_order(models, scrambled, name):
     for net, x in cases:
         with torch.no_grad():
             ref = net(x)
-        exact.conv_impl = exact.default_conv2d  # the reference bits: the default conv
+        fixed_point.conv_impl = exact.default_conv2d  # the reference bits: the default conv
         out = exact.exact_forward(net, x)
         outs.append(out)
         torch.testing.assert_close(out.float(), ref, rtol=1e-3, atol=1e-3 * float(ref.abs().max()))
     # Scrambled reductions, one thread, other batch: the same bits.
-    exact.conv_impl = lambda a, w, s, p: exact.scrambled_conv2d(a, w, s, p, seed=7)
+    fixed_point.conv_impl = lambda a, w, s, p: exact.scrambled_conv2d(a, w, s, p, seed=7)
     with threads(1):
         for (net, x), out in zip(cases, outs, strict=True):
             assert same_bits(exact.exact_forward(net, x[1:]), out[1:]), type(net).__name__
@@ -287,7 +289,7 @@ def test_decoding_is_independent_of_conv_order_threads_and_batch(models, monkeyp
     x = torch.rand(2, 3, 64, 64)
     with latents(monkeypatch) as enc_latents:
         enc = m.compress(x)  # default conv, 2 threads, batch of 2
-    monkeypatch.setattr(exact, "conv_impl", lambda a, w, s, p: exact.scrambled_conv2d(a, w, s, p, seed=11))
+    monkeypatch.setattr(fixed_point, "conv_impl", lambda a, w, s, p: exact.scrambled_conv2d(a, w, s, p, seed=11))
     with threads(1):
         for b in range(2):  # each image alone: other batch composition
             one = [[s[b]] for s in enc["strings"]]

@@ -1,4 +1,4 @@
-"""Knots of the piecewise-linear GELU and tanh of :mod:`pywlc.models.exact`, computed without the machine's libm.
+"""Knots of the piecewise-linear GELU and tanh of :mod:`pywlc.fixed_point`, computed without the machine's libm.
 
 ``exp``/``erf`` of C libraries, CUDA and SLEEF differ in the last ulp between machines, so the knot values are
 computed with Python integers and :mod:`decimal` (both specified bit for bit, whatever the machine) at
