@@ -61,7 +61,7 @@ from torch import Tensor
 from .._checks import check_int as _check_int
 from .._extension import load
 from ..ops.warp import warp
-from . import _fused
+from . import _fused, _validate
 
 __all__ = ["MotionFields", "MctfLevel", "MctfResult", "analyze", "synthesize", "connectivity"]
 
@@ -577,29 +577,22 @@ def synthesize(result: MctfResult) -> Tensor:
     Runs each level's update and predict in reverse order with opposite signs, recomputing the predict weights
     and connectivity from the side information (fields, ``uses_*``, scene cuts), so reconstruction is exact up to
     float rounding (bitwise for ``integer=True``) for any vectors.
+
+    Raises:
+        TypeError, ValueError: ``result`` is inconsistent (checked before any computation, every tensor of every
+            level: shape against the subbands, dtype, device, finite vectors within ``MAX_VECTOR`` pixels), as a
+            result rebuilt from a corrupt stream may be.
     """
-    if not isinstance(result, MctfResult):
-        raise TypeError(f"result must be an MctfResult, got {type(result).__name__}")
-    if len(result.high) != len(result.motion) or not result.high:
-        raise ValueError(f"result has {len(result.high)} H levels and {len(result.motion)} motion levels")
-    want = torch.int32 if result.integer else None
+    # Every tensor of every level against the subbands' sizes before any kernel call (the kernels index with them).
+    result = _validate.check_result(result)
     low = result.low
-    if want is not None and low.dtype != want:
-        raise TypeError(f"result.low must be int32 for an integer result, got {low.dtype}")
     work = torch.float64 if result.integer else low.dtype
     for li in range(len(result.high) - 1, -1, -1):
         lvl, high = result.motion[li], result.high[li]
         n = lvl.num_frames
-        k, n_even = n // 2, (n + 1) // 2
-        if high.shape[0] != k or low.shape[0] != n_even or high.shape[1:] != low.shape[1:]:
-            raise ValueError(
-                f"result level {li + 1}: {high.shape[0]} H and {low.shape[0]} L frames of "
-                f"{tuple(high.shape[1:])} / {tuple(low.shape[1:])}, expected {k} and {n_even} for {n} frames"
-            )
-        if high.dtype != low.dtype:
-            raise TypeError(f"result.high[{li}] has dtype {high.dtype}, result.low has {low.dtype}")
+        n_even = (n + 1) // 2
         g = _geometry_of(lvl, n)
-        c = _fused.kernels(low, result.integer) if FUSED and high.device == low.device else None
+        c = _fused.kernels(low, result.integer) if FUSED else None
         if c is not None:
             s = _fused.side(g, lvl.field_left, lvl.field_right, low.device)
             low = _fused.synthesis_step(c, low, high, s, result.interp, result.alpha, result.beta)

@@ -1,0 +1,143 @@
+"""Validation of MCTF side information before any kernel sees it (issue 10, finding 1).
+
+:func:`pywlc.mctf.synthesize` hands raw pointers and sizes to compiled kernels (``csrc/mctf``) that index the
+side information with the frames' ``K``, ``H`` and ``W``.  A decoder rebuilding an :class:`MctfResult` from a
+stream feeds it whatever the stream says, so every tensor of every level is checked here against the sizes the
+subbands imply: type, shape, dtype, device, and the values the kernels turn into indices (finite vectors of
+bounded length).  Everything is normalised to what the kernels expect (contiguous, float32 fields, bool masks).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from .mctf import MctfLevel, MctfResult
+
+# Longest accepted motion vector, in pixels per axis: far beyond any frame (motion longer than the frame only
+# points outside it) and small enough that p + round(v) stays exact in float32 and int64 everywhere.
+MAX_VECTOR = float(1 << 22)
+_FLOATS = (torch.float32, torch.float64)
+
+
+def _where(t: Tensor) -> str:
+    return f"{t.dtype} on {t.device}"
+
+
+def check_tensor(
+    t: object,
+    name: str,
+    shape: tuple[int, ...],
+    dtypes: tuple[torch.dtype, ...],
+    devices: tuple[torch.device, ...],
+) -> Tensor:
+    """``t`` as a contiguous tensor of exactly ``shape``, one of ``dtypes``, on one of ``devices`` (else raise)."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    if t.dtype not in dtypes:
+        raise TypeError(f"{name} must be {' or '.join(str(d) for d in dtypes)}, got {_where(t)}")
+    if t.device not in devices:
+        raise ValueError(f"{name} must be on {' or '.join(str(d) for d in devices)}, got {_where(t)}")
+    return t.detach().contiguous()
+
+
+def check_vectors(f: Tensor, name: str) -> Tensor:
+    """A field ``Tensor[..., 2, H, W]`` as float32, finite and within ``MAX_VECTOR`` pixels per axis."""
+    f = f.to(torch.float32)
+    if f.numel() and not bool((f.abs() <= MAX_VECTOR).all()):  # NaN fails the comparison too
+        raise ValueError(f"{name} must be finite vectors of at most {MAX_VECTOR:.0f} pixels per axis")
+    return f
+
+
+def _check_int(v: object, name: str, lo: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+    if v < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {v}")
+    return v
+
+
+def check_level(lvl: object, li: int, n: int, h: int, w: int, devices: tuple[torch.device, ...]) -> MctfLevel:
+    """Level ``li`` (0-based) of ``n`` frames of ``h x w``: every tensor checked, normalised (fields float32,
+    masks bool, all contiguous)."""
+    from .mctf import MctfLevel
+
+    where = f"result.motion[{li}]"
+    if not isinstance(lvl, MctfLevel):
+        raise TypeError(f"{where} must be an MctfLevel, got {type(lvl).__name__}")
+    if _check_int(lvl.num_frames, f"{where}.num_frames", 2) != n:
+        raise ValueError(f"{where}.num_frames is {lvl.num_frames}, expected {n} from the levels above")
+    _check_int(lvl.temporal_distance, f"{where}.temporal_distance", 1)
+    k = n // 2
+    kw = (k, h, w)
+    out = {}
+    for name in ("field_left", "field_right"):
+        t = check_tensor(getattr(lvl, name), f"{where}.{name}", (k, 2, h, w), _FLOATS, devices)
+        out[name] = check_vectors(t, f"{where}.{name}")
+    for name in ("uses_left", "uses_right", "connected_left", "connected_right"):
+        out[name] = check_tensor(getattr(lvl, name), f"{where}.{name}", kw, (torch.bool,), devices)
+    for name in ("weight_left", "weight_right"):
+        out[name] = check_tensor(getattr(lvl, name), f"{where}.{name}", kw, _FLOATS, devices)
+    out["scene_cut"] = check_tensor(lvl.scene_cut, f"{where}.scene_cut", (k,), (torch.bool,), devices)
+    return replace(lvl, **out)
+
+
+def check_result(result: object) -> MctfResult:
+    """An :class:`MctfResult` whose subbands and side information are consistent, normalised for the kernels.
+
+    Raises ``TypeError`` / ``ValueError`` naming the first offending field; nothing is computed before.
+    """
+    from .mctf import _FILTERS, _INTERPS, MctfResult
+
+    if not isinstance(result, MctfResult):
+        raise TypeError(f"result must be an MctfResult, got {type(result).__name__}")
+    if not isinstance(result.integer, bool):
+        raise TypeError(f"result.integer must be a bool, got {type(result.integer).__name__}")
+    if result.filter not in _FILTERS:
+        raise ValueError(f"result.filter must be one of {sorted(_FILTERS)}, got {result.filter!r}")
+    if result.interp not in _INTERPS:
+        raise ValueError(f"result.interp must be one of {list(_INTERPS)}, got {result.interp!r}")
+    for name in ("alpha", "beta"):
+        v = getattr(result, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v == 0:
+            raise ValueError(f"result.{name} must be a finite non-zero number, got {v!r}")
+    if not isinstance(result.high, list | tuple) or not isinstance(result.motion, list | tuple):
+        raise TypeError("result.high and result.motion must be lists")
+    if len(result.high) != len(result.motion) or not result.high:
+        raise ValueError(f"result has {len(result.high)} H levels and {len(result.motion)} motion levels")
+    n = _check_int(result.num_frames, "result.num_frames", 2)
+    low = result.low
+    if not isinstance(low, Tensor):
+        raise TypeError(f"result.low must be a torch.Tensor, got {type(low).__name__}")
+    dtypes = (torch.int32,) if result.integer else _FLOATS
+    if low.dtype not in dtypes:
+        kind = "int32 for an integer result" if result.integer else "float32 or float64"
+        raise TypeError(f"result.low must be {kind}, got {low.dtype}")
+    if low.dim() != 4 or 0 in low.shape[1:]:
+        raise ValueError(f"result.low must be a non-empty Tensor[F, C, H, W], got shape {tuple(low.shape)}")
+    if low.device.type not in ("cpu", "cuda"):
+        raise ValueError(f"result.low must be on the CPU or a CUDA device, got {low.device}")
+    _, c, h, w = low.shape
+    devices = tuple({torch.device("cpu"), low.device})
+    counts = [n]  # frames entering each level
+    for _ in range(len(result.high) - 1):
+        counts.append((counts[-1] + 1) // 2)
+    if counts[-1] < 2:
+        raise ValueError(f"{len(result.high)} levels need more than {2 ** (len(result.high) - 1)} frames, got {n}")
+    highs = []
+    for li, nl in enumerate(counts):
+        highs.append(check_tensor(result.high[li], f"result.high[{li}]", (nl // 2, c, h, w), (low.dtype,),
+                                  (low.device,)))  # fmt: skip
+    low = check_tensor(low, "result.low", ((counts[-1] + 1) // 2, c, h, w), (low.dtype,), (low.device,))
+    motion = [check_level(lvl, li, counts[li], h, w, devices) for li, lvl in enumerate(result.motion)]
+    return replace(result, low=low, high=highs, motion=motion)
+
+
+__all__ = ["MAX_VECTOR", "check_level", "check_result", "check_tensor", "check_vectors"]
