@@ -45,35 +45,36 @@ def load() -> ModuleType | None:
 # The switch: kernels on (default) or every op on its pure-torch reference
 
 
-class _Switch(threading.local):
-    """Per-thread stack of :func:`use_kernels` settings (a thread that never entered one uses the kernels)."""
-
-    def __init__(self) -> None:
-        self.stack: list[bool] = []
-
-
-_switch = _Switch()
+# Process-wide, not per thread: autograd runs CUDA backward passes on its own threads, which must see the switch.
+_switch: list[tuple[object, bool]] = []  # (token of the block, setting), innermost last
+_switch_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def use_kernels(enabled: bool) -> Iterator[None]:
-    """Within the block (this thread), ``enabled=False`` makes every op take its pure-torch reference path
-    (``kernel`` returns ``None``); ``True`` restores the compiled kernels.  Nests; for tests and benchmarks.
+    """Within the block, ``enabled=False`` makes every op take its pure-torch reference path (:func:`kernel`
+    returns ``None``); ``True`` restores the compiled kernels.  Nests; for tests and benchmarks.  It is
+    process-wide (autograd's worker threads see it too), so threads that enter it concurrently see each other's
+    setting; the innermost one entered wins.
 
     Ops that have no reference (HVSBM) keep their kernel (:func:`kernel` with ``required=True``).
     """
     if not isinstance(enabled, bool):
         raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
-    _switch.stack.append(enabled)
+    token = object()
+    with _switch_lock:
+        _switch.append((token, enabled))
     try:
         yield
     finally:
-        _switch.stack.pop()
+        with _switch_lock:
+            _switch[:] = [e for e in _switch if e[0] is not token]
 
 
 def kernels_enabled() -> bool:
-    """False inside ``use_kernels(False)`` (in this thread)."""
-    return not _switch.stack or _switch.stack[-1]
+    """False inside ``use_kernels(False)``."""
+    top = _switch[-1:]  # one read: another thread may pop meanwhile
+    return not top or top[0][1]
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 import pywlc
+from pywlc._extension import use_kernels
 from pywlc.motion import block_field, block_match
 from pywlc.motion._reference_block_match import block_match_reference, qpel_predict
 
@@ -176,3 +177,14 @@ def test_cuda_equals_cpu(block, search_range, subpel):
     assert torch.equal(gpu.mvs.cpu(), cpu.mvs) and torch.equal(gpu.sad.cpu(), cpu.sad)
     with pytest.raises(ValueError, match="shared memory"):
         block_match(cur.cuda(), ref.cuda(), block=64, search_range=200)
+
+
+def test_reference_path_without_kernels():
+    """``use_kernels(False)`` runs the pure-torch oracle: the same vectors and SADs as the kernel."""
+    g = torch.Generator().manual_seed(5)
+    cur = torch.randint(0, 256, (2, 20, 28), generator=g, dtype=torch.uint8)
+    ref = torch.roll(cur, (1, -2), (1, 2))
+    got = block_match(cur, ref, block=8, search_range=3, subpel=4, lam=2.0)
+    with use_kernels(False):
+        slow = block_match(cur, ref, block=8, search_range=3, subpel=4, lam=2.0)
+    assert torch.equal(slow.mvs, got.mvs) and torch.equal(slow.sad, got.sad)

@@ -30,7 +30,8 @@ import torch
 from torch import Tensor
 
 from .._checks import check_int as _int
-from .._extension import load
+from .._extension import kernel
+from ._reference_block_match import block_match_reference
 
 __all__ = ["BlockMatch", "block_match", "block_field"]
 
@@ -101,12 +102,6 @@ def block_match(
         :class:`BlockMatch` with ``mvs Tensor[N, 2, Hb, Wb]`` (quarter-pel) and ``sad Tensor[N, Hb, Wb]``.
         Reference implementation: :func:`pywlc.motion._reference_block_match.block_match_reference`.
     """
-    c = load()
-    if c is None or not hasattr(c, "block_match_cpu"):
-        raise RuntimeError(
-            "pywlc.motion.block_match needs the compiled core (pywlc._C with the motion family); "
-            "build it with `pip install -e .` or `python setup.py build_ext --inplace`"
-        )
     cur_u, ref_u = _frames(cur, "cur"), _frames(ref, "ref")
     if cur_u.shape != ref_u.shape:
         raise ValueError(f"ref has shape {tuple(ref_u.shape)} but cur has {tuple(cur_u.shape)} (as [N, H, W])")
@@ -128,22 +123,22 @@ def block_match(
     args = (n, h, w, cur_u.data_ptr(), ref_u.data_ptr(), block, search_range, subpel, round(16 * lam))
     if cur_u.numel() == 0:
         return BlockMatch(mvs, sad, block)
+    if cur_u.device.type not in ("cpu", "cuda"):
+        raise ValueError(f"cur must be on the CPU or a CUDA device, got {cur_u.device}")
+    launch = kernel("block_match", cur_u)
+    if launch is None:  # no kernel for this device, or inside use_kernels(False)
+        ref_mvs, ref_sad = block_match_reference(cur_u.cpu(), ref_u.cpu(), block, search_range, subpel, lam)
+        return BlockMatch(ref_mvs.to(mvs.device), ref_sad.to(sad.device), block)
     if cur_u.device.type == "cuda":
-        if not hasattr(c, "block_match_cuda"):
-            raise RuntimeError("pywlc._C was built without CUDA; move the frames to the CPU")
         shared = block * block + (block + 2 * search_range) ** 2
         if shared > _CUDA_SHARED_LIMIT:
             raise ValueError(
                 f"block={block} with search_range={search_range} needs {shared} bytes of shared memory on CUDA "
                 f"(> {_CUDA_SHARED_LIMIT}); use a smaller range or block, or the CPU"
             )
-        with torch.cuda.device(cur_u.device):
-            stream = torch.cuda.current_stream(cur_u.device).cuda_stream
-            c.block_match_cuda(*args, mvs.data_ptr(), sad.data_ptr(), stream)
-    elif cur_u.device.type == "cpu":
-        c.block_match_cpu(*args, mvs.data_ptr(), sad.data_ptr(), threads)
+        launch(*args, mvs.data_ptr(), sad.data_ptr())
     else:
-        raise ValueError(f"cur must be on the CPU or a CUDA device, got {cur_u.device}")
+        launch(*args, mvs.data_ptr(), sad.data_ptr(), threads)
     return BlockMatch(mvs, sad, block)
 
 

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_int as _int_arg
-from .._extension import load
+from .._extension import kernel
 
 __all__ = ["MODES", "HvsbmResult", "hvsbm", "chroma_field"]
 
@@ -121,12 +121,7 @@ def hvsbm(
     Returns:
         :class:`HvsbmResult` (CPU tensors).
     """
-    c = load()
-    if c is None or not hasattr(c, "hvsbm_cpu"):
-        raise RuntimeError(
-            "pywlc.motion.hvsbm needs the compiled core (pywlc._C with the motion family); "
-            "build it with `pip install -e .` or `python setup.py build_ext --inplace`"
-        )
+    run_hvsbm = kernel("hvsbm", torch.empty(0), required=True)  # CPU only; no pure-torch twin
     cur_np = _plane(cur, "cur")
     left_np = _plane(ref_left, "ref_left")
     right_np = None if ref_right is None else _plane(ref_right, "ref_right")
@@ -147,7 +142,7 @@ def hvsbm(
     threads = (os.cpu_count() or 1) if threads is None else _int_arg(threads, "threads", 1, 1024)
     bi_iterations = _int_arg(bi_iterations, "bi_iterations", 0, 16)
 
-    out = c.hvsbm_cpu(
+    out = run_hvsbm(
         cur_np, left_np, right_np, float(lam), levels, subpel, search_range, temporal_distance, threads,
         bi_iterations, 0.85,
     )  # fmt: skip

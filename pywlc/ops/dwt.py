@@ -26,7 +26,7 @@ import itertools
 import torch
 from torch import Tensor, nn
 
-from .._extension import load
+from .._extension import kernel
 from . import _reference as ref
 from .wavelets import MODES, LiftingScheme, get_scheme, max_level
 
@@ -121,13 +121,12 @@ def _run(x: Tensor, wavelet: str, levels: int, ndim: int, mode: str, op: int) ->
     x = x.contiguous()
     if x.numel() == 0 or levels == 0:
         return x.clone().to(out_dtype)
-    c = load()
-    on_cuda = x.is_cuda
-    if c is not None and (not on_cuda or hasattr(c, "dwt_cuda")) and x.device.type in ("cpu", "cuda"):
+    launch = kernel("dwt", x)
+    if launch is not None:
         shape = x.shape
         dims = [1] * (3 - ndim) + list(shape[len(shape) - ndim :])
         out = torch.empty_like(x)
-        args = (
+        launch(
             x.data_ptr(),
             out.data_ptr(),
             _KERNEL_DTYPE[x.dtype],
@@ -139,11 +138,6 @@ def _run(x: Tensor, wavelet: str, levels: int, ndim: int, mode: str, op: int) ->
             op,
             *_kernel_scheme(wavelet),
         )
-        if on_cuda:
-            with torch.cuda.device(x.device):
-                c.dwt_cuda(*args, torch.cuda.current_stream(x.device).cuda_stream)
-        else:
-            c.dwt_cpu(*args)
         return out if out.dtype == out_dtype else out.to(out_dtype)
     scheme = get_scheme(wavelet)
     periodic = mode == "periodization"

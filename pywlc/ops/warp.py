@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from .._checks import check_float_4d
-from .._extension import load
+from .._extension import kernel
 from . import _reference_warp as ref
 
 __all__ = ["warp", "warp_blocks", "Warp", "WarpBlocks"]
@@ -97,17 +97,6 @@ def _compute_dtype(img: Tensor, field: Tensor) -> torch.dtype:
     return torch.float64 if torch.float64 in (img.dtype, field.dtype) else torch.float32
 
 
-def _kernels(x: Tensor):
-    c = load()
-    if c is None or x.device.type not in ("cpu", "cuda"):
-        return None
-    if x.is_cuda and not hasattr(c, "warp_forward_cuda"):
-        return None
-    if not hasattr(c, "warp_forward_cpu"):
-        return None
-    return c
-
-
 def _geometry_args(img: Tensor, field: Tensor, interp: int, padding: int, block: int, scale: float) -> tuple:
     return (
         0 if img.dtype == torch.float32 else 1,
@@ -140,20 +129,17 @@ def _forward_impl(img: Tensor, field: Tensor, interp: int, padding: int, block: 
     """``img Tensor[N, C, H, W]`` warped by ``field Tensor[N, 2, H/block, W/block] * scale`` (validated except
     for finiteness, checked here; ``name`` is the field's argument name for the error)."""
     cd = _compute_dtype(img, field)
-    c = None if img.numel() == 0 else _kernels(img)
-    if c is None or img.is_cuda:
+    launch = None if img.numel() == 0 else kernel("warp_forward", img)
+    if launch is None or img.is_cuda:
         _check_finite(field, name)
     if img.numel() == 0:
         return torch.zeros(img.shape, dtype=img.dtype, device=img.device)
     img_c, field_c = img.to(cd), field.to(cd)
-    if c is None:
+    if launch is None:
         return _reference_forward(img_c, field_c, interp, padding, block, scale).to(img.dtype)
     out = torch.empty(img.shape, dtype=cd, device=img.device)
-    args = _geometry_args(img_c, field_c, interp, padding, block, scale)
-    if img.is_cuda:
-        with torch.cuda.device(img.device):
-            c.warp_forward_cuda(*args, out.data_ptr(), torch.cuda.current_stream(img.device).cuda_stream)
-    elif c.warp_forward_cpu(*args, out.data_ptr()):
+    nonfinite = launch(*_geometry_args(img_c, field_c, interp, padding, block, scale), out.data_ptr())
+    if not img.is_cuda and nonfinite:
         # The CPU kernel counts non-finite displacements while it reads them: no extra pass over the flow.
         raise ValueError(f"{name} must be finite (it has NaN or inf values)")
     return out if out.dtype == img.dtype else out.to(img.dtype)
@@ -177,8 +163,8 @@ def _backward_impl(
             torch.zeros(field.shape, dtype=field.dtype, device=field.device) if need_flow else None
         )
     img_c, field_c, grad_c = img.to(cd), field.to(cd), grad.to(cd)
-    c = _kernels(img)
-    if c is None:
+    launch = kernel("warp_backward", img)
+    if launch is None:
         with torch.enable_grad():
             probe_img = img_c.detach().requires_grad_(True)
             probe_field = field_c.detach().requires_grad_(need_flow)
@@ -191,18 +177,11 @@ def _backward_impl(
     grad_flow = torch.empty(field.shape, dtype=cd, device=img.device) if need_flow else None
     args = _geometry_args(img_c, field_c, interp, padding, block, scale)
     tail = (grad_c.data_ptr(), list(grad_c.stride()), grad_img.data_ptr(), grad_flow.data_ptr() if need_flow else 0)
-    if img.is_cuda:
+    if img.is_cuda:  # the fixed-point workspace of the deterministic image gradient
         workspace = torch.empty(img.shape, dtype=torch.int64, device=img.device) if deterministic else None
-        with torch.cuda.device(img.device):
-            c.warp_backward_cuda(
-                *args,
-                *tail,
-                workspace.data_ptr() if workspace is not None else 0,
-                deterministic,
-                torch.cuda.current_stream(img.device).cuda_stream,
-            )
+        launch(*args, *tail, workspace.data_ptr() if workspace is not None else 0, deterministic)
     else:
-        c.warp_backward_cpu(*args, *tail, deterministic)
+        launch(*args, *tail, deterministic)
     gi = grad_img if grad_img.dtype == img.dtype else grad_img.to(img.dtype)
     if grad_flow is not None and grad_flow.dtype != field.dtype:
         grad_flow = grad_flow.to(field.dtype)
