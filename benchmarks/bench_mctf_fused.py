@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from pywlc._extension import use_kernels
 from pywlc.mctf import MotionFields, _fused, analyze, synthesize
 from pywlc.mctf import mctf as M
 
@@ -56,8 +57,8 @@ def paired_medians(fns: dict, reps: int) -> dict:
 
 def switched(fn, fused: bool):
     def run():
-        M.FUSED = fused
-        fn()
+        with use_kernels(fused, "mctf_predict", "mctf_update"):  # off: the composed path (warp kernels, gathers)
+            fn()
 
     return run
 
@@ -117,7 +118,6 @@ def main() -> None:
         fns = {f"e2e_{f}": switched(e2e, f) for f in (False, True)}
         fns.update({f"lift_{f}": lifting_level(x, f, alpha, beta) for f in (False, True)})
         row = paired_medians(fns, a.reps)
-        M.FUSED = True
         labels = {"lift": "level-1 lifting, analysis + synthesis", "e2e": f"analyze + synthesize, {a.levels} levels"}
         for what, label in labels.items():
             (cm, cn), (fm, fn) = row[f"{what}_False"], row[f"{what}_True"]

@@ -46,24 +46,27 @@ def load() -> ModuleType | None:
 
 
 # Process-wide, not per thread: autograd runs CUDA backward passes on its own threads, which must see the switch.
-_switch: list[tuple[object, bool]] = []  # (token of the block, setting), innermost last
+_switch: list[tuple[object, bool, frozenset[str] | None]] = []  # (block token, setting, kernel names), innermost last
 _switch_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def use_kernels(enabled: bool) -> Iterator[None]:
+def use_kernels(enabled: bool, *names: str) -> Iterator[None]:
     """Within the block, ``enabled=False`` makes every op take its pure-torch reference path (:func:`kernel`
-    returns ``None``); ``True`` restores the compiled kernels.  Nests; for tests and benchmarks.  It is
-    process-wide (autograd's worker threads see it too), so threads that enter it concurrently see each other's
-    setting; the innermost one entered wins.
+    returns ``None``); ``True`` restores the compiled kernels.  With ``names`` (e.g. ``"mctf_predict"``) only
+    those kernels are switched.  Nests (the innermost block that names a kernel, or names none, decides); for
+    tests and benchmarks.  It is process-wide (autograd's worker threads see it too), so threads that enter it
+    concurrently see each other's settings.
 
     Ops that have no reference (HVSBM) keep their kernel (:func:`kernel` with ``required=True``).
     """
     if not isinstance(enabled, bool):
         raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+    if not all(isinstance(n, str) for n in names):
+        raise TypeError(f"kernel names must be strings, got {names!r}")
     token = object()
     with _switch_lock:
-        _switch.append((token, enabled))
+        _switch.append((token, enabled, frozenset(names) if names else None))
     try:
         yield
     finally:
@@ -71,10 +74,12 @@ def use_kernels(enabled: bool) -> Iterator[None]:
             _switch[:] = [e for e in _switch if e[0] is not token]
 
 
-def kernels_enabled() -> bool:
-    """False inside ``use_kernels(False)``."""
-    top = _switch[-1:]  # one read: another thread may pop meanwhile
-    return not top or top[0][1]
+def kernels_enabled(name: str | None = None) -> bool:
+    """False inside ``use_kernels(False)`` (or ``use_kernels(False, name, ...)`` for this ``name``)."""
+    for _, enabled, names in reversed(_switch[:]):  # a copy: another thread may pop meanwhile
+        if names is None or (name is not None and name in names):
+            return enabled
+    return True
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -100,7 +105,7 @@ def kernel(name: str, like: Tensor, *, required: bool = False) -> Callable[..., 
     ``required=True`` (ops without a reference): ignores ``use_kernels`` and raises ``RuntimeError`` saying
     what to build instead of returning ``None``.
     """
-    if not required and not kernels_enabled():
+    if not required and not kernels_enabled(name):
         return None
     c = load()
     device = like.device

@@ -7,9 +7,8 @@ import pytest
 import torch
 from test_mctf import frames_f, random_motion
 
-from pywlc._extension import load
+from pywlc._extension import load, use_kernels
 from pywlc.mctf import analyze, synthesize
-from pywlc.mctf import mctf as mctf_mod
 
 pytestmark = pytest.mark.skipif(
     load() is None or not hasattr(load(), "mctf_predict_cpu"), reason="pywlc._C built without the mctf family"
@@ -21,10 +20,9 @@ def _frames(n, c, dtype, seed, device="cpu"):
     return (x.round().to(torch.int32) if dtype == torch.int32 else x.to(dtype)).to(device)
 
 
-def _run(monkeypatch, fused, x, synth_from=None, **kw):
+def _run(fused, x, synth_from=None, **kw):
     """analyze (and synthesize ``synth_from``, default its own result) on the fused or the composed path."""
-    with monkeypatch.context() as m:
-        m.setattr(mctf_mod, "FUSED", fused)
+    with use_kernels(fused):
         r = analyze(x, **kw)
         return r, synthesize(synth_from if synth_from is not None else r)
 
@@ -40,27 +38,26 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> None:
 @pytest.mark.parametrize("interp", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int32])
 @pytest.mark.parametrize("n,levels,c", [(2, 1, 1), (7, 3, 3), (8, 3, 1), (9, 2, 3)])
-def test_fused_equals_composed(monkeypatch, filt, interp, dtype, n, levels, c):
+def test_fused_equals_composed(filt, interp, dtype, n, levels, c):
     """Random sub-pel fields with out-of-frame vectors, random uses masks (bidirectional and one-sided pixels),
     scene cuts, odd and even frame counts."""
     x = _frames(n, c, dtype, seed=n + c)
     kw = dict(levels=levels, filter=filt, interp=interp, integer=dtype == torch.int32)
-    ref, ref_x = _run(monkeypatch, False, x, motion=random_motion(n, cut_every=3), **kw)
-    got, got_x = _run(monkeypatch, True, x, motion=random_motion(n, cut_every=3), **kw)
+    ref, ref_x = _run(False, x, motion=random_motion(n, cut_every=3), **kw)
+    got, got_x = _run(True, x, motion=random_motion(n, cut_every=3), **kw)
     _same(got.low, ref.low)
     for a, b in zip(got.high, ref.high, strict=True):
         _same(a, b)
     _same(got_x, ref_x)
     # Synthesis alone, from the same subbands.
-    _, cross = _run(monkeypatch, True, x, synth_from=ref, motion="zero", **kw)
+    _, cross = _run(True, x, synth_from=ref, motion="zero", **kw)
     _same(cross, ref_x)
 
 
 @pytest.mark.parametrize("filt", ["5/3", "haar"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int32])
 @pytest.mark.parametrize("n,levels", [(3, 1), (8, 3), (13, 2)])
-def test_fused_perfect_reconstruction(device, monkeypatch, filt, dtype, n, levels):
-    monkeypatch.setattr(mctf_mod, "FUSED", True)
+def test_fused_perfect_reconstruction(device, filt, dtype, n, levels):
     x = _frames(n, 3, dtype, seed=2 * n, device=device)
     r = analyze(x, levels=levels, filter=filt, motion=random_motion(n + 1, cut_every=4), integer=dtype == torch.int32)
     y = synthesize(r)
@@ -96,32 +93,32 @@ def test_fused_is_used(monkeypatch):
     synthesize(analyze(x, levels=2, motion="zero"))
     assert seen.count("mctf_predict_cpu") == 4 and seen.count("mctf_update_cpu") == 4
     seen.clear()
-    monkeypatch.setattr(mctf_mod, "FUSED", False)
-    synthesize(analyze(x, levels=2, motion="zero"))
+    with use_kernels(False):
+        synthesize(analyze(x, levels=2, motion="zero"))
     assert not seen
 
 
-def test_fused_strided_subbands(monkeypatch):
+def test_fused_strided_subbands():
     """Synthesis of non-contiguous subbands (the fused path makes them contiguous)."""
     x = _frames(6, 2, torch.float64, seed=4)
     kw = dict(levels=2, motion=random_motion(3))
-    ref, ref_x = _run(monkeypatch, False, x, **kw)
+    ref, ref_x = _run(False, x, **kw)
     tweak = ref.__class__(**{**ref.__dict__, "low": ref.low.transpose(2, 3).contiguous().transpose(2, 3)})
     assert not tweak.low.is_contiguous()
-    _, got = _run(monkeypatch, True, x, synth_from=tweak, motion="zero", levels=2)
+    _, got = _run(True, x, synth_from=tweak, motion="zero", levels=2)
     _same(got, ref_x)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int32])
 @pytest.mark.parametrize("interp", ["bilinear", "bicubic"])
-def test_fused_cuda_matches_cpu(monkeypatch, dtype, interp):
+def test_fused_cuda_matches_cpu(dtype, interp):
     if not hasattr(load(), "mctf_predict_cuda"):
         pytest.skip("pywlc._C built without CUDA kernels")
     x = _frames(9, 3, dtype, seed=7)
     kw = dict(levels=3, interp=interp, integer=dtype == torch.int32)
-    cpu, cpu_x = _run(monkeypatch, True, x, motion=random_motion(5, cut_every=3), **kw)
-    gpu, gpu_x = _run(monkeypatch, True, x.cuda(), motion=random_motion(5, cut_every=3), **kw)
+    cpu, cpu_x = _run(True, x, motion=random_motion(5, cut_every=3), **kw)
+    gpu, gpu_x = _run(True, x.cuda(), motion=random_motion(5, cut_every=3), **kw)
     # Separable (CUDA) vs flattened (CPU) tap sums: a few ulps apart in float.  The integer variant can round a
     # prediction within an ulp of a tie differently (rare), but its round trip is bitwise on either device.
     if dtype == torch.int32:

@@ -9,26 +9,34 @@ bitwise invertible.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from .._extension import load
+from .._extension import kernel
 
 _DTYPES = {torch.float32: 0, torch.float64: 1, torch.int32: 2}
 _INTERPS = {"bilinear": 0, "bicubic": 1}
 _FLOATS = (torch.float32, torch.float64)
 
 
-def kernels(x: Tensor, integer: bool):
-    """The compiled core if it has the fused kernels for ``x``'s device and dtype, else ``None``."""
-    c = load()
-    if c is None or x.device.type not in ("cpu", "cuda"):
-        return None
+@dataclass(frozen=True)
+class Kernels:
+    """The fused predict and update kernels for one device (from :func:`pywlc._extension.kernel`)."""
+
+    predict: Callable[..., Any]
+    update: Callable[..., Any]
+
+
+def kernels(x: Tensor, integer: bool) -> Kernels | None:
+    """The fused kernels for ``x``'s device and dtype, else ``None`` (also inside ``use_kernels(False)``)."""
     if x.dtype not in ((torch.int32,) if integer else _FLOATS):
         return None
-    return c if hasattr(c, "mctf_predict_cuda" if x.is_cuda else "mctf_predict_cpu") else None
+    predict, update = kernel("mctf_predict", x), kernel("mctf_update", x)
+    return None if predict is None or update is None else Kernels(predict, update)
 
 
 @dataclass(frozen=True)
@@ -65,33 +73,25 @@ def _frame_stride(t: Tensor) -> int:
     return t.stride(0)
 
 
-def _call(c, x: Tensor, name: str, *args) -> None:
-    if x.is_cuda:
-        with torch.cuda.device(x.device):
-            getattr(c, name + "_cuda")(*args, torch.cuda.current_stream(x.device).cuda_stream)
-    else:
-        getattr(c, name + "_cpu")(*args)
-
-
-def _predict(c, even: Tensor, src: Tensor, dst: Tensor, s: Side, interp: str, inverse: bool, alpha: float):
+def _predict(c: Kernels, even: Tensor, src: Tensor, dst: Tensor, s: Side, interp: str, inverse: bool, alpha: float):
     k, ch, h, w = src.shape
     frames = [k, even.shape[0], ch, h, w]
-    _call(c, src, "mctf_predict", _DTYPES[src.dtype], _INTERPS[interp], inverse, frames,
-          even.data_ptr(), _frame_stride(even), src.data_ptr(), _frame_stride(src), dst.data_ptr(),
-          _frame_stride(dst), s.field_l.data_ptr(), s.field_r.data_ptr(), s.wl.data_ptr(), s.wr.data_ptr(),
-          float(alpha))  # fmt: skip
+    c.predict(_DTYPES[src.dtype], _INTERPS[interp], inverse, frames,
+              even.data_ptr(), _frame_stride(even), src.data_ptr(), _frame_stride(src), dst.data_ptr(),
+              _frame_stride(dst), s.field_l.data_ptr(), s.field_r.data_ptr(), s.wl.data_ptr(), s.wr.data_ptr(),
+              float(alpha))  # fmt: skip
 
 
-def _update(c, high: Tensor, src: Tensor, dst: Tensor, s: Side, inverse: bool, alpha: float, beta: float):
+def _update(c: Kernels, high: Tensor, src: Tensor, dst: Tensor, s: Side, inverse: bool, alpha: float, beta: float):
     e, ch, h, w = src.shape
     frames = [high.shape[0], e, ch, h, w]
-    _call(c, src, "mctf_update", _DTYPES[src.dtype], inverse, frames, high.data_ptr(), _frame_stride(high),
-          src.data_ptr(), _frame_stride(src), dst.data_ptr(), _frame_stride(dst), s.wl.data_ptr(),
-          s.wr.data_ptr(), s.conn_l.data_ptr(), s.conn_r.data_ptr(), s.src_l.data_ptr(), s.src_r.data_ptr(),
-          float(alpha), float(beta))  # fmt: skip
+    c.update(_DTYPES[src.dtype], inverse, frames, high.data_ptr(), _frame_stride(high),
+             src.data_ptr(), _frame_stride(src), dst.data_ptr(), _frame_stride(dst), s.wl.data_ptr(),
+             s.wr.data_ptr(), s.conn_l.data_ptr(), s.conn_r.data_ptr(), s.src_l.data_ptr(), s.src_r.data_ptr(),
+             float(alpha), float(beta))  # fmt: skip
 
 
-def analysis_step(c, cur: Tensor, s: Side, interp: str, alpha: float, beta: float) -> tuple[Tensor, Tensor]:
+def analysis_step(c: Kernels, cur: Tensor, s: Side, interp: str, alpha: float, beta: float) -> tuple[Tensor, Tensor]:
     """One level: ``cur Tensor[N, C, H, W]`` contiguous -> ``(H Tensor[N // 2, ...], L Tensor[(N + 1) // 2, ...])``."""
     n = cur.shape[0]
     even, odd = cur[0::2], cur[1::2]
@@ -102,7 +102,7 @@ def analysis_step(c, cur: Tensor, s: Side, interp: str, alpha: float, beta: floa
     return high, low
 
 
-def synthesis_step(c, low: Tensor, high: Tensor, s: Side, interp: str, alpha: float, beta: float) -> Tensor:
+def synthesis_step(c: Kernels, low: Tensor, high: Tensor, s: Side, interp: str, alpha: float, beta: float) -> Tensor:
     """Invert :func:`analysis_step`: ``Tensor[N, C, H, W]``, even and odd frames written in place (interleaved)."""
     low, high = low.contiguous(), high.contiguous()
     n = low.shape[0] + high.shape[0]

@@ -59,7 +59,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_int as _check_int
-from .._extension import load
+from .._extension import kernel
 from ..ops.warp import warp
 from . import _fused, _validate
 
@@ -74,10 +74,6 @@ _INTERPS = ("bilinear", "bicubic")
 _FLOATS = (torch.float32, torch.float64)
 # BT.601 luma weights for 3-channel (RGB) frames.
 _LUMA = (0.299, 0.587, 0.114)
-# Run the lifting steps on the fused kernels (csrc/mctf: one pass per step, no warped frames) when the compiled
-# core has them for the frames' device; False: the composed reference (_predict / _update on pywlc.ops.warp and
-# gathers), which the fused kernels match (bitwise on the CPU up to the sign of a zero; tests/test_mctf_fused.py).
-FUSED = True
 
 
 @dataclass(frozen=True)
@@ -311,10 +307,6 @@ def _normalise_motion(out: object, h: int, w: int, has_right: bool, haar: bool) 
 # Lifting geometry
 
 
-# Use the compiled geometry kernel when present (tests switch it off to compare with the torch reference).
-GEOMETRY_KERNEL = True
-
-
 def _targets(field: Tensor) -> tuple[Tensor, Tensor]:
     """``Tensor[K, 2, H, W]`` -> raster index of ``round(p + v)`` (round half up, spec "Connectivity") and
     whether it lies in the frame, both ``Tensor[K, H, W]``."""
@@ -369,8 +361,8 @@ def _geometry(fl: Tensor, fr: Tensor, ul: Tensor, ur: Tensor, cut: Tensor, has_r
     The compiled kernel (``mctf_geometry_cpu``: one raster pass per frame) computes exactly what
     :func:`_geometry_reference` does with torch ops; the reference runs where the kernel is missing.
     """
-    c = load()
-    if c is not None and hasattr(c, "mctf_geometry_cpu") and fl.device.type == "cpu" and GEOMETRY_KERNEL:
+    geometry = kernel("mctf_geometry", fl) if fl.device.type == "cpu" else None
+    if geometry is not None:
         k, _, h, w = fl.shape
         fl_c = fl.to(torch.float32).contiguous()
         fr_c = fr.to(torch.float32).contiguous()
@@ -381,9 +373,8 @@ def _geometry(fl: Tensor, fr: Tensor, ul: Tensor, ur: Tensor, cut: Tensor, has_r
         conn_r = torch.empty_like(conn_l)
         src_l = torch.empty((k, h, w), dtype=torch.int64)
         src_r = torch.empty_like(src_l)
-        c.mctf_geometry_cpu(k, h, w, fl_c.data_ptr(), fr_c.data_ptr(), *(t.data_ptr() for t in u8), wl.data_ptr(),
-                            wr.data_ptr(), conn_l.data_ptr(), src_l.data_ptr(), conn_r.data_ptr(),
-                            src_r.data_ptr())  # fmt: skip
+        geometry(k, h, w, fl_c.data_ptr(), fr_c.data_ptr(), *(t.data_ptr() for t in u8), wl.data_ptr(),
+                 wr.data_ptr(), conn_l.data_ptr(), src_l.data_ptr(), conn_r.data_ptr(), src_r.data_ptr())  # fmt: skip
         return _Geometry(wl, wr, conn_l, src_l, conn_r, src_r)
     return _geometry_reference(fl, fr, ul, ur, cut, has_right)
 
@@ -549,7 +540,7 @@ def analyze(
         cut = torch.tensor(cuts, dtype=torch.bool)
         g = _geometry(fl, fr, ul, ur, cut, 2 * torch.arange(k) + 2 < n)
         lvl = MctfLevel(td, n, fl, fr, ul, ur, cut, g.wl, g.wr, g.conn_l, g.conn_r)
-        c = _fused.kernels(cur, integer) if FUSED else None
+        c = _fused.kernels(cur, integer)  # None: the composed reference below (also in use_kernels(False))
         if c is not None:
             high, low = _fused.analysis_step(c, cur, _fused.side(g, fl, fr, cur.device), interp, alpha, beta)
             highs.append(high)
@@ -592,7 +583,7 @@ def synthesize(result: MctfResult) -> Tensor:
         n = lvl.num_frames
         n_even = (n + 1) // 2
         g = _geometry_of(lvl, n)
-        c = _fused.kernels(low, result.integer) if FUSED else None
+        c = _fused.kernels(low, result.integer)  # None: the composed reference below
         if c is not None:
             s = _fused.side(g, lvl.field_left, lvl.field_right, low.device)
             low = _fused.synthesis_step(c, low, high, s, result.interp, result.alpha, result.beta)
