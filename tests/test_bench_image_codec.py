@@ -1,0 +1,123 @@
+"""Smoke run of ``benchmarks/bench_image_codec.py --quick`` on one small picture: the harness writes well-formed
+results (RD points, BD-rates, lossless bpsp checked bitwise, speed) and the RD plot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _ours_available() -> bool:
+    try:
+        from pywlc.codecs import wavelet
+
+        wavelet.decode(wavelet.encode(torch.full((3, 16, 16), 128, dtype=torch.uint8), quality=50.0))
+        return True
+    except Exception:
+        return False
+
+
+def _run(tmp_path: Path, *extra: str) -> dict:
+    g = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:180, 0:200]
+    img = 128 + 60 * np.sin(xx / 9)[..., None] * np.cos(yy / 7)[..., None] + g.normal(0, 6, (180, 200, 3))
+    src = tmp_path / "tiny.png"
+    Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(src)
+    out = tmp_path / "result.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_image_codec.py"), "--quick", "--image", str(src)]
+    cmd += ["--downscale", "1", "--no-progress", "--out", str(out), *extra]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert out.with_suffix(".png").stat().st_size > 1000
+    return json.loads(out.read_text())
+
+
+def _check(result: dict, lossy: set[str], lossless: set[str]) -> None:
+    assert result["torch"] and result["device"] and result["git_commit"] is not None
+    assert set(result["lossy"]) >= lossy and set(result["lossless"]) >= lossless
+    for curve in result["lossy"].values():
+        assert len(curve["points"]) == 3
+        for p in curve["points"]:
+            assert p["bpp"] > 0 and p["psnr"] > 15 and p["ms_ssim"] is not None
+            assert p["images"][0]["bytes"] * 8 / (180 * 200) == pytest.approx(p["images"][0]["bpp"])
+    for r in result["lossless"].values():
+        assert r["all_bitwise"] and 0 < r["bpsp_mean"] < 8
+    ref = result["bd_rate"][f"{sorted(lossy - {'jpeg2000'})[0]} vs jpeg2000"]
+    assert set(ref["psnr"]) == {"per_image", "mean_curve", "images"}
+    assert ref["psnr"]["per_image"]["n"] + ref["psnr"]["per_image"]["failed"] == 1
+    for s in result["speed"].values():
+        assert s["encode_ms"]["median"] > 0 and s["decode_ms"]["median"] > 0 and len(s["encode_ms"]["all"]) == 2
+
+
+def test_quick_anchors_only(tmp_path):
+    result = _run(tmp_path, "--no-ours", "--codecs", "jpeg,jpeg2000,png")
+    _check(result, {"jpeg", "jpeg2000"}, {"png", "jpeg2000-lossless"})
+    assert "ours" not in result["lossy"]
+
+
+@pytest.mark.skipif(not _ours_available(), reason="pywlc.codecs.wavelet or its shipped weights are not available")
+def test_quick_with_ours(tmp_path):
+    result = _run(tmp_path, "--codecs", "jpeg,jpeg2000,png")
+    _check(result, {"ours", "jpeg", "jpeg2000"}, {"ours", "png"})
+    assert "ours vs jpeg2000" in result["bd_rate"] and "ours vs jpeg" in result["bd_rate"]
+    assert "ours" in result["speed"] and "ours lossless" in result["speed"]
+
+
+class _FakeWavelet:
+    """Stands in for ``pywlc.codecs.wavelet`` (JPEG 2000 underneath; quality -> bpp; lifting and post-filter
+    change the stream / picture) so the harness's handling of ours and its ablations is tested without weights."""
+
+    def __init__(self) -> None:
+        from pywlc import anchors
+
+        self.j2k, self.ll = anchors.get("jpeg2000"), anchors.get("jpeg2000-lossless")
+
+    def encode(self, img, quality=None, bpp=None, lossless=False, lifting=True):
+        if lossless:
+            return b"L" + self.ll.encode(img)
+        rate = bpp if bpp is not None else quality / 40
+        return (b"F" if lifting else b"N") + self.j2k.encode(img, rate * (1.0 if lifting else 1.2))
+
+    def decode(self, data, postfilter=True):
+        x = (self.ll if data[:1] == b"L" else self.j2k).decode(data[1:])
+        return x if postfilter or data[:1] == b"L" else (x.int() ^ 1).to(torch.uint8)
+
+
+def test_quick_with_a_stand_in_codec(tmp_path, monkeypatch):
+    import importlib.util
+
+    import pywlc.codecs
+
+    fake = _FakeWavelet()
+    monkeypatch.setitem(sys.modules, "pywlc.codecs.wavelet", fake)
+    monkeypatch.setattr(pywlc.codecs, "wavelet", fake, raising=False)
+    spec = importlib.util.spec_from_file_location("bench_image_codec", ROOT / "benchmarks" / "bench_image_codec.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_image_codec", bench)  # dataclasses look their module up
+    spec.loader.exec_module(bench)
+    src = tmp_path / "tiny.png"
+    g = np.random.default_rng(5)
+    Image.fromarray(g.integers(60, 200, (170, 190, 3), dtype=np.uint8)).save(src)
+    out = tmp_path / "r.json"
+    argv = ["--quick", "--image", str(src), "--downscale", "1", "--no-progress", "--codecs", "jpeg,jpeg2000,png"]
+    assert bench.main([*argv, "--rate-targeted", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result["lossy"]) == {"ours", "ours:+lifting", "ours:entropy-only", "ours@bpp", "jpeg", "jpeg2000"}
+    full, lift = result["lossy"]["ours"]["points"], result["lossy"]["ours:+lifting"]["points"]
+    # +lifting decodes the default stream (encode(lifting=True) gives the same bytes) without the post-filter.
+    assert [p["bpp"] for p in full] == [p["bpp"] for p in lift]
+    assert all(a["psnr"] > b["psnr"] for a, b in zip(full, lift, strict=True))
+    assert result["lossless"]["ours"]["all_bitwise"]
+    assert {"ours:entropy-only vs jpeg2000", "ours vs jpeg"} <= set(result["bd_rate"])
+    assert {"ours", "ours lossless", "jpeg", "png"} <= set(result["speed"])
