@@ -471,7 +471,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=None, help="speed repetitions (default 7, quick 2)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--markdown", type=Path, default=None, help="print the README tables of this JSON and exit")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
 
     torch.set_grad_enabled(False)
     files = args.image or test_files(args.data)
@@ -620,6 +624,49 @@ def summary_text(result: dict[str, Any]) -> str:
         lines.append(
             f"  {name:<20} {s['bpp']:.2f} bpp  enc {e['median']:.0f} [{e['min']:.0f}, {e['max']:.0f}]"
             f"  dec {d['median']:.0f} [{d['min']:.0f}, {d['max']:.0f}]"
+        )
+    return "\n".join(lines)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The README tables (lossy BD-rates, lossless bpsp, speed) from a results JSON."""
+    lines = [
+        f"Lossy, BD-rate ({BD_METHOD}, `bjontegaard`) vs JPEG 2000 in % (negative: fewer bits), "
+        f"{len(result['images'])} test photos:",
+        "",
+        "| codec | PSNR, per image: median | mean | PSNR, mean curves | MS-SSIM, per image: median | mean curves |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["bd_rate"].values():
+        if row["anchor"] != REFERENCE:
+            continue
+        p, m = row["psnr"], row["ms_ssim"]
+        lines.append(
+            f"| {row['test']} | {_fmt(p['per_image']['median'])} | {_fmt(p['per_image']['mean'])} | "
+            f"{_fmt(p['mean_curve'].get('bd_rate'))} | {_fmt(m['per_image']['median'])} | "
+            f"{_fmt(m['mean_curve'].get('bd_rate'))} |"
+        )
+    others = [r for r in result["bd_rate"].values() if r["anchor"] != REFERENCE and r["test"] == "ours"]
+    if others:
+        lines += ["", "| ours vs | PSNR, per image: median | PSNR, mean curves | MS-SSIM, per image: median |"]
+        lines.append("|---|---|---|---|")
+        for row in others:
+            p, m = row["psnr"], row["ms_ssim"]
+            lines.append(
+                f"| {row['anchor']} | {_fmt(p['per_image']['median'])} | {_fmt(p['mean_curve'].get('bd_rate'))} | "
+                f"{_fmt(m['per_image']['median'])} |"
+            )
+    lines += ["", "| lossless | bits per sub-pixel, mean over photos | all pixels | bitwise |", "|---|---|---|---|"]
+    for name, r in result["lossless"].items():
+        lines.append(
+            f"| {name} | {r['bpsp_mean']:.3f} | {r['bpsp_total']:.3f} | {'yes' if r['all_bitwise'] else 'NO'} |"
+        )
+    lines += ["", "| speed, 768x512 | bpp | encode ms, median [min, max] | decode ms |", "|---|---|---|---|"]
+    for name, s in result["speed"].items():
+        e, d = s["encode_ms"], s["decode_ms"]
+        lines.append(
+            f"| {name} | {s['bpp']:.2f} | {e['median']:.0f} [{e['min']:.0f}, {e['max']:.0f}] | "
+            f"{d['median']:.0f} [{d['min']:.0f}, {d['max']:.0f}] |"
         )
     return "\n".join(lines)
 
