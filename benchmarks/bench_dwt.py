@@ -119,7 +119,7 @@ def main() -> None:
             )
     if args.out is None and args.quick:
         return
-    out = args.out or ROOT / "benchmarks" / "results" / f"{device_tag(device)}.json"
+    out = args.out or ROOT / "benchmarks" / "results" / f"dwt-{device_tag(device)}.json"
     result = save_result("dwt", device, reps, rows, out, ROOT)
     plot(rows, out.with_suffix(".png"))
     print(f"wrote {out} and {out.with_suffix('.png')}\n")

@@ -1,6 +1,7 @@
 """Cost and accuracy of the exact (fixed-point) entropy path of WeConvene and its baseline, on the CPU.
 
-``python benchmarks/bench_exact_entropy.py [--config compact] [--threads 2] [--out results/exact-cpu-2core.json]``
+``python benchmarks/bench_exact_entropy.py [--config compact] [--threads 2]``
+``[--out benchmarks/results/exact_entropy-cpu-2core.json]``
 
 Per model (random init, ``update(force=True)``), on the shipped sample image padded to 768x512:
 

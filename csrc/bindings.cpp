@@ -7,6 +7,7 @@
 #include <omp.h>
 #endif
 
+#include "abi.h"
 #include "bind_registry.h"
 
 namespace py = pybind11;
@@ -36,10 +37,21 @@ py::dict build_info() {
   return d;
 }
 
+// csrc/abi.h's codes as {group: {name: code}}: the Python layer's constants are checked against them.
+py::dict abi_codes() {
+  py::dict d;
+  for (const pywlc::AbiCode& c : pywlc::kAbiCodes) {
+    if (!d.contains(c.group)) d[c.group] = py::dict();
+    d[c.group].cast<py::dict>()[c.name] = c.code;
+  }
+  return d;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "pywlc compiled kernels (no libtorch): raw pointers, sizes and CUDA streams in.";
   m.def("build_info", &build_info);
+  m.def("abi", &abi_codes, "The integer codes of dtypes, modes, interpolations, paddings and ops (csrc/abi.h).");
   for (pywlc::Binder bind : pywlc::binders()) bind(m);
 }

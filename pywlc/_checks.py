@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+HALF_DTYPES = (torch.float16, torch.bfloat16)  # computed in float32 where there is no fast half arithmetic
 
 
 def check_int(value: object, name: str, lo: int, hi: int | None = None) -> int:

@@ -13,7 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize(
     "script,key",
-    [("bench_dwt.py", "pywlc_fwd_ms"), ("bench_motion.py", "pywlc_fwd_ms"), ("bench_sparse_conv.py", "tiles_total_ms")],
+    [
+        ("bench_dwt.py", "pywlc_fwd_ms"),
+        ("bench_warp.py", "pywlc_fwd_ms"),
+        ("bench_motion_search.py", "block_match_ms"),
+        ("bench_masked_conv.py", "tiles_total_ms"),
+    ],
 )
 def test_quick_benchmark_writes_json(tmp_path, script, key):
     out = tmp_path / "result.json"

@@ -8,7 +8,7 @@ from conftest import TOL, assert_close
 
 import pywlc
 from pywlc._extension import use_kernels
-from pywlc.ops import _reference as ref
+from pywlc.ops import _reference_dwt as ref
 from pywlc.ops.dwt import FORWARD_ADJOINT, INVERSE_ADJOINT, _run
 from pywlc.ops.wavelets import get_scheme, max_level
 

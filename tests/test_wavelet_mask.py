@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import pywlc
-from pywlc.ops._reference_sparse import wavelet_mask_reference
+from pywlc.ops._reference_wavelet_mask import wavelet_mask_reference
 from pywlc.ops.wavelet_mask import wavelet_mask
 
 

@@ -9,11 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "../abi.h"  // DwtDtype
 #include "lifting_common.h"
 
 namespace pywlc {
-
-enum DwtDtype : int { kFloat32 = 0, kFloat64 = 1, kInt32 = 2 };
 
 struct DwtArgs {
   const void* src;  // Tensor[B, D0, D1, D2]

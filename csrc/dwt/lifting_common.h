@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "../abi.h"  // DwtMode, DwtOp
+
 #if defined(__CUDACC__)
 #define PYWLC_HD __host__ __device__ __forceinline__
 #else
@@ -22,12 +24,6 @@ namespace pywlc {
 constexpr int kMaxLiftSteps = 8;
 constexpr int kPredict = 0;  // o[i] += a * e[i] + b * e[i+1]
 constexpr int kUpdate = 1;   // e[i] += a * o[i-1] + b * o[i]
-
-enum DwtMode : int { kSymmetric = 0, kPeriodization = 1 };
-
-// The four linear maps a lifting DWT needs: analysis A, synthesis A^-1, and their adjoints (the
-// backward passes of A and A^-1).
-enum DwtOp : int { kForward = 0, kInverse = 1, kForwardAdjoint = 2, kInverseAdjoint = 3 };
 
 template <typename T>
 struct LiftScheme {

@@ -10,11 +10,10 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../abi.h"  // MctfDtype
 #include "../warp/warp_common.h"
 
 namespace pywlc {
-
-enum MctfDtype : int { kMctfFloat32 = 0, kMctfFloat64 = 1, kMctfInt32 = 2 };
 
 // mctf.py's _round: round half up, as int32.
 PYWLC_HD int32_t mctf_round(double v) { return static_cast<int32_t>(floor(v + 0.5)); }

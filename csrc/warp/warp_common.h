@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../abi.h"  // WarpInterp, WarpPadding, WarpDtype
+
 #ifndef PYWLC_HD
 #if defined(__CUDACC__)
 #define PYWLC_HD __host__ __device__ __forceinline__
@@ -18,10 +20,6 @@
 #endif
 
 namespace pywlc {
-
-enum WarpInterp : int { kWarpBilinear = 0, kWarpBicubic = 1, kWarpHevc8 = 2 };
-enum WarpPadding : int { kWarpBorder = 0, kWarpZeros = 1 };
-enum WarpDtype : int { kWarpFloat32 = 0, kWarpFloat64 = 1 };
 
 // Taps per axis of each interpolation.
 template <int Interp>

@@ -1,8 +1,8 @@
 """pywlc's ops: each a torch custom op (``torch.ops.pywlc.*``) with autograd, a fake kernel and a
-pure-torch reference in :mod:`pywlc.ops._reference`."""
+pure-torch reference in ``pywlc.ops._reference_<op>``."""
 
 from .dwt import dwt, idwt
-from .sparse_conv import ActiveSet, MaskedConv2d, active_tiles, masked_conv2d
+from .masked_conv import ActiveSet, MaskedConv2d, active_tiles, masked_conv2d
 from .warp import Warp, WarpBlocks, warp, warp_blocks
 from .wavelet_mask import wavelet_mask
 from .wavelets import WAVELETS, get_scheme, max_level, subband_sizes

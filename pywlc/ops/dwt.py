@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from .._extension import kernel
-from . import _reference as ref
+from . import _reference_dwt as ref
 from .wavelets import MODES, LiftingScheme, get_scheme, max_level
 
 __all__ = [

@@ -1,6 +1,6 @@
 """WaveletVFI's detail mask (Kong et al. 2023, Sec. 3.3): where a frame's high-frequency wavelet coefficients are
 large relative to the low band's dynamic range, the finer decoder layers run (see
-:func:`pywlc.ops.sparse_conv.masked_conv2d`); elsewhere they are skipped.
+:func:`pywlc.ops.masked_conv.masked_conv2d`); elsewhere they are skipped.
 
 A coarse location ``(i, j)`` of sample ``n`` is active when
 

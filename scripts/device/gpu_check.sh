@@ -18,8 +18,10 @@ PYWLC_CUDA=1 PYWLC_CUDA_ARCHS="$arch" python3 setup.py -q build_ext --inplace >"
 python3 -c "import pywlc, json; print(json.dumps(pywlc.build_info()))" | tee "$OUT/build_info.json"
 OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE python3 -m pytest -q -n 8 tests ${1:+-k "$1"} 2>&1 | tee "$OUT/tests.log" | tail -40
 name=$(python3 -c "import torch; n = torch.cuda.get_device_name(0).lower(); print('h200' if 'h200' in n else 'h100' if 'h100' in n else 'gpu')")
-python3 benchmarks/bench_dwt.py --device cuda --out "$OUT/$name.json" 2>&1 | tee "$OUT/bench_dwt.log"
-python3 benchmarks/bench_motion.py --device cuda --out "$OUT/$name-motion.json" 2>&1 | tee "$OUT/bench_motion.log"
-if [ -f benchmarks/bench_sparse_conv.py ]; then
-  python3 benchmarks/bench_sparse_conv.py --device cuda --out "$OUT/$name-sparse.json" 2>&1 | tee "$OUT/bench_sparse.log"
-fi
+# results/<family>-<device>.json, as benchmarks/results/ names them
+python3 benchmarks/bench_dwt.py --device cuda --out "$OUT/dwt-$name.json" 2>&1 | tee "$OUT/bench_dwt.log"
+python3 benchmarks/bench_warp.py --device cuda --out "$OUT/warp-$name.json" 2>&1 | tee "$OUT/bench_warp.log"
+python3 benchmarks/bench_motion_search.py --device cuda --out "$OUT/motion_search-$name.json" 2>&1 |
+  tee "$OUT/bench_motion_search.log"
+python3 benchmarks/bench_masked_conv.py --device cuda --out "$OUT/masked_conv-$name.json" 2>&1 |
+  tee "$OUT/bench_masked_conv.log"

@@ -1,6 +1,6 @@
-"""Motion-compensation benchmark (warping part): pywlc.warp vs F.grid_sample, in one run.
+"""Warping benchmark: pywlc.warp vs F.grid_sample, in one run.
 
-    python benchmarks/bench_motion.py [--device cpu|cuda] [--quick] [--out benchmarks/results/NAME.json]
+    python benchmarks/bench_warp.py [--device cpu|cuda] [--quick] [--out benchmarks/results/NAME.json]
 
 fp32 image ``Tensor[N, 3, H, W]`` and a random relative flow (a few pixels).  For each mode and padding:
 forward, and forward+backward (gradients for image and flow), of
@@ -10,11 +10,10 @@ forward, and forward+backward (gradients for image and flow), of
   grid from the relative flow (what a caller holding a flow has to do);
 
 and the copy floor (``img.clone()`` + ``flow.clone()``, what a memory-bound op cannot beat).  Plus
-``warp_blocks`` forward (8x8 blocks, bilinear and hevc8), and the motion searches per frame pair: fixed-grid
-``block_match`` (16x16 blocks, range 16, quarter-pel; on the device) and HVSBM (CPU, 2 threads pinned so
-numbers compare across machines) at 384x288 and 1080p.  Medians with warm-up (``pywlc.benchmark.median_ms``,
+``warp_blocks`` forward (8x8 blocks, bilinear and hevc8).  (The motion searches are timed by
+``bench_motion_search.py``.)  Medians with warm-up (``pywlc.benchmark.median_ms``,
 CUDA events on the GPU); JSON with torch version, device name and git commit into
-``benchmarks/results/<device>-motion.json``.  ``--quick``: one small shape, few repetitions (CI smoke; no
+``benchmarks/results/warp-<device>.json``.  ``--quick``: one small shape, few repetitions (CI smoke; no
 file unless ``--out``).
 """
 
@@ -27,7 +26,6 @@ import torch
 import torch.nn.functional as F
 
 from pywlc.benchmark import device_tag, median_ms, save_result
-from pywlc.motion import block_match, hvsbm
 from pywlc.ops.warp import warp, warp_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,42 +89,6 @@ def bench_shape(shape, device: torch.device, reps: int) -> list[dict]:
     return rows
 
 
-SEARCH_SIZES = {"384x288": (288, 384), "1080p": (1080, 1920)}
-QUICK_SEARCH = {"96x64": (64, 96)}
-
-
-def _pair(h: int, w: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Smooth random texture and the same texture moved by (+3.25, -2.5) px: a 0..255 grey frame pair."""
-    base = torch.rand((1, 1, h + 32, w + 32), generator=g) * 255
-    base = F.avg_pool2d(base, 5, 1, 2)
-    ref = base[0, 0, 8 : 8 + h, 8 : 8 + w]
-    cur = F.interpolate(base, scale_factor=4, mode="bicubic", align_corners=False)[0, 0]
-    cur = cur[4 * 8 - 10 : 4 * (8 + h) - 10 : 4, 4 * 8 + 13 : 4 * (8 + w) + 13 : 4]
-    return cur.contiguous(), ref.contiguous()
-
-
-def bench_search(sizes: dict, device: torch.device, reps: int) -> list[dict]:
-    g = torch.Generator().manual_seed(1)
-    rows = []
-    for name, (h, w) in sizes.items():
-        cur, ref = _pair(h, w, g)
-        cur_d, ref_d = cur.round().to(torch.uint8).to(device), ref.round().to(torch.uint8).to(device)
-        row = {"op": "motion_search", "size": name, "shape": [h, w], "device": device.type}
-        row["block_match_ms"] = median_ms(
-            lambda c=cur_d, r=ref_d: block_match(c, r, block=16, search_range=16), device, reps
-        )
-        row["hvsbm_cpu_2threads_ms"] = median_ms(
-            lambda c=cur, r=ref: hvsbm(c, r, threads=2), "cpu", max(1, min(reps, 3)), warmup=1
-        )
-        rows.append(row)
-        print(
-            f"{name:8s} block_match (16x16, R16, 1/4-pel, {device.type}) {row['block_match_ms']:.2f} ms | "
-            f"HVSBM (CPU, 2 threads) {row['hvsbm_cpu_2threads_ms']:.1f} ms",
-            flush=True,
-        )
-    return rows
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -139,11 +101,10 @@ def main() -> None:
     rows = []
     for shape in (QUICK if args.quick else SHAPES)[device.type].values():
         rows += bench_shape(shape, device, reps)
-    rows += bench_search(QUICK_SEARCH if args.quick else SEARCH_SIZES, device, reps)
     if args.out is None and args.quick:
         return
-    out = args.out or ROOT / "benchmarks" / "results" / f"{device_tag(device)}-motion.json"
-    save_result("motion", device, reps, rows, out, ROOT)
+    out = args.out or ROOT / "benchmarks" / "results" / f"warp-{device_tag(device)}.json"
+    save_result("warp", device, reps, rows, out, ROOT)
     print(f"wrote {out}")
 
 

@@ -1,32 +1,15 @@
-"""Pure-torch twins of the wavelet-mask sparse convolution ops: the test oracles.
+"""Pure-torch twin of :func:`pywlc.ops.wavelet_mask.wavelet_mask`: the test oracle.
 
-* :func:`masked_conv2d_reference` is the dense formula the sparse op promises to equal:
-  ``F.conv2d(x, w, b, stride, padding)`` where the mask is set, ``fill`` elsewhere.
-* :func:`wavelet_mask_reference` builds the WaveletVFI detail mask one sample at a time with explicit
-  shifts (no pooling, no interpolation), written to be read rather than to be fast.
+:func:`wavelet_mask_reference` builds the WaveletVFI detail mask one sample at a time with explicit shifts (no
+pooling, no interpolation), written to be read rather than to be fast.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["masked_conv2d_reference", "wavelet_mask_reference"]
-
-
-def masked_conv2d_reference(
-    x: Tensor,  # [N, Cin, H, W]
-    weight: Tensor,  # [Cout, Cin, kh, kw]
-    bias: Tensor | None,  # [Cout]
-    mask: Tensor,  # [N, 1, Ho, Wo] bool
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-    fill: float = 0.0,
-) -> Tensor:  # [N, Cout, Ho, Wo]
-    """``F.conv2d(x, weight, bias, stride, padding) * mask + fill * ~mask`` (``torch.where``: exact for any fill)."""
-    dense = F.conv2d(x, weight, bias, stride, padding)
-    return torch.where(mask.view(mask.shape[0], 1, *dense.shape[-2:]), dense, torch.full_like(dense, fill))
+__all__ = ["wavelet_mask_reference"]
 
 
 def _dilate3x3(m: Tensor) -> Tensor:  # [h, w] bool -> [h, w] bool

@@ -1,6 +1,6 @@
 """Mask-sparse convolution benchmark: pywlc.ops.masked_conv2d (both algorithms) vs the dense ATen / cuDNN conv.
 
-    python benchmarks/bench_sparse_conv.py [--device cpu|cuda] [--quick] [--out benchmarks/results/NAME.json]
+    python benchmarks/bench_masked_conv.py [--device cpu|cuda] [--quick] [--out benchmarks/results/NAME.json]
 
 Per layer, mask and density, in one run: the dense conv (``F.conv2d``), the dense formula
 (``torch.where(mask, F.conv2d(...), fill)``), and :func:`masked_conv2d` with ``algo="pixels"`` (im2col gather
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from pywlc.benchmark import device_tag, median_ms, median_ms_interleaved, save_result
 from pywlc.ops.dwt import wavedec2
-from pywlc.ops.sparse_conv import DEFAULT_TILE, active_tiles, masked_conv2d
+from pywlc.ops.masked_conv import DEFAULT_TILE, active_tiles, masked_conv2d
 from pywlc.ops.wavelet_mask import wavelet_mask
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,8 +268,8 @@ def main() -> None:
             )
     if args.out is None and args.quick:
         return
-    out = args.out or ROOT / "benchmarks" / "results" / f"{device_tag(device)}-sparse.json"
-    save_result("sparse_conv", device, reps, all_rows, out, ROOT)
+    out = args.out or ROOT / "benchmarks" / "results" / f"masked_conv-{device_tag(device)}.json"
+    save_result("masked_conv", device, reps, all_rows, out, ROOT)
     plot(cases, out.with_suffix(".png"))
     print(f"wrote {out} and {out.with_suffix('.png')}")
 

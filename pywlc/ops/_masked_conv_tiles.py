@@ -1,4 +1,4 @@
-"""Active-tile kernels of :func:`pywlc.ops.sparse_conv.masked_conv2d` (``algo="tiles"``).
+"""Active-tile kernels of :func:`pywlc.ops.masked_conv.masked_conv2d` (``algo="tiles"``).
 
 SBNet (Ren et al., CVPR 2018, "SBNet: Sparse Blocks Network for Fast Inference") computes a sparse
 convolution as a *dense* convolution over a batch of gathered blocks.  WaveletVFI's masks are unions of
@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .._extension import kernels_enabled
 
 # Largest tile batch gathered at once, in elements (256 MiB in fp32 on CUDA, 64 MiB on the CPU): bounds the
 # extra memory; oneDNN / cuDNN reach full speed on batches far smaller.
@@ -131,7 +133,12 @@ def _chunk(g: TileGeometry, device: torch.device) -> int:
 
 
 def dense_is_cheaper(num_tiles: int, g: TileGeometry) -> bool:
-    """True when the tile batch would hold at least as many input pixels as the whole padded input."""
+    """True when the tile batch would hold at least as many input pixels as the whole padded input.
+
+    ``use_kernels(False, "masked_conv2d_dense")`` turns the shortcut off (tests: the gather / batch conv / scatter
+    kernels then run on every mask)."""
+    if not kernels_enabled("masked_conv2d_dense"):
+        return False
     return num_tiles > 0 and num_tiles * g.wh * g.ww >= g.n * (g.h + 2 * g.padding[0]) * (g.w + 2 * g.padding[1])
 
 

@@ -33,7 +33,7 @@ pixels and wide layers.
 ``"tiles"`` -- SBNet (Ren et al., CVPR 2018): each active output tile's input window (halo included) is
 gathered into a channels-last batch, one dense ``F.conv2d`` computes the tiles, the outputs are written back
 where the pixel mask is set; backward runs the conv's backward on the tile batch and scatter-adds the window
-gradients (see :mod:`pywlc.ops._sparse_tiles`).  Computes whole tiles (``T * tile**2`` outputs) but feeds
+gradients (see :mod:`pywlc.ops._masked_conv_tiles`).  Computes whole tiles (``T * tile**2`` outputs) but feeds
 oneDNN / cuDNN a plain conv: best for clustered masks such as WaveletVFI's, and near-full masks (when the
 tiles cover the frame it runs one dense conv).
 
@@ -45,267 +45,29 @@ uses atomics, so its bits may vary run to run.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from .._checks import check_float_4d, check_int
-from . import _sparse_tiles as _tiles
-from ._sparse_tiles import TileGeometry
+from .._checks import check_float_4d
+from .._extension import kernels_enabled
+from . import _masked_conv_tiles as _tiles
+from ._masked_conv_active import ActiveSet, active_tiles, check_mask, check_tile, compact, tile_mask
+from ._masked_conv_pixels import backward_impl as _backward_impl
+from ._masked_conv_pixels import compute_dtype as _compute_dtype
+from ._masked_conv_pixels import forward_impl as _forward_impl
+from ._masked_conv_pixels import out_size as _out_size
+from ._masked_conv_tiles import TileGeometry
+from ._reference_masked_conv import masked_conv2d_reference
 
 __all__ = ["ActiveSet", "active_tiles", "masked_conv2d", "MaskedConv2d"]
 
-_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-_HALF = (torch.float16, torch.bfloat16)
-# Largest im2col patch matrix built at once, in elements (256 MiB in fp32 on CUDA; L2-sized chunks on the CPU).
-_PATCH_BUDGET = {"cuda": 1 << 26, "cpu": 1 << 21}
 _ALGOS = ("auto", "pixels", "tiles")
-# Default tile edge (measured on the CPU, benchmarks/bench_sparse_conv.py): 8 x 8 tiles follow WaveletVFI's
+# Default tile edge (measured on the CPU, benchmarks/bench_masked_conv.py): 8 x 8 tiles follow WaveletVFI's
 # 2 x 2-block masks closely enough, and a 10 x 10 window (3 x 3 kernel) still feeds oneDNN a useful GEMM.
 DEFAULT_TILE = 8
 # "auto": the pixel path's im2col gather costs about this many output-channel MACs per output (CPU, measured).
 _AUTO_GATHER_COST = 64.0
-
-
-# ----------------------------------------------------------------------------------------------------
-# Active-set compaction
-
-
-@dataclass(frozen=True)
-class ActiveSet:
-    """The active pixels (and tiles) of a ``[N, 1, H, W]`` mask, in sample-major raster order.
-
-    Attributes:
-        pixels: ``Tensor[K] int64``, flat indices ``n*H*W + y*W + x`` of the active pixels.
-        pixel_counts: ``Tensor[N] int64``, active pixels per sample (``pixels`` is grouped by sample).
-        tiles: ``Tensor[T] int64``, flat indices ``n*Th*Tw + ty*Tw + tx`` of the ``tile x tile`` tiles holding at
-            least one active pixel (``Th = ceil(H / tile)``); equals ``pixels`` for ``tile=1``.
-        tile_counts: ``Tensor[N] int64``, active tiles per sample.
-        shape: ``(N, H, W)`` of the mask.
-        tile: the tile size.
-    """
-
-    pixels: Tensor
-    pixel_counts: Tensor
-    tiles: Tensor
-    tile_counts: Tensor
-    shape: tuple[int, int, int]
-    tile: int
-
-    @property
-    def num_active(self) -> int:
-        """K, the number of active pixels."""
-        return self.pixels.numel()
-
-    @property
-    def density(self) -> float:
-        """Fraction of active pixels."""
-        total = math.prod(self.shape)
-        return self.num_active / total if total else 0.0
-
-
-def _compact(flat: Tensor) -> Tensor:  # [M] bool -> [K] int64
-    """Stream compaction by prefix sum: slot of an active element = (inclusive count before it) - 1.
-
-    Inactive elements are all scattered to a dump slot past the end, dropped afterwards, so the result needs
-    no ``torch.nonzero``; the only host sync reads the total count K.
-    """
-    m = flat.numel()
-    if m == 0:
-        return torch.zeros(0, dtype=torch.int64, device=flat.device)
-    pos = torch.cumsum(flat, 0)  # int64
-    k = int(pos[-1])
-    dest = torch.where(flat, pos - 1, k)
-    out = torch.empty(k + 1, dtype=torch.int64, device=flat.device)
-    out.scatter_(0, dest, torch.arange(m, device=flat.device))
-    return out[:k]
-
-
-def _check_mask(mask: object, name: str = "mask") -> Tensor:
-    if not isinstance(mask, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
-    if mask.dtype != torch.bool:
-        raise TypeError(f"{name} must be a bool tensor (e.g. `m > 0`), got {mask.dtype}")
-    if mask.dim() == 3:
-        mask = mask.unsqueeze(1)
-    if mask.dim() != 4 or mask.shape[1] != 1:
-        raise ValueError(f"{name} must be Tensor[N, 1, H, W] (or [N, H, W]) bool, got shape {tuple(mask.shape)}")
-    return mask
-
-
-def _tile_mask(mask: Tensor, tile: int) -> Tensor:  # [N, 1, H, W] bool -> [N, Th, Tw] bool
-    """A tile is active when any of its pixels is (tiles at the right / bottom border may be partial)."""
-    n, _, h, w = mask.shape
-    th, tw = -(-h // tile), -(-w // tile)
-    padded = F.pad(mask.reshape(n, h, w), (0, tw * tile - w, 0, th * tile - h))
-    return padded.view(n, th, tile, tw, tile).any(4).any(2)
-
-
-def _check_tile(tile: object) -> int:
-    return check_int(tile, "tile", 1)
-
-
-def active_tiles(mask: Tensor, tile: int = 1) -> ActiveSet:
-    """Compact a mask into the list of its active pixels and ``tile x tile`` tiles.
-
-    Args:
-        mask: ``Tensor[N, 1, H, W]`` (or ``[N, H, W]``) bool, CPU or CUDA.
-        tile: tile edge (>= 1); tiles at the right / bottom border may be partial.
-
-    Returns:
-        :class:`ActiveSet`, reusable by every :func:`masked_conv2d` whose output mask is ``mask``.
-    """
-    mask = _check_mask(mask)
-    tile = _check_tile(tile)
-    n, _, h, w = mask.shape
-    pixels = _compact(mask.reshape(-1))
-    pixel_counts = mask.reshape(n, h * w).sum(1)
-    if tile == 1:
-        tiles, tile_counts = pixels, pixel_counts
-    else:
-        tmask = _tile_mask(mask, tile)  # [N, Th, Tw]
-        tiles = _compact(tmask.reshape(-1))
-        tile_counts = tmask.reshape(n, -1).sum(1)
-    return ActiveSet(pixels, pixel_counts, tiles, tile_counts, (n, h, w), tile)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Kernels (torch ops; the same code on CPU and CUDA)
-
-
-def _out_size(h: int, w: int, kh: int, kw: int, stride: tuple[int, int], padding: tuple[int, int]) -> tuple[int, int]:
-    return (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1
-
-
-def _compute_dtype(t: Tensor) -> torch.dtype:
-    return torch.float32 if (t.dtype in _HALF and t.device.type != "cuda") else t.dtype
-
-
-def _padded_rows(x: Tensor, padding: tuple[int, int], dtype: torch.dtype) -> Tensor:
-    """``x Tensor[N, Cin, H, W]`` -> zero-padded channels-last rows ``Tensor[N*Hp*Wp, Cin]`` (one copy)."""
-    n, c, h, w = x.shape
-    ph, pw = padding
-    # F.pad then .contiguous(channels_last) runs ATen's blocked transpose: ~3x faster on the CPU than
-    # assigning a permuted view into a preallocated NHWC buffer.
-    xp = F.pad(x.to(dtype), (pw, pw, ph, ph)).contiguous(memory_format=torch.channels_last)
-    return xp.permute(0, 2, 3, 1).reshape(n * (h + 2 * ph) * (w + 2 * pw), c)
-
-
-def _patch_rows(
-    pixels: Tensor,  # [k] flat output pixel indices
-    hw_out: tuple[int, int],
-    hw_pad: tuple[int, int],
-    stride: tuple[int, int],
-    kernel: tuple[int, int],
-) -> Tensor:  # [k, kh*kw] rows of the padded channels-last input
-    """Rows of the padded input read by each output pixel: its top-left base plus the tap offsets."""
-    ho, wo = hw_out
-    hp, wp = hw_pad
-    n_idx = torch.div(pixels, ho * wo, rounding_mode="floor")
-    rem = pixels - n_idx * (ho * wo)
-    oy = torch.div(rem, wo, rounding_mode="floor")
-    ox = rem - oy * wo
-    base = n_idx * (hp * wp) + oy * (stride[0] * wp) + ox * stride[1]
-    ky = torch.arange(kernel[0], device=pixels.device)
-    kx = torch.arange(kernel[1], device=pixels.device)
-    offsets = (ky[:, None] * wp + kx[None, :]).reshape(-1)
-    return base[:, None] + offsets[None, :]
-
-
-def _weight_matrix(weight: Tensor, dtype: torch.dtype) -> Tensor:
-    """``weight Tensor[Cout, Cin, kh, kw]`` -> ``Tensor[Cout, kh*kw*Cin]`` in the patch order (tap-major)."""
-    return weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1).to(dtype)
-
-
-def _chunk(row_len: int, device: torch.device) -> int:
-    return max(1, _PATCH_BUDGET["cuda" if device.type == "cuda" else "cpu"] // max(1, row_len))
-
-
-def _forward_impl(
-    x: Tensor,  # [N, Cin, H, W]
-    weight: Tensor,  # [Cout, Cin, kh, kw]
-    bias: Tensor | None,  # [Cout]
-    pixels: Tensor,  # [K] int64
-    stride: tuple[int, int],
-    padding: tuple[int, int],
-    fill: float,
-) -> Tensor:  # [N, Cout, Ho, Wo]
-    n, cin, h, w = x.shape
-    cout, _, kh, kw = weight.shape
-    ho, wo = _out_size(h, w, kh, kw, stride, padding)
-    out = torch.full((n, cout, ho, wo), fill, dtype=x.dtype, device=x.device)
-    k = pixels.numel()
-    if k == 0 or out.numel() == 0:
-        return out
-    dtype = _compute_dtype(x)
-    rows = _padded_rows(x, padding, dtype)
-    wmat = _weight_matrix(weight, dtype)
-    b = None if bias is None else bias.to(dtype)
-    out_rows = out.view(n, cout, ho * wo).permute(0, 2, 1)  # [N, Ho*Wo, Cout] view, written in place
-    step = _chunk(kh * kw * cin, x.device)
-    hw_pad = (h + 2 * padding[0], w + 2 * padding[1])
-    for start in range(0, k, step):
-        pix = pixels[start : start + step]
-        idx = _patch_rows(pix, (ho, wo), hw_pad, stride, (kh, kw))
-        patches = rows.index_select(0, idx.reshape(-1)).view(pix.numel(), kh * kw * cin)
-        y = patches @ wmat.t() if b is None else torch.addmm(b, patches, wmat.t())
-        n_idx = torch.div(pix, ho * wo, rounding_mode="floor")
-        out_rows.index_put_((n_idx, pix - n_idx * (ho * wo)), y.to(x.dtype))
-    return out
-
-
-def _backward_impl(
-    grad: Tensor,  # [N, Cout, Ho, Wo]
-    x: Tensor,  # [N, Cin, H, W]
-    weight: Tensor,  # [Cout, Cin, kh, kw]
-    pixels: Tensor,  # [K] int64
-    stride: tuple[int, int],
-    padding: tuple[int, int],
-    need_input: bool = True,
-    need_weight: bool = True,
-) -> tuple[Tensor, Tensor, Tensor]:  # grad_x [N, Cin, H, W], grad_weight [Cout, Cin, kh, kw], grad_bias [Cout]
-    n, cin, h, w = x.shape
-    cout, _, kh, kw = weight.shape
-    ho, wo = grad.shape[-2:]
-    dtype = _compute_dtype(x)
-    # Half inputs accumulate their gradients in float32 (index_add_ and the GEMM sums over many pixels).
-    acc = torch.float32 if dtype in _HALF else dtype
-    hp, wp = h + 2 * padding[0], w + 2 * padding[1]
-    grad_rows_x = torch.zeros((n * hp * wp, cin), dtype=acc, device=x.device) if need_input else None
-    grad_w = torch.zeros((cout, kh * kw * cin), dtype=acc, device=x.device)
-    grad_b = torch.zeros(cout, dtype=acc, device=x.device)
-    k = pixels.numel()
-    if k and x.numel() and weight.numel():
-        rows = _padded_rows(x, padding, dtype) if need_weight else None
-        wmat = _weight_matrix(weight, dtype)
-        g_rows = grad.reshape(n, cout, ho * wo).permute(0, 2, 1)  # [N, Ho*Wo, Cout]
-        step = _chunk(kh * kw * cin, x.device)
-        for start in range(0, k, step):
-            pix = pixels[start : start + step]
-            n_idx = torch.div(pix, ho * wo, rounding_mode="floor")
-            g = g_rows[n_idx, pix - n_idx * (ho * wo)].to(dtype)  # [k, Cout]
-            grad_b += g.sum(0, dtype=acc)
-            idx = _patch_rows(pix, (ho, wo), (hp, wp), stride, (kh, kw)).reshape(-1)
-            if need_weight:
-                patches = rows.index_select(0, idx).view(pix.numel(), kh * kw * cin)
-                grad_w += (g.t() @ patches).to(acc)
-            if need_input:
-                grad_rows_x.index_add_(0, idx, (g @ wmat).to(acc).view(-1, cin))
-    elif k and weight.numel() == 0:
-        g_rows = grad.reshape(n, cout, ho * wo).permute(0, 2, 1)
-        n_idx = torch.div(pixels, ho * wo, rounding_mode="floor")
-        grad_b += g_rows[n_idx, pixels - n_idx * (ho * wo)].sum(0, dtype=acc)
-    if need_input:
-        grad_x = grad_rows_x.view(n, hp, wp, cin)[:, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
-        grad_x = grad_x.permute(0, 3, 1, 2).to(x.dtype).contiguous()
-    else:
-        grad_x = torch.zeros_like(x, memory_format=torch.contiguous_format)
-    grad_w = grad_w.view(cout, kh, kw, cin).permute(0, 3, 1, 2).to(weight.dtype).contiguous()
-    return grad_x, grad_w, grad_b.to(weight.dtype)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -320,7 +82,7 @@ def _choose(num_pixels: int, num_tiles: int, g: TileGeometry, cout: int) -> str:
     path exactly K but after an im2col copy of ``kh * kw`` input rows per pixel.  On the CPU both GEMMs run
     at about the same FLOP rate, so the tiles' extra outputs cost ``Cout``-proportional work while the
     pixels' gather costs a ``Cout``-independent ~64-MAC-equivalent per output (measured with
-    benchmarks/bench_sparse_conv.py, 2 cores, image wavelet masks and i.i.d. masks: the pixel path wins on
+    benchmarks/bench_masked_conv.py, 2 cores, image wavelet masks and i.i.d. masks: the pixel path wins on
     scattered pixels and wide layers, the tile path on clustered masks of narrow layers and near-full
     masks).  A GPU (cuDNN batch conv vs a gather + cuBLAS GEMM) likely wants a looser bound: calibrate
     ``_AUTO_GATHER_COST`` there.
@@ -343,15 +105,15 @@ def _plan(
         algo = "pixels"  # an empty-channel conv is the bias alone: the pixel path handles it
     tmask, t = None, None
     if algo != "pixels":  # the tile count (one host sync, as the compaction's)
-        tmask = _tile_mask(mask, g.tile) if tiles is None else None
+        tmask = tile_mask(mask, g.tile) if tiles is None else None
         t = tiles.numel() if tiles is not None else int(tmask.sum())
     if algo == "auto":
         algo = _choose(pixels.numel() if pixels is not None else int(mask.sum()), t, g, cout)
     if algo == "pixels":
-        return algo, _compact(mask.reshape(-1)) if pixels is None else pixels
+        return algo, compact(mask.reshape(-1)) if pixels is None else pixels
     if _tiles.dense_is_cheaper(t, g):
         return "dense", torch.zeros(0, dtype=torch.int64, device=mask.device)
-    return algo, _compact(tmask.reshape(-1)) if tiles is None else tiles
+    return algo, compact(tmask.reshape(-1)) if tiles is None else tiles
 
 
 def _geometry(x: Tensor, weight: Tensor, stride, padding, tile: int) -> TileGeometry:
@@ -541,7 +303,7 @@ def _check_args(x, weight, bias, mask, stride, padding, fill):
     if kernel[0] > h or kernel[1] > w:
         raise ValueError(f"unsupported kernel size {kernel}: larger than the padded input {h} x {w}")
     ho, wo = _out_size(x.shape[2], x.shape[3], *kernel, stride, padding)
-    mask = _check_mask(mask)
+    mask = check_mask(mask)
     if tuple(mask.shape) != (x.shape[0], 1, ho, wo):
         raise ValueError(f"mask must have the output's shape {(x.shape[0], 1, ho, wo)}, got {tuple(mask.shape)}")
     if mask.device != x.device:
@@ -552,7 +314,7 @@ def _check_args(x, weight, bias, mask, stride, padding, fill):
 def _check_algo(algo: object, tile: object) -> tuple[str, int | None]:
     if algo not in _ALGOS:
         raise ValueError(f"algo must be one of {_ALGOS}, got {algo!r}")
-    return algo, (None if tile is None else _check_tile(tile))
+    return algo, (None if tile is None else check_tile(tile))
 
 
 def _active_lists(
@@ -567,6 +329,11 @@ def _active_lists(
     if tuple(active.shape) != want or active.pixels.device != device:
         raise ValueError(
             f"active describes a mask of shape {active.shape} on {active.pixels.device}, expected {want} on {device}"
+        )
+    if not torch.compiler.is_compiling() and not active.describes(mask):
+        raise ValueError(
+            "active was compacted from another mask than the one passed (same shape, other pixels): pass "
+            "active_tiles(mask) of this mask, or active=None"
         )
     if active.tile == 1:  # a pixel-only set: the tiles (if needed) are compacted from the mask
         return active.pixels, None, tile or DEFAULT_TILE
@@ -622,6 +389,8 @@ def masked_conv2d(
     mask, stride, padding, fill = _check_args(x, weight, bias, mask, stride, padding, fill)
     algo, tile = _check_algo(algo, tile)
     pixels, tiles, tile = _active_lists(active, mask, x.device, tile)
+    if not kernels_enabled("masked_conv2d"):  # use_kernels(False): the dense formula itself
+        return masked_conv2d_reference(x, weight, bias, mask, stride, padding, fill).contiguous()
     if torch.compiler.is_compiling():
         return torch.ops.pywlc.masked_conv2d(
             x, weight, bias, mask, list(stride), list(padding), fill, pixels, tiles, algo, tile

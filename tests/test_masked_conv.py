@@ -1,4 +1,4 @@
-"""pywlc.ops.sparse_conv: masked_conv2d vs the dense formula, masked gradients, compaction, custom op, module."""
+"""pywlc.ops.masked_conv: masked_conv2d vs the dense formula, masked gradients, compaction, custom op, module."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import torch
 import torch.nn.functional as F
 from conftest import TOL, assert_close
 
-import pywlc.ops._sparse_tiles as sparse_tiles
-from pywlc.ops._reference_sparse import masked_conv2d_reference
-from pywlc.ops.sparse_conv import ActiveSet, MaskedConv2d, active_tiles, masked_conv2d
+import pywlc.ops._masked_conv_pixels as masked_conv_pixels
+import pywlc.ops._masked_conv_tiles as masked_conv_tiles
+from pywlc._extension import use_kernels
+from pywlc.ops._reference_masked_conv import masked_conv2d_reference
+from pywlc.ops.masked_conv import ActiveSet, MaskedConv2d, active_tiles, masked_conv2d
 from pywlc.ops.wavelet_mask import wavelet_mask
 
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
@@ -17,13 +19,14 @@ TILE = 4  # small tiles so the test shapes hold several, border tiles partial
 
 
 @pytest.fixture(params=["pixels", "tiles", "tiles-gather"])
-def algo(request, monkeypatch) -> str:
+def algo(request):
     """Both algorithms; "tiles-gather" disables the tile path's dense shortcut (taken when the tiles cover most
     of a small test image) so the gather / batch conv / scatter kernels themselves run on every mask."""
     if request.param == "tiles-gather":
-        monkeypatch.setattr(sparse_tiles, "dense_is_cheaper", lambda num_tiles, g: False)
-        return "tiles"
-    return request.param
+        with use_kernels(False, "masked_conv2d_dense"):
+            yield "tiles"
+    else:
+        yield request.param
 
 
 def _mask(kind: str, n: int, h: int, w: int, seed: int = 0) -> torch.Tensor:  # [N, 1, h, w] bool
@@ -138,10 +141,8 @@ def test_batch_zero_and_empty_channels(device, algo):
 
 def test_large_input_is_chunked(monkeypatch, algo):
     """More active pixels / tiles than one chunk holds: the chunk loop must cover every one once."""
-    import pywlc.ops.sparse_conv as sc
-
-    monkeypatch.setitem(sc._PATCH_BUDGET, "cpu", 4 * 9 * 5)  # 4 pixels per chunk
-    monkeypatch.setitem(sparse_tiles._TILE_BUDGET, "cpu", 2 * 5 * 4 * 4)  # 2 tiles of 2 x 2 per chunk
+    monkeypatch.setitem(masked_conv_pixels._PATCH_BUDGET, "cpu", 4 * 9 * 5)  # 4 pixels per chunk
+    monkeypatch.setitem(masked_conv_tiles._TILE_BUDGET, "cpu", 2 * 5 * 4 * 4)  # 2 tiles of 2 x 2 per chunk
     x, wt, b = _data(2, 5, 3, 9, 7, (3, 3), torch.float64, "cpu")
     mask = _mask("random", 2, 9, 7, seed=5)
     xg, wg, bg = (t.clone().requires_grad_() for t in (x, wt, b))
@@ -250,8 +251,8 @@ def test_active_tiles_and_reuse(device):
 
 def test_auto_rule():
     """auto = tiles for clustered masks (tiles mostly filled) and near-full masks, pixels for scattered ones."""
-    from pywlc.ops._sparse_tiles import TileGeometry
-    from pywlc.ops.sparse_conv import _choose
+    from pywlc.ops._masked_conv_tiles import TileGeometry
+    from pywlc.ops.masked_conv import _choose
 
     g = TileGeometry(1, 16, 64, 64, 3, 3, (1, 1), (1, 1), 8, 64, 64)  # 8 x 8 tiles of 8 x 8
     assert _choose(num_pixels=64 * 10, num_tiles=10, g=g, cout=64) == "tiles"  # full tiles
@@ -412,3 +413,46 @@ def test_cuda_tiles_vs_pixels_vs_dense(dtype, kind):
     for got in grads:
         for a, e in zip(got, ref, strict=True):
             assert_close(a, e, dtype)
+
+
+# ----------------------------------------------------------------------------------------------------
+# An ActiveSet of another mask (issue 10, item 4) and the reference switch
+
+
+@pytest.mark.parametrize("algo_name", ["pixels", "tiles", "auto"])
+def test_active_set_of_another_mask_is_refused(algo_name):
+    """Same shape, other pixels: refused instead of a silently wrong result (the pixel path used to return
+    the other mask's pixels); a copy of the mask, a view and an in-place change that keeps the pixels pass."""
+    x, wt, b = _data(2, 3, 4, 10, 12, (3, 3), torch.float64, "cpu")
+    mask = _mask("random", 2, 10, 12, seed=1)
+    other = _mask("random", 2, 10, 12, seed=2)
+    assert not torch.equal(mask, other)
+    stale = active_tiles(other, 4)
+    with pytest.raises(ValueError, match="another mask"):
+        masked_conv2d(x, wt, b, mask, active=stale, algo=algo_name, tile=4)
+    want = _expected(x, wt, b, mask, 1, 1, 0.0)
+    own = active_tiles(mask, 4)
+    for m in (mask, mask.clone(), mask[:, 0]):  # the same pixels: accepted (O(1) for the very mask)
+        assert_close(masked_conv2d(x, wt, b, m, active=own, algo=algo_name, tile=4), want)
+    assert own.describes(mask) and not stale.describes(mask)
+    changed = mask.clone()
+    own_changed = active_tiles(changed, 4)
+    changed[0, 0, 0, 0] = ~changed[0, 0, 0, 0]  # in place after the compaction: the version counter moved
+    with pytest.raises(ValueError, match="another mask"):
+        masked_conv2d(x, wt, b, changed, active=own_changed, algo=algo_name, tile=4)
+    empty = active_tiles(torch.zeros_like(mask), 4)
+    with pytest.raises(ValueError, match="another mask"):
+        masked_conv2d(x, wt, b, mask, active=empty, algo=algo_name, tile=4)
+
+
+def test_use_kernels_false_runs_the_reference():
+    x, wt, b = _data(2, 3, 4, 9, 11, (3, 3), torch.float64, "cpu")
+    mask = _mask("wavelet", 2, 9, 11)
+    xg = x.clone().requires_grad_()
+    with use_kernels(False):
+        y = masked_conv2d(xg, wt, b, mask, fill=1.5)
+        (g,) = torch.autograd.grad(y.sum(), xg)
+    assert torch.equal(y, masked_conv2d_reference(x, wt, b, mask, 1, 1, 1.5))
+    xr = x.clone().requires_grad_()
+    (gr,) = torch.autograd.grad(masked_conv2d(xr, wt, b, mask, fill=1.5).sum(), xr)
+    assert_close(g, gr)
