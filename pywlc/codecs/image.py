@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from compressai.models import CompressionModel
@@ -41,6 +41,7 @@ from torch import Tensor
 from ..bitstream import CodecId, ColorFormat, Container, Layer, decode_container, encode_container
 from ..errors import BitstreamError
 from ..models import WeConvene, WeConveneBaseline
+from .budget import DEFAULT_BUDGET, DecodeBudget, check_budget
 
 __all__ = [
     "DEFAULT_TILE",
@@ -107,6 +108,9 @@ def _to_float(x: Tensor) -> tuple[Tensor, ColorFormat]:
     if x.dtype == torch.uint8:
         xf = x.float() / 255.0
     elif x.is_floating_point():
+        # NaN survives clamp and would reach the entropy coder (issue 10, finding 3): refuse it here.
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("x has non-finite values (NaN or inf): the codec needs finite pixels")
         xf = x.float().clamp(0.0, 1.0)
     else:
         raise TypeError(f"x must be uint8 or floating point, got {x.dtype}")
@@ -128,7 +132,7 @@ def encode_image(
         model: a :class:`~pywlc.models.WeConvene` or :class:`~pywlc.models.WeConveneBaseline` after ``update()``
             (CompressAI's CDF tables), on any device; it is put in eval mode.
         x: ``Tensor[3, H, W]`` RGB or ``Tensor[1, H, W]`` gray (a leading batch of 1 is accepted), uint8 in
-            [0, 255] or float in [0, 1] (clamped), any size up to 65536 x 65536.
+            [0, 255] or float in [0, 1] (clamped; NaN or inf is a ``ValueError``), any size up to 65536 x 65536.
         quality: the model's rate index written in the header, 0..255 (the zoo's quality for pretrained models).
         codec_id: the :class:`CodecId` to write; None infers it from the model (a mismatch is a ``ValueError``).
         tile: tile size in pixels, a multiple of 64 in [64, 4096]; pictures up to ``tile x tile`` are one tile.
@@ -290,30 +294,52 @@ def _resolve(model_or_loader: CompressionModel | ModelLoader, info: StreamInfo) 
     return model
 
 
+def _memory_estimate(model: CompressionModel, info: StreamInfo) -> int:
+    """Peak working memory of :func:`decode_image` in bytes: one tile through the model plus the picture.
+
+    Measured (module doc, issue 10): ~480 bytes per tile pixel for the compact configuration (N = 64) at tiles of
+    1024^2 to 4096^2; the activations scale with the width N, hence ``8 * N`` bytes per tile pixel.
+    """
+    c = info.container
+    tile_px = min(info.tile, c.height) * min(info.tile, c.width)
+    return 8 * int(getattr(model, "N", 128)) * tile_px + 4 * c.width * c.height
+
+
 def decode_image(
     data: bytes | bytearray | memoryview,
     model_or_loader: CompressionModel | ModelLoader,
     *,
-    max_pixels: int = MAX_PIXELS,
+    max_pixels: int | None = None,
+    budget: DecodeBudget = DEFAULT_BUDGET,
 ) -> Tensor:
     """Decode a stream written by :func:`encode_image` (or one with its "hf" layer dropped).
 
     Args:
         data: the stream.
         model_or_loader: the model that encoded it, or ``loader(codec_id, quality) -> model``.
-        max_pixels: refuse pictures with more pixels than this (bounds the output allocation).
+        max_pixels: refuse pictures with more pixels than this (overrides ``budget.max_pixels``).
+        budget: resource limits checked from the header before anything is decoded (:mod:`pywlc.codecs.budget`):
+            output pixels, tile size (default at most 1024, the encoder's default), pixels per stream byte and
+            the memory estimate.  The defaults suit untrusted input; raise them for trusted streams coded with
+            large tiles (``DecodeBudget(max_tile=MAX_TILE)``) or of nearly flat pictures.
 
     Returns:
         ``Tensor[C, H, W]`` uint8 on the CPU, C = 1 for a GRAY stream (the mean of the decoded channels), 3 for RGB.
 
     Raises:
-        pywlc.errors.BitstreamError: the stream is corrupt, truncated, of another codec, or was coded with a model
-            of another shape.
+        pywlc.errors.BitstreamError: the stream is corrupt, truncated, of another codec, was coded with a model
+            of another shape, or exceeds the budget.
     """
-    info = stream_info(data, max_pixels=max_pixels)
-    model = _resolve(model_or_loader, info)
-    model.eval()
+    if max_pixels is not None:
+        budget = replace(budget, max_pixels=max_pixels)
+    info = stream_info(data, max_pixels=MAX_PIXELS if budget.max_pixels is None else budget.max_pixels)
     c = info.container
+    # Header-only checks first: a bomb is refused before a model is even loaded.
+    limits = dict(width=c.width, height=c.height, stream_bytes=len(data), tile=min(info.tile, max(c.width, c.height)))
+    check_budget(budget, **limits)
+    model = _resolve(model_or_loader, info)
+    check_budget(budget, **limits, memory=_memory_estimate(model, info))
+    model.eval()
     tiles = _tiles(c.height, c.width, info.tile)
     strings = {lay.label: _split(lay.payload, len(tiles), lay.label) for lay in c.layers}
     out = torch.empty(3, c.height, c.width, dtype=torch.uint8)

@@ -23,7 +23,21 @@ from torch import Tensor, nn
 
 from .exact import exact_forward, exact_tanh
 
-__all__ = ["ChannelSlices"]
+__all__ = ["ChannelSlices", "check_codable"]
+
+# Largest |symbol| handed to the rANS coder.  Its bypass path codes any int32 in 4-bit chunks, but a NaN
+# becomes INT_MIN, whose negation overflows and never ends the chunk loop (issue 10, finding 3); real latents of
+# pictures in [0, 1] stay within a few hundred.
+MAX_SYMBOL = 1 << 20
+
+
+def check_codable(t: Tensor, name: str) -> None:
+    """``ValueError`` unless ``t`` (latents or symbols about to be entropy-coded) is finite and within
+    ``MAX_SYMBOL``: no entropy-coder call gets a symbol outside the range it can code."""
+    if t.numel() and not bool((t.detach().abs() <= MAX_SYMBOL).all()):  # NaN fails the comparison too
+        raise ValueError(
+            f"{name} has non-finite or out-of-range values (|v| > {MAX_SYMBOL}): non-finite input or weights?"
+        )
 
 
 def _slice_net(in_ch: int, hidden: tuple[int, int], out_ch: int) -> nn.Sequential:
@@ -124,7 +138,9 @@ class ChannelSlices(nn.Module):
         encoders = [BufferedRansEncoder() for _ in range(y.shape[0])]
 
         def code(i: int, mu: Tensor, sigma: Tensor) -> Tensor:
-            symbols = gc.quantize(self._part(y, i), "symbols", mu)
+            part = self._part(y, i)
+            check_codable(part - mu, f"slice {i} latents")
+            symbols = gc.quantize(part, "symbols", mu)
             indexes = gc.build_indexes(sigma)
             for b, enc in enumerate(encoders):
                 enc.encode_with_indexes(

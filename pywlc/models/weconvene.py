@@ -41,7 +41,7 @@ from compressai.models import CompressionModel
 from torch import Tensor, nn
 
 from .exact import exact_forward, prepare
-from .slices import ChannelSlices
+from .slices import ChannelSlices, check_codable
 from .weconv import WeConvDown, WeConvUp, haar_merge, haar_split
 
 __all__ = ["CONFIGS", "WeConvene", "WeConveneBaseline"]
@@ -165,6 +165,7 @@ class WeConvene(_SlicedHyperprior):
         Needs :meth:`update` first (CompressAI's CDF tables).
         """
         ll, hf, z = self._analysis(x)
+        check_codable(z, "z")
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
         hm, hs = self._hyper(z_hat, exact=True)
@@ -248,6 +249,7 @@ class WeConveneBaseline(_SlicedHyperprior):
         """``x``: ``Tensor[N, 3, H, W]`` -> ``{"strings": [y, z], "shape": (H, W)}``."""
         y = self.g_a(self._pad(x))
         z = self.h_a(y)
+        check_codable(z, "z")
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
         y_strings, _ = self.y_slices.compress(y, *self._hyper(z_hat, exact=True), [], self.gaussian_conditional)
