@@ -237,6 +237,7 @@ def bd_rate(ra: list[float], qa: list[float | None], rt: list[float], qt: list[f
 
     if any(q is None or not math.isfinite(q) for q in (*qa, *qt)):
         return {"error": "quality not available at every point"}
+    (ra, qa), (rt, qt) = _monotone(ra, qa), _monotone(rt, qt)  # type: ignore[arg-type]
     if min(len(ra), len(rt)) < 2:
         return {"error": "fewer than 2 points"}
     lo, hi = max(min(qa), min(qt)), min(max(qa), max(qt))  # type: ignore[type-var]
@@ -252,6 +253,16 @@ def bd_rate(ra: list[float], qa: list[float | None], rt: list[float], qt: list[f
     if not math.isfinite(v):
         return {"error": "not finite"}
     return {"bd_rate": float(v), "overlap": float((hi - lo) / span) if span > 0 else 0.0}
+
+
+def _monotone(rate: list[float], quality: list[float]) -> tuple[list[float], list[float]]:
+    """The points that raise both rate and quality over every lower-rate point kept (a codec that saturates, e.g.
+    JPEG 2000 asked for more bits than a smooth picture needs, repeats a point; pchip needs strictly monotonic)."""
+    kept: list[tuple[float, float]] = []
+    for r, q in sorted(zip(rate, quality, strict=True)):
+        if not kept or (r > kept[-1][0] and q > kept[-1][1]):
+            kept.append((r, q))
+    return [r for r, _ in kept], [q for _, q in kept]
 
 
 def _summary(values: list[dict[str, Any]]) -> dict[str, Any]:

@@ -206,7 +206,8 @@ class Anchor:
         lossless: whether the round trip is bitwise.
         param: what ``rate_param`` means (``"quality"``, ``"bpp"``, ``"distance"``, ``"quantizer"``; ``None``
             for lossless anchors).
-        grid: default rate parameters, low rate first, spanning about 0.1–2 bpp on downscaled photos.
+        grid: default rate parameters, low rate first: about 0.1–2 bpp on detailed photos (downscaled by 2), and
+            reaching high enough on smooth ones that the curves overlap JPEG 2000's (0.02–2 bpp).
         tools: external executables needed (empty for the Pillow codecs).
         higher_is_better: whether a larger ``rate_param`` gives more bits.
     """
@@ -256,16 +257,23 @@ class Anchor:
 ANCHORS: dict[str, Anchor] = {
     a.name: a
     for a in (
-        Anchor("jpeg", False, "quality", _jpeg_encode, _decode_pil, (5, 10, 20, 35, 50, 70, 85, 95)),
-        Anchor("webp", False, "quality", _webp_encode, _decode_pil, (0, 5, 15, 30, 50, 70, 85, 95)),
-        Anchor("jpeg2000", False, "bpp", _j2k_encode, _decode_pil, (0.1, 0.15, 0.25, 0.4, 0.6, 0.9, 1.3, 2.0)),
+        Anchor("jpeg", False, "quality", _jpeg_encode, _decode_pil, (5, 10, 20, 35, 50, 70, 80, 88, 94, 97)),
+        Anchor("webp", False, "quality", _webp_encode, _decode_pil, (0, 5, 15, 30, 50, 70, 80, 88, 94, 98)),
+        Anchor(
+            "jpeg2000",
+            False,
+            "bpp",
+            _j2k_encode,
+            _decode_pil,
+            (0.02, 0.035, 0.06, 0.1, 0.15, 0.25, 0.4, 0.6, 0.9, 1.3, 2.0),
+        ),
         Anchor(
             "jpegxl",
             False,
             "distance",
             _jxl_encode,
             _jxl_decode,
-            (12.0, 8.0, 5.0, 3.5, 2.5, 1.6, 1.0, 0.6),
+            (15.0, 10.0, 6.5, 4.5, 3.0, 2.0, 1.3, 0.9, 0.6, 0.4),
             ("cjxl", "djxl"),
             higher_is_better=False,
         ),
@@ -275,7 +283,7 @@ ANCHORS: dict[str, Anchor] = {
             "quantizer",
             _avif_encode,
             _avif_decode,
-            (56, 50, 44, 38, 32, 26, 20, 14),
+            (60, 54, 48, 42, 36, 30, 24, 18, 12, 6),
             ("avifenc", "avifdec"),
             higher_is_better=False,
         ),

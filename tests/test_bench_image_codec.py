@@ -121,3 +121,22 @@ def test_quick_with_a_stand_in_codec(tmp_path, monkeypatch):
     assert result["lossless"]["ours"]["all_bitwise"]
     assert {"ours:entropy-only vs jpeg2000", "ours vs jpeg"} <= set(result["bd_rate"])
     assert {"ours", "ours lossless", "jpeg", "png"} <= set(result["speed"])
+
+
+def test_bd_rate_helper():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_image_codec_bd", ROOT / "benchmarks" / "bench_image_codec.py")
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench
+    try:
+        spec.loader.exec_module(bench)
+        rate, quality = [0.1, 0.2, 0.4, 0.8, 1.6], [28.0, 31.0, 34.0, 37.0, 40.0]
+        r = bench.bd_rate(rate, quality, [0.8 * v for v in rate], quality)
+        assert r["bd_rate"] == pytest.approx(-20.0, abs=1e-6) and r["overlap"] == pytest.approx(1.0)
+        # A saturated anchor (repeated points, as JPEG 2000 on a smooth picture) is reduced to its monotone part.
+        r = bench.bd_rate([*rate, 2.0, 2.0], [*quality, 41.0, 41.0], rate, quality)
+        assert "bd_rate" in r
+        assert "error" in bench.bd_rate(rate, quality, rate, [q + 20 for q in quality])  # no overlap
+    finally:
+        del sys.modules[spec.name]
