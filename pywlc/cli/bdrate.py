@@ -1,5 +1,6 @@
 """Bjøntegaard delta rate and PSNR (G. Bjøntegaard, "Calculation of average PSNR differences between RD-curves",
-ITU-T SG16 Q.6 VCEG-M33, Austin, 2001).
+ITU-T SG16 Q.6 VCEG-M33, Austin, 2001), computed by the maintained ``bjontegaard`` package (the same numbers as
+the JVET tools); this module validates the curves and keeps pywlc's signatures.
 
 Each rate-distortion curve is fitted as a function of the other axis and the two fits are integrated over the
 overlapping interval:
@@ -8,9 +9,10 @@ overlapping interval:
   quality range gives ``(exp(d) - 1) * 100`` percent (negative: the test codec needs fewer bits).
 * BD-PSNR: quality as a function of ``log10(rate)``; the mean difference in dB.
 
-``method="cubic"`` is VCEG-M33's third-order polynomial least-squares fit (``numpy.polyfit``, exact through four
-points); ``method="pchip"`` the piecewise cubic Hermite interpolation used by later common test conditions
-(JCTVC-L1100 / JVET CTC), which does not overshoot between points.  Both need at least four points per curve.
+``method="cubic"`` is VCEG-M33's third-order polynomial least-squares fit (exact through four points);
+``method="pchip"`` the piecewise cubic Hermite interpolation used by later common test conditions
+(JCTVC-L1100 / JVET CTC), which does not overshoot between points; ``"akima"`` is also accepted.  Every method
+needs at least four points per curve here.
 """
 
 from __future__ import annotations
@@ -18,9 +20,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 
 __all__ = ["bd_rate", "bd_psnr"]
+
+_METHODS = ("cubic", "pchip", "akima")
+
+
+def _bjontegaard():
+    try:
+        import bjontegaard
+    except ImportError as exc:  # an optional dependency of the evaluation tools
+        raise ImportError(f"BD-rate needs the bjontegaard package ({exc}): `pip install pywlc[eval]`") from exc
+    return bjontegaard
 
 
 def _prepare(rate: Sequence[float], quality: Sequence[float], name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -31,20 +42,20 @@ def _prepare(rate: Sequence[float], quality: Sequence[float], name: str) -> tupl
         raise ValueError(f"{name}: a Bjøntegaard fit needs at least 4 points, got {len(r)}")
     if not (np.isfinite(r).all() and np.isfinite(q).all()) or (r <= 0).any():
         raise ValueError(f"{name}: rates must be positive and all values finite")
-    order = np.argsort(q)
-    return r[order], q[order]
+    return r, q
 
 
-def _mean_over(x: np.ndarray, y: np.ndarray, lo: float, hi: float, method: str) -> float:
-    """Mean of the fit ``y(x)`` over ``[lo, hi]`` (x sorted ascending, strictly increasing for pchip)."""
-    if method == "cubic":
-        p = np.polyint(np.polyfit(x, y, 3))
-        return float((np.polyval(p, hi) - np.polyval(p, lo)) / (hi - lo))
-    if method == "pchip":
-        if (np.diff(x) <= 0).any():
-            raise ValueError("pchip needs strictly monotonic curves")
-        return float(PchipInterpolator(x, y).integrate(lo, hi) / (hi - lo))
-    raise ValueError(f"method must be 'cubic' or 'pchip', got {method!r}")
+def _check_method(method: str, *axes: np.ndarray) -> None:
+    """``method`` is known; the interpolating fits need strictly monotonic axes (sorted here by the caller)."""
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if method != "cubic" and any((np.diff(np.sort(x)) <= 0).any() for x in axes):
+        raise ValueError(f"{method} needs strictly monotonic curves")
+
+
+def _sorted_by(key: np.ndarray, *values: np.ndarray) -> list[np.ndarray]:
+    order = np.argsort(key, kind="stable")
+    return [key[order], *(v[order] for v in values)]
 
 
 def bd_rate(
@@ -59,18 +70,21 @@ def bd_rate(
     Args:
         rate_anchor, quality_anchor: the anchor's points (rate in any positive unit, e.g. bpp; quality in dB).
         rate_test, quality_test: the test codec's points, same units.
-        method: ``"cubic"`` (VCEG-M33) or ``"pchip"``.
+        method: ``"cubic"`` (VCEG-M33), ``"pchip"`` or ``"akima"``.
 
     Raises:
         ValueError: fewer than 4 points, non-positive rates, or quality ranges that do not overlap.
     """
     ra, qa = _prepare(rate_anchor, quality_anchor, "anchor")
     rt, qt = _prepare(rate_test, quality_test, "test")
+    qa, ra = _sorted_by(qa, ra)
+    qt, rt = _sorted_by(qt, rt)
     lo, hi = max(qa.min(), qt.min()), min(qa.max(), qt.max())
     if hi <= lo:
         raise ValueError(f"the quality ranges do not overlap ([{qa.min()}, {qa.max()}] vs [{qt.min()}, {qt.max()}])")
-    d = _mean_over(qt, np.log(rt), lo, hi, method) - _mean_over(qa, np.log(ra), lo, hi, method)
-    return float((np.exp(d) - 1.0) * 100.0)
+    _check_method(method, qa, qt)
+    bd = _bjontegaard().bd_rate(ra, qa, rt, qt, method=method, require_matching_points=False, min_overlap=0)
+    return float(bd)
 
 
 def bd_psnr(
@@ -83,9 +97,11 @@ def bd_psnr(
     """Average quality difference (test minus anchor, dB) at equal rate over the common ``log10(rate)`` range."""
     ra, qa = _prepare(rate_anchor, quality_anchor, "anchor")
     rt, qt = _prepare(rate_test, quality_test, "test")
+    ra, qa = _sorted_by(ra, qa)
+    rt, qt = _sorted_by(rt, qt)
     la, lt = np.log10(ra), np.log10(rt)
-    oa, ot = np.argsort(la), np.argsort(lt)
-    lo, hi = max(la.min(), lt.min()), min(la.max(), lt.max())
-    if hi <= lo:
+    if min(la.max(), lt.max()) <= max(la.min(), lt.min()):
         raise ValueError("the rate ranges do not overlap")
-    return _mean_over(lt[ot], qt[ot], lo, hi, method) - _mean_over(la[oa], qa[oa], lo, hi, method)
+    _check_method(method, la, lt)
+    bd = _bjontegaard().bd_psnr(ra, qa, rt, qt, method=method, require_matching_points=False, min_overlap=0)
+    return float(bd)
