@@ -11,7 +11,7 @@ forward, and forward+backward (gradients for image and flow), of
 
 and the copy floor (``img.clone()`` + ``flow.clone()``, what a memory-bound op cannot beat).  Plus
 ``warp_blocks`` forward (8x8 blocks, bilinear and hevc8).  (The motion searches are timed by
-``bench_motion_search.py``.)  Medians with warm-up (``pywlc.benchmark.median_ms``,
+``bench_block_match.py`` and ``bench_hvsbm.py``.)  Medians with warm-up (``pywlc.benchmark.median_ms``,
 CUDA events on the GPU); JSON with torch version, device name and git commit into
 ``benchmarks/results/warp-<device>.json``.  ``--quick``: one small shape, few repetitions (CI smoke; no
 file unless ``--out``).

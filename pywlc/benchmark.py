@@ -15,7 +15,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["median_ms", "median_ms_interleaved", "dwt_contenders", "device_name", "device_tag", "save_result"]
+__all__ = [
+    "median_ms",
+    "median_ms_interleaved",
+    "dwt_contenders",
+    "device_name",
+    "device_tag",
+    "moving_texture_pair",
+    "save_result",
+]
 
 
 def median_ms(fn: Callable[[], Any], device: torch.device | str = "cpu", reps: int = 20, warmup: int = 3) -> float:
@@ -55,6 +63,19 @@ def median_ms_interleaved(
         for name, fn in fns.items():
             times[name].append(median_ms(fn, device, 1, 0))
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def moving_texture_pair(h: int, w: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(cur, ref)`` grey ``Tensor[H, W]`` float32 on the 0..255 scale: a smooth random texture and the same
+    texture moved by (+3.25, -2.5) px (the motion-search benchmarks' frame pair)."""
+    import torch.nn.functional as F
+
+    base = torch.rand((1, 1, h + 32, w + 32), generator=g) * 255
+    base = F.avg_pool2d(base, 5, 1, 2)
+    ref = base[0, 0, 8 : 8 + h, 8 : 8 + w]
+    cur = F.interpolate(base, scale_factor=4, mode="bicubic", align_corners=False)[0, 0]
+    cur = cur[4 * 8 - 10 : 4 * (8 + h) - 10 : 4, 4 * 8 + 13 : 4 * (8 + w) + 13 : 4]
+    return cur.contiguous(), ref.contiguous()
 
 
 def device_name(device: torch.device) -> str:

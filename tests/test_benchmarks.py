@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         ("bench_dwt.py", "pywlc_fwd_ms"),
         ("bench_warp.py", "pywlc_fwd_ms"),
-        ("bench_motion_search.py", "block_match_ms"),
+        ("bench_block_match.py", "block_match_ms"),
+        ("bench_hvsbm.py", "hvsbm_ms"),
         ("bench_masked_conv.py", "tiles_total_ms"),
     ],
 )

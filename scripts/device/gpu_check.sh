@@ -21,7 +21,7 @@ name=$(python3 -c "import torch; n = torch.cuda.get_device_name(0).lower(); prin
 # results/<family>-<device>.json, as benchmarks/results/ names them
 python3 benchmarks/bench_dwt.py --device cuda --out "$OUT/dwt-$name.json" 2>&1 | tee "$OUT/bench_dwt.log"
 python3 benchmarks/bench_warp.py --device cuda --out "$OUT/warp-$name.json" 2>&1 | tee "$OUT/bench_warp.log"
-python3 benchmarks/bench_motion_search.py --device cuda --out "$OUT/motion_search-$name.json" 2>&1 |
-  tee "$OUT/bench_motion_search.log"
+python3 benchmarks/bench_block_match.py --device cuda --out "$OUT/block_match-$name.json" 2>&1 |
+  tee "$OUT/bench_block_match.log"
 python3 benchmarks/bench_masked_conv.py --device cuda --out "$OUT/masked_conv-$name.json" 2>&1 |
   tee "$OUT/bench_masked_conv.log"
