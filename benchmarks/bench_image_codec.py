@@ -186,6 +186,22 @@ def ours_contenders(
                     share="ours-no-lifting",
                 )
             )
+        elif with_lifting is None:
+            # No learned lifting steps to switch off: the default stream is fixed 9/7 + the learned entropy model.
+            notes.append(
+                "ours: encode() has no lifting= switch (no learned lifting steps): entropy-only = the default "
+                "stream decoded without the post-filter; full = the same stream with it"
+            )
+            curves.append(
+                Lossy(
+                    "ours:entropy-only",
+                    "quality",
+                    qualities,
+                    lambda x, q: wavelet.encode(x, quality=q),
+                    lambda d: wavelet.decode(d, postfilter=False),
+                    share="ours",
+                )
+            )
     if rate_targets:
         curves.append(Lossy("ours@bpp", "bpp", rate_targets, lambda x, b: wavelet.encode(x, bpp=b), wavelet.decode))
     lossless = supported(lambda: wavelet.encode(probe, lossless=True))

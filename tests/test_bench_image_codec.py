@@ -78,12 +78,16 @@ class _FakeWavelet:
     """Stands in for ``pywlc.codecs.wavelet`` (JPEG 2000 underneath; quality -> bpp; lifting and post-filter
     change the stream / picture) so the harness's handling of ours and its ablations is tested without weights."""
 
-    def __init__(self) -> None:
+    def __init__(self, has_lifting: bool) -> None:
         from pywlc import anchors
 
         self.j2k, self.ll = anchors.get("jpeg2000"), anchors.get("jpeg2000-lossless")
+        self.has_lifting = has_lifting
 
-    def encode(self, img, quality=None, bpp=None, lossless=False, lifting=True):
+    def encode(self, img, quality=None, bpp=None, lossless=False, **kw):
+        if kw and not self.has_lifting:
+            raise TypeError(f"encode() got an unexpected keyword argument {next(iter(kw))!r}")
+        lifting = kw.get("lifting", True)
         if lossless:
             return b"L" + self.ll.encode(img)
         rate = bpp if bpp is not None else quality / 40
@@ -94,12 +98,13 @@ class _FakeWavelet:
         return x if postfilter or data[:1] == b"L" else (x.int() ^ 1).to(torch.uint8)
 
 
-def test_quick_with_a_stand_in_codec(tmp_path, monkeypatch):
+@pytest.mark.parametrize("has_lifting", [True, False])
+def test_quick_with_a_stand_in_codec(tmp_path, monkeypatch, has_lifting):
     import importlib.util
 
     import pywlc.codecs
 
-    fake = _FakeWavelet()
+    fake = _FakeWavelet(has_lifting)
     monkeypatch.setitem(sys.modules, "pywlc.codecs.wavelet", fake)
     monkeypatch.setattr(pywlc.codecs, "wavelet", fake, raising=False)
     spec = importlib.util.spec_from_file_location("bench_image_codec", ROOT / "benchmarks" / "bench_image_codec.py")
@@ -113,11 +118,21 @@ def test_quick_with_a_stand_in_codec(tmp_path, monkeypatch):
     argv = ["--quick", "--image", str(src), "--downscale", "1", "--no-progress", "--codecs", "jpeg,jpeg2000,png"]
     assert bench.main([*argv, "--rate-targeted", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert set(result["lossy"]) == {"ours", "ours:+lifting", "ours:entropy-only", "ours@bpp", "jpeg", "jpeg2000"}
-    full, lift = result["lossy"]["ours"]["points"], result["lossy"]["ours:+lifting"]["points"]
-    # +lifting decodes the default stream (encode(lifting=True) gives the same bytes) without the post-filter.
-    assert [p["bpp"] for p in full] == [p["bpp"] for p in lift]
-    assert all(a["psnr"] > b["psnr"] for a, b in zip(full, lift, strict=True))
+    full = result["lossy"]["ours"]["points"]
+    if has_lifting:
+        assert set(result["lossy"]) == {"ours", "ours:+lifting", "ours:entropy-only", "ours@bpp", "jpeg", "jpeg2000"}
+        # +lifting decodes the default stream (encode(lifting=True) gives the same bytes) without the post-filter.
+        lift = result["lossy"]["ours:+lifting"]["points"]
+        assert [p["bpp"] for p in full] == [p["bpp"] for p in lift]
+        assert all(a["psnr"] > b["psnr"] for a, b in zip(full, lift, strict=True))
+        no_lift = result["lossy"]["ours:entropy-only"]["points"]
+        assert all(a["bpp"] != b["bpp"] for a, b in zip(full, no_lift, strict=True))
+    else:
+        # Without a lifting switch, entropy-only is the default stream decoded without the post-filter.
+        assert set(result["lossy"]) == {"ours", "ours:entropy-only", "ours@bpp", "jpeg", "jpeg2000"}
+        no_post = result["lossy"]["ours:entropy-only"]["points"]
+        assert [p["bpp"] for p in full] == [p["bpp"] for p in no_post]
+        assert any("no lifting= switch" in n for n in result["notes"])
     assert result["lossless"]["ours"]["all_bitwise"]
     assert {"ours:entropy-only vs jpeg2000", "ours vs jpeg"} <= set(result["bd_rate"])
     assert {"ours", "ours lossless", "jpeg", "png"} <= set(result["speed"])
