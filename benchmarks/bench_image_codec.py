@@ -321,9 +321,13 @@ def bd_tables(lossy: dict[str, dict[str, Any]], images: list[str], pairs: list[t
 
 
 def measure_lossy(
-    curves: list[Lossy], pictures: list[tuple[str, torch.Tensor]], bar: tqdm
+    curves: list[Lossy], pictures: list[tuple[str, torch.Tensor]], bar: tqdm, failures: dict[str, str]
 ) -> dict[str, dict[str, Any]]:
-    """Every curve at every rate parameter on every picture (shared streams encoded once)."""
+    """Every curve at every rate parameter on every picture (shared streams encoded once).
+
+    A curve whose codec raises (or decodes a wrong shape) is dropped and the error recorded in ``failures``, so one
+    broken contender does not lose the whole run.
+    """
     out: dict[str, dict[str, Any]] = {c.name: {"param": c.param, "points": []} for c in curves}
     for c in curves:
         out[c.name]["points"] = [{c.param: p, "images": []} for p in c.grid]
@@ -332,18 +336,25 @@ def measure_lossy(
         streams: dict[tuple[str, float], tuple[bytes, float]] = {}
         for c in curves:
             for k, p in enumerate(c.grid):
+                bar.update()
+                if c.name in failures:
+                    continue
                 bar.set_postfix_str(f"{c.name} {c.param}={p:g} {name}"[:60])
                 key = (c.share or c.name, p)
-                if key not in streams:
+                try:
+                    if key not in streams:
+                        t0 = time.perf_counter()
+                        data = c.encode(x, p)
+                        streams[key] = (data, time.perf_counter() - t0)
+                    data, enc_s = streams[key]
                     t0 = time.perf_counter()
-                    data = c.encode(x, p)
-                    streams[key] = (data, time.perf_counter() - t0)
-                data, enc_s = streams[key]
-                t0 = time.perf_counter()
-                y = c.decode(data)
-                dec_s = time.perf_counter() - t0
-                if y.shape != x.shape or y.dtype != torch.uint8:
-                    raise RuntimeError(f"{c.name} at {c.param}={p} decoded {y.dtype} {tuple(y.shape)} for {x.shape}")
+                    y = c.decode(data)
+                    dec_s = time.perf_counter() - t0
+                    if y.shape != x.shape or y.dtype != torch.uint8:
+                        raise RuntimeError(f"decoded {y.dtype} {tuple(y.shape)} for {tuple(x.shape)}")
+                except Exception as e:  # record, drop the curve, go on with the others
+                    failures[c.name] = f"{c.param}={p:g} on {name} {tuple(x.shape)}: {type(e).__name__}: {e}"
+                    continue
                 out[c.name]["points"][k]["images"].append(
                     {
                         "image": name,
@@ -355,7 +366,8 @@ def measure_lossy(
                         "decode_s": dec_s,
                     }
                 )
-                bar.update()
+    for failed in failures:
+        out.pop(failed, None)
     for curve in out.values():
         for p in curve["points"]:
             rows = p["images"]
@@ -369,28 +381,37 @@ def measure_lossless(
     contenders: dict[str, tuple[Callable[[torch.Tensor], bytes], Callable[[bytes], torch.Tensor]]],
     pictures: list[tuple[str, torch.Tensor]],
     bar: tqdm,
+    failures: dict[str, str],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, (enc, dec) in contenders.items():
         rows = []
         for img_name, x in pictures:
+            bar.update()
+            if f"{name} lossless" in failures:
+                continue
             bar.set_postfix_str(f"{name} lossless {img_name}"[:60])
-            t0 = time.perf_counter()
-            data = enc(x)
-            t1 = time.perf_counter()
-            y = dec(data)
-            t2 = time.perf_counter()
+            try:
+                t0 = time.perf_counter()
+                data = enc(x)
+                t1 = time.perf_counter()
+                y = dec(data)
+                t2 = time.perf_counter()
+            except Exception as e:  # record, drop the contender, go on with the others
+                failures[f"{name} lossless"] = f"{img_name} {tuple(x.shape)}: {type(e).__name__}: {e}"
+                continue
             rows.append(
                 {
                     "image": img_name,
                     "bytes": len(data),
                     "bpsp": 8.0 * len(data) / x.numel(),
-                    "bitwise": bool(torch.equal(x, y)),
+                    "bitwise": bool(y.shape == x.shape and torch.equal(x, y)),
                     "encode_s": t1 - t0,
                     "decode_s": t2 - t1,
                 }
             )
-            bar.update()
+        if f"{name} lossless" in failures:
+            continue
         subpixels = sum(x.numel() for _, x in pictures)
         out[name] = {
             "bpsp_mean": float(statistics.fmean(r["bpsp"] for r in rows)),
@@ -542,8 +563,11 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(len(c.grid) for c in curves) * len(pictures) + len(lossless) * len(pictures) + reps * n_speed
     bar = tqdm(total=total, desc="image codecs", unit="run", disable=args.no_progress)
     t_start = time.time()
-    lossy = measure_lossy(curves, pictures, bar)
-    lossless_res = measure_lossless(lossless, pictures, bar)
+    failures: dict[str, str] = {}
+    lossy = measure_lossy(curves, pictures, bar, failures)
+    lossless_res = measure_lossless(lossless, pictures, bar, failures)
+    curves = [c for c in curves if c.name not in failures]
+    lossless = {n: v for n, v in lossless.items() if f"{n} lossless" not in failures}
 
     # Speed: the full codecs (not the ablations) at their grid point nearest 1 bpp on the crop, and lossless.
     speed_fns: dict[str, tuple[Callable[[], bytes], Callable[[bytes], Any]]] = {}
@@ -602,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
             f"speed: centre {crop.shape[-1]}x{crop.shape[-2]} crop of {speed_src[0]}, {reps} repetitions "
             "interleaved across codecs after one warm-up each",
         ],
+        "failures": failures,
         "lossy": lossy,
         "bd_rate": bd_tables(lossy, names, pairs),
         "lossless": lossless_res,
@@ -622,7 +647,8 @@ def _fmt(v: float | None, spec: str = "+.1f") -> str:
 
 def summary_text(result: dict[str, Any]) -> str:
     """The headline numbers as text: BD-rates vs JPEG 2000, lossless bpsp, speed."""
-    lines = [f"{len(result['images'])} pictures; BD-rate ({BD_METHOD}) vs {REFERENCE}, %:"]
+    lines = [f"FAILED {name}: {why}" for name, why in result.get("failures", {}).items()]
+    lines.append(f"{len(result['images'])} pictures; BD-rate ({BD_METHOD}) vs {REFERENCE}, %:")
     lines.append(f"{'codec':<20} {'PSNR per-image median / mean':>30} {'mean curve':>11} {'MS-SSIM median':>15}")
     for row in result["bd_rate"].values():
         if row["anchor"] != REFERENCE:
