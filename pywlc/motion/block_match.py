@@ -22,7 +22,6 @@ predicted by ``ref(p + v)``.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_int as _int
+from .._checks import check_int_choice, check_number
 from .._extension import kernel
 from ._reference_block_match import block_match_reference
 
@@ -109,12 +109,8 @@ def block_match(
         raise ValueError(f"ref is on {ref_u.device} but cur is on {cur_u.device}")
     block = _int(block, "block", 1, 128)
     search_range = _int(search_range, "search_range", 0, _MAX_RANGE)
-    if isinstance(subpel, bool) or subpel not in (1, 2, 4):
-        raise ValueError(f"subpel must be 1, 2 or 4, got {subpel!r}")
-    if isinstance(lam, bool) or not isinstance(lam, int | float):
-        raise TypeError(f"lam must be a number, got {type(lam).__name__}")
-    if not (math.isfinite(lam) and 0 <= lam <= _MAX_LAM):
-        raise ValueError(f"lam must be in [0, {_MAX_LAM:g}], got {lam}")
+    subpel = check_int_choice(subpel, "subpel", (1, 2, 4))
+    lam = check_number(lam, "lam", 0, _MAX_LAM)
     threads = (os.cpu_count() or 1) if threads is None else _int(threads, "threads", 1, 1024)
     n, h, w = cur_u.shape
     hb, wb = -(-h // block), -(-w // block)

@@ -19,7 +19,6 @@ Results are bitwise identical for every ``threads`` value (wavefront order over 
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._checks import FLOATS, check_int_choice, check_number
 from .._checks import check_int as _int_arg
 from .._extension import kernel
 
@@ -79,7 +79,7 @@ def _plane(x: object, name: str) -> np.ndarray:
         raise ValueError(f"{name} must have shape [H, W] or [1, H, W] (a grey frame), got {tuple(x.shape)}")
     if x.dtype == torch.uint8:
         pass
-    elif x.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+    elif x.dtype in FLOATS:
         if not bool(torch.isfinite(x).all()):
             raise ValueError(f"{name} has non-finite values")
         x = x.float()
@@ -128,15 +128,9 @@ def hvsbm(
     for name, r in (("ref_left", left_np), ("ref_right", right_np)):
         if r is not None and r.shape != cur_np.shape:
             raise ValueError(f"{name} has size {tuple(r.shape)}, cur has {tuple(cur_np.shape)}: they must match")
-    if isinstance(lam, bool) or not isinstance(lam, int | float):
-        raise TypeError(f"lam must be a number, got {type(lam).__name__}")
-    if not math.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam must be finite and >= 0, got {lam}")
+    lam = check_number(lam, "lam", 0)
     levels = _MAX_LEVELS if levels is None else _int_arg(levels, "levels", 1, _MAX_LEVELS)
-    if isinstance(subpel, bool) or not isinstance(subpel, int):
-        raise TypeError(f"subpel must be an int, got {type(subpel).__name__}")
-    if subpel not in (1, 2, 4):
-        raise ValueError(f"subpel must be 1, 2 or 4, got {subpel}")
+    subpel = check_int_choice(subpel, "subpel", (1, 2, 4))
     search_range = _int_arg(search_range, "search_range", 0, 4096)
     temporal_distance = _int_arg(temporal_distance, "temporal_distance", 1, 64)
     threads = (os.cpu_count() or 1) if threads is None else _int_arg(threads, "threads", 1, 1024)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._checks import HALF_DTYPES
 from .._extension import kernels_enabled
 
 # Largest tile batch gathered at once, in elements (256 MiB in fp32 on CUDA, 64 MiB on the CPU): bounds the
@@ -214,7 +215,7 @@ def tiles_backward(
     Half inputs accumulate in float32 on every device.
     """
     cout = weight.shape[0]
-    acc = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    acc = torch.float32 if dtype in HALF_DTYPES else dtype
     w = weight.to(dtype)
     zero = torch.zeros((), dtype=dtype, device=grad.device)
     grad_rows = torch.zeros((g.n * g.hp * g.wp, g.cin), dtype=acc, device=x.device) if need_input else None

@@ -26,6 +26,7 @@ import itertools
 import torch
 from torch import Tensor, nn
 
+from .._checks import FLOATS, HALF_DTYPES, check_int
 from .._extension import kernel
 from . import _reference_dwt as ref
 from .wavelets import MODES, LiftingScheme, get_scheme, max_level
@@ -47,7 +48,6 @@ __all__ = [
 
 FORWARD, INVERSE, FORWARD_ADJOINT, INVERSE_ADJOINT = 0, 1, 2, 3
 _ADJOINT = {FORWARD: FORWARD_ADJOINT, INVERSE: INVERSE_ADJOINT, FORWARD_ADJOINT: FORWARD, INVERSE_ADJOINT: INVERSE}
-_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 _KERNEL_DTYPE = {torch.float32: 0, torch.float64: 1, torch.int32: 2}
 
 
@@ -60,7 +60,7 @@ def _check_tensor(x: object, name: str, scheme: LiftingScheme, ndim: int) -> Ten
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if scheme.integer and x.dtype != torch.int32:
         raise TypeError(f"{name}: wavelet 'int5/3' needs an int32 tensor, got {x.dtype}")
-    if not scheme.integer and x.dtype not in _FLOATS:
+    if not scheme.integer and x.dtype not in FLOATS:
         hint = " (use wavelet='int5/3' for integers)" if x.dtype == torch.int32 else ""
         raise TypeError(f"{name} must be float32, float64, float16 or bfloat16, got {x.dtype}{hint}")
     if x.dim() < ndim:
@@ -77,10 +77,7 @@ def _check_levels(levels: object, shape: tuple[int, ...], mode: str) -> int:
     deepest = _deepest(shape, mode)
     if levels is None:
         return deepest
-    if isinstance(levels, bool) or not isinstance(levels, int):
-        raise TypeError(f"levels must be an int, got {type(levels).__name__}")
-    if levels < 0:
-        raise ValueError(f"levels must be >= 0, got {levels}")
+    levels = check_int(levels, "levels", 0)
     if levels > deepest:
         rule = " with even lengths at every level" if mode == "periodization" else ""
         raise ValueError(f"levels={levels} is too large for spatial size {tuple(shape)}{rule}: at most {deepest}")
@@ -116,7 +113,7 @@ def _kernel_scheme(wavelet: str) -> tuple:
 def _run(x: Tensor, wavelet: str, levels: int, ndim: int, mode: str, op: int) -> Tensor:
     """Apply one of the four lifting maps to ``Tensor[..., *S]`` (validated); returns a new tensor."""
     out_dtype = x.dtype
-    if out_dtype in (torch.float16, torch.bfloat16):
+    if out_dtype in HALF_DTYPES:
         x = x.float()  # fp32 arithmetic inside, one rounding at the end
     x = x.contiguous()
     if x.numel() == 0 or levels == 0:

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from .._checks import check_float_4d
+from .._checks import FLOATS, check_float_4d, check_int
 from .._extension import kernel
 from . import _reference_warp as ref
 
@@ -52,8 +52,7 @@ _MODES = {"bilinear": 0, "bicubic": 1}
 _INTERPS = {"bilinear": 0, "hevc8": 2}
 _CODE_NAMES = {0: "bilinear", 1: "bicubic", 2: "hevc8"}
 _PADDINGS = {"border": 0, "zeros": 1}
-_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-_MV_DTYPES = _FLOATS + (torch.int32, torch.int64)
+_MV_DTYPES = FLOATS + (torch.int32, torch.int64)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -342,7 +341,7 @@ def warp(
     """
     _check_image(img)
     n, _, h, w = img.shape
-    _check_field(flow, "flow", img, (n, 2, h, w), _FLOATS)
+    _check_field(flow, "flow", img, (n, 2, h, w), FLOATS)
     _check_choice(mode, "mode", _MODES)
     _check_choice(padding, "padding", _PADDINGS)
     _check_bool(deterministic, "deterministic")
@@ -379,11 +378,8 @@ def warp_blocks(
         Reference: ``warp_blocks_reference``.
     """
     _check_image(img)
-    if isinstance(block, bool) or not isinstance(block, int):
-        raise TypeError(f"block must be an int, got {type(block).__name__}")
+    block = check_int(block, "block", 1)
     n, _, h, w = img.shape
-    if block < 1:
-        raise ValueError(f"block must be >= 1, got {block}")
     if h % block or w % block:
         raise ValueError(f"block={block} must divide the image size H x W = {h} x {w}")
     _check_field(mvs, "mvs", img, (n, 2, h // block, w // block), _MV_DTYPES)

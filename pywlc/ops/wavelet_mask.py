@@ -19,12 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import check_float_4d
+from .._checks import FLOATS, check_float_4d
 from .._checks import check_int as _check_int
 
 __all__ = ["wavelet_mask"]
 
-_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 def _stack_bands(hf_coeffs: Tensor | Sequence[Tensor], ll: Tensor) -> Tensor:
@@ -97,7 +96,7 @@ def wavelet_mask(
     """
     check_float_4d(ll, "ll", "N, C, h, w")
     hf = _stack_bands(hf_coeffs, ll)
-    if hf.dtype not in _FLOATS:
+    if hf.dtype not in FLOATS:
         raise TypeError(f"hf_coeffs must be float32, float64, float16 or bfloat16, got {hf.dtype}")
     if hf.device != ll.device:
         raise ValueError(f"hf_coeffs is on {hf.device} but ll on {ll.device}")
