@@ -1,0 +1,1 @@
+"""Testing helpers shipped with pywlc: the fuzz harness (:mod:`pywlc.testing.fuzz`)."""
