@@ -1,4 +1,4 @@
-// HVSBM motion estimation (spec /work/shared/specs/hvsbm_mctf.md, "HVSBM"; Choi & Woods 1999; Chen & Woods 2004).
+// HVSBM motion estimation (spec shared/specs/hvsbm_mctf.md, "HVSBM"; Choi & Woods 1999; Chen & Woods 2004).
 //
 // Per 64x64 root block, a quadtree down to the smallest block size is decided bottom-up: every node is first
 // estimated as a leaf (best mode and vectors), then its four children recursively; the split is kept when

@@ -12,7 +12,8 @@ low band) and odd samples ``o[i] = x[2i+1]`` (``floor(n/2)``, the high band), th
 
 and finally scales ``e *= k_low``, ``o *= k_high``.  Synthesis runs the same steps backwards with the
 opposite sign.  Scalings are chosen so the float transforms equal PyWavelets' ``haar``, ``bior2.2`` and
-``bior4.4`` with ``mode='periodization'`` (low-pass DC gain sqrt(2)); see ``tests/test_dwt_pywt.py``.
+``bior4.4`` with ``mode='periodization'`` (low-pass DC gain sqrt(2)); see
+``tests/test_dwt_api.py::test_wavedec2_equals_pywt_periodization``.
 
 Boundary handling in the lifting domain:
 

@@ -1,6 +1,6 @@
 // HVSBM: hierarchical variable-size block matching, the motion estimator of MC-EZBC.
 //
-// Clean-room port from the behaviour in /work/shared/specs/hvsbm_mctf.md and the papers:
+// Clean-room port from the behaviour in shared/specs/hvsbm_mctf.md and the papers:
 //   Choi & Woods, "Motion-compensated 3-D subband coding of video", IEEE TIP 8(2), 1999 (HVSBM, quadtree);
 //   Hsiang & Woods, EZBC (ISCAS 2000) and the invertible 3-D MC filter bank (SPIC 2001) (connectivity);
 //   Chen & Woods, "Bidirectional MC-EZBC with lifting implementation", IEEE TCSVT 14(10), 2004 (modes,
