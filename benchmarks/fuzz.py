@@ -1,13 +1,14 @@
 """Fuzz every registered decoder and ``mctf.synthesize`` (issue 10): >= 100k seeded inputs per target.
 
 Each target runs as its own ``python -m pywlc.testing.fuzz`` process (watched workers: crashes and hangs are
-recorded with their replay index), all at the lowest CPU priority, in parallel; partial results are written every
-5000 inputs to ``benchmarks/results/fuzz/<target>.json`` and merged into ``benchmarks/results/fuzz-<device>.json``
-with the machine, torch version and commit.
+recorded with their replay index), all at the lowest CPU priority, in parallel; partial results are written
+every 5000 inputs to ``benchmarks/results/fuzz/<target>.<shard>.json`` and merged into
+``benchmarks/results/fuzz-<device>.json`` with the machine, torch version and commit.
 
     nice -n 19 python benchmarks/fuzz.py                      # 100k inputs per target
     python benchmarks/fuzz.py --quick                         # CI smoke: 200 inputs per target
     python benchmarks/fuzz.py --merge-only                    # re-merge the per-target files
+    nice -n 19 python benchmarks/fuzz.py --targets image --shards 2   # one target, two processes
 """
 
 from __future__ import annotations
@@ -40,14 +41,39 @@ def _commit() -> str:
         return "unknown"
 
 
+def _combine(shards: list[dict]) -> dict:
+    """Shards of one seeded run (``--start`` ranges) -> one result."""
+    if len(shards) == 1:
+        return shards[0]
+    out = dict(shards[0])
+    out["shards"] = len(shards)
+    outcomes: dict[str, int] = {}
+    for r in shards:
+        for k, v in r["outcomes"].items():
+            outcomes[k] = outcomes.get(k, 0) + v
+    out["outcomes"] = dict(sorted(outcomes.items()))
+    out["first_input"] = min(r.get("first_input", 0) for r in shards)
+    for key in ("inputs", "workers"):
+        out[key] = sum(r[key] for r in shards)
+    for key in ("crashes", "hangs"):
+        out[key] = [x for r in shards for x in r[key]]
+    out["unexpected"] = {k: v for r in shards for k, v in r["unexpected"].items()}
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in shards)
+    out["slowest_input_s"] = max(r["slowest_input_s"] for r in shards)
+    out["seconds"] = max(r["seconds"] for r in shards)  # shards run in parallel
+    return out
+
+
 def merge(parts: Path, out: Path, names: list[str]) -> dict:
     import torch
 
     runs = {}
     for name in names:
-        f = parts / f"{name}.json"
-        if f.is_file():
-            runs[name] = json.loads(f.read_text())
+        shards = [
+            json.loads(f.read_text()) for f in sorted(parts.glob(f"{name}.*json")) if f.stem.split(".")[0] == name
+        ]
+        if shards:
+            runs[name] = _combine(shards)
     total = {
         "inputs": sum(r["inputs"] for r in runs.values()),
         "crashes": sum(len(r["crashes"]) for r in runs.values()),
@@ -76,6 +102,7 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per input before it counts as a hang")
     p.add_argument("--max-seconds", type=float, help="stop each target after this long")
     p.add_argument("--quick", action="store_true", help="200 inputs per target")
+    p.add_argument("--shards", type=int, default=1, help="processes per target, each a range of the inputs")
     p.add_argument("--merge-only", action="store_true")
     p.add_argument("--out", default=str(RESULTS / "fuzz-cpu-2core.json"))
     a = p.parse_args()
@@ -87,11 +114,16 @@ def main() -> int:
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         procs = []
         for name in names:
-            cmd = [sys.executable, "-m", "pywlc.testing.fuzz", name, "--inputs", str(inputs), "--seed", str(a.seed),
-                   "--timeout", str(a.timeout), "--out", str(parts / f"{name}.json")]  # fmt: skip
-            if a.max_seconds:
-                cmd += ["--max-seconds", str(a.max_seconds)]
-            procs.append(subprocess.Popen(["nice", "-n", "19", *cmd], env=env, stdout=subprocess.DEVNULL))
+            for f in parts.glob(f"{name}.*json"):
+                f.unlink()
+            for k in range(a.shards):
+                lo, hi = inputs * k // a.shards, inputs * (k + 1) // a.shards
+                part = str(parts / f"{name}.{k}.json")
+                cmd = [sys.executable, "-m", "pywlc.testing.fuzz", name, "--start", str(lo), "--inputs", str(hi),
+                       "--seed", str(a.seed), "--timeout", str(a.timeout), "--out", part]  # fmt: skip
+                if a.max_seconds:
+                    cmd += ["--max-seconds", str(a.max_seconds)]
+                procs.append(subprocess.Popen(["nice", "-n", "19", *cmd], env=env, stdout=subprocess.DEVNULL))
         for proc in procs:
             proc.wait()
     res = merge(parts, Path(a.out), names)

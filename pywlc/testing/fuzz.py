@@ -72,9 +72,10 @@ def register_decoder(
     setup: Callable[[], tuple[list[bytes], Callable[[bytes], object]]],
     expected: tuple | None = None,
     structured: Callable[[random.Random, bytes], bytes] | None = None,
+    structured_share: float = 0.35,
 ) -> Target:
     """A bytes decoder: ``setup() -> (seed streams, decode)``; inputs are :func:`mutate`\\ d seeds, and with
-    ``structured`` 35 % of them come from ``structured(rng, seed_stream)`` instead."""
+    ``structured`` a share ``structured_share`` of them come from ``structured(rng, seed_stream)`` instead."""
 
     def make() -> tuple[MakeInput, Runner]:
         corpus, decode = setup()
@@ -82,7 +83,7 @@ def register_decoder(
             raise ValueError(f"fuzz target {name!r}: empty seed corpus")
 
         def make_input(rng: random.Random) -> bytes:
-            if structured is not None and rng.random() < 0.35:
+            if structured is not None and rng.random() < structured_share:
                 return structured(rng, rng.choice(corpus))
             return mutate(rng, corpus)
 
@@ -157,6 +158,16 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads), from ``/proc`` (0 where unavailable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _classify(target: Target, run_input: Runner, x: Any) -> tuple[str, str | None]:
     try:
         run_input(x)
@@ -212,14 +223,17 @@ def run(
     timeout: float = 10.0,
     log: Callable[[dict], None] | None = None,
     max_seconds: float | None = None,
+    start: int = 0,
 ) -> dict:
     """Fuzz target ``name`` with ``inputs`` inputs in watched worker subprocesses.
 
-    A worker that dies is a crash, one silent for ``timeout`` seconds on an input is a hang; either is recorded
+    A worker that dies is a crash; an input that burns ``timeout`` CPU seconds (or is silent for 30x that) is a
+    hang; either is recorded
     with the input's index (replay: ``make_input(random.Random(f"{seed}:{i}"))``) and a new worker resumes at the
     next input.  Returns counts by outcome, unexpected exceptions (first message per class), crashes, hangs, peak
     resident memory of the workers and the wall time.  ``log(partial_result)`` is called every 5000 inputs;
-    ``max_seconds`` stops early (the result says how many inputs ran).
+    ``max_seconds`` stops early (the result says how many inputs ran).  ``start``: run inputs ``start`` to
+    ``inputs - 1`` only (a shard of a larger run: shards of one seed together equal one run).
     """
     if name not in TARGETS:
         raise KeyError(f"unknown fuzz target {name!r}; registered: {sorted(TARGETS)}")
@@ -237,6 +251,7 @@ def run(
             "target": name,
             "inputs": sum(counts.values()) + len(crashes) + len(hangs),
             "seed": seed,
+            "first_input": start,
             "timeout_s": timeout,
             "outcomes": dict(sorted(counts.items())),
             "unexpected": examples,
@@ -248,7 +263,7 @@ def run(
             "seconds": round(time.perf_counter() - t0, 1),
         }
 
-    i = 0
+    i = start
     while i < inputs and (max_seconds is None or time.perf_counter() - t0 < max_seconds):
         workers += 1
         cmd = [sys.executable, "-m", "pywlc.testing.fuzz", name, "--worker", "--start", str(i), "--inputs",
@@ -260,16 +275,24 @@ def run(
         assert p.stdout is not None
         fd = p.stdout.fileno()
         pending = b""
-        current, started, ready, finished, last = None, 0.0, False, False, ""
+        current, started, cpu_started, ready, finished, last = None, 0.0, 0.0, False, False, ""
+        t_spawn = time.perf_counter()
         while True:
             if b"\n" not in pending:
-                wait = 600.0 if not ready else timeout
-                r, _, _ = select.select([fd], [], [], wait)
-                if not r:  # silent: a hang (or a worker that never got ready)
-                    p.kill()
-                    p.wait()
-                    hangs.append({"input": current if current is not None else i, "seconds": wait})
-                    break
+                r, _, _ = select.select([fd], [], [], min(timeout, 5.0))
+                if not r:
+                    # A hang is an input that burns `timeout` CPU seconds (an endless loop), or stays silent for
+                    # 30x that (a deadlock); wall time alone would flag inputs of a worker starved by nice 19.
+                    wall = time.perf_counter() - (started if current is not None else t_spawn)
+                    cpu = _cpu_seconds(p.pid) - (cpu_started if current is not None else 0.0)
+                    limit = timeout if ready else 600.0
+                    if cpu > limit or wall > 30 * limit:
+                        p.kill()
+                        p.wait()
+                        hangs.append({"input": current if current is not None else i, "cpu_s": round(cpu, 1),
+                                      "wall_s": round(wall, 1)})  # fmt: skip
+                        break
+                    continue
                 chunk = os.read(fd, 1 << 16)
                 if chunk:
                     pending += chunk
@@ -287,7 +310,7 @@ def run(
             if kind == "READY":
                 ready = True
             elif kind == "S":
-                current, started = int(rest), time.perf_counter()
+                current, started, cpu_started = int(rest), time.perf_counter(), _cpu_seconds(p.pid)
             elif kind == "O":
                 idx, outcome = rest.split(" ", 1)
                 last = outcome
@@ -305,9 +328,12 @@ def run(
             elif kind == "E":
                 idx, msg = rest.split(" ", 1)
                 examples.setdefault(last, f"input {idx}: {msg}")
-            elif kind == "DONE":
+            elif kind == "DONE":  # do not wait for the exit: a loaded machine may take long to tear torch down
                 peak = max(peak, float(rest))
                 finished = True
+                p.kill()
+                p.wait()
+                break
             elif kind == "RSS":
                 peak = max(peak, float(rest))
         p.stdout.close()
@@ -324,11 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("target", choices=sorted(TARGETS))
     p.add_argument("--inputs", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per input before it counts as a hang")
+    p.add_argument("--timeout", type=float, default=10.0, help="CPU seconds per input before it counts as a hang")
     p.add_argument("--out", help="write the result JSON here (also every 5000 inputs)")
     p.add_argument("--max-seconds", type=float, help="stop after this long (the result counts what ran)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--start", type=int, default=0, help="first input index (shards of one seeded run)")
     a = p.parse_args(argv)
     if a.worker:
         _worker(a.target, a.start, a.inputs, a.seed)
@@ -340,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             with open(a.out, "w") as f:
                 f.write(json.dumps(res, indent=2) + "\n")
 
-    res = run(a.target, a.inputs, a.seed, a.timeout, log=write, max_seconds=a.max_seconds)
+    res = run(a.target, a.inputs, a.seed, a.timeout, log=write, max_seconds=a.max_seconds, start=a.start)
     write(res)
     print(json.dumps(res, indent=2))
     return 0 if not (res["crashes"] or res["hangs"]) else 1

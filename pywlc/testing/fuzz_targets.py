@@ -135,7 +135,9 @@ def _tile_strings(payload: bytes) -> list[bytes] | None:
     return out
 
 
-register_decoder("image", _image_setup, structured=_image_structured)
+# Structured mutants reach the model (~130 ms per decode on a loaded 2-core CPU, 1000x a refusal): a 15 % share
+# keeps 100k inputs within an hour while ~10k of them run the entropy decoder and the synthesis on garbage.
+register_decoder("image", _image_setup, structured=_image_structured, structured_share=0.15)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -275,15 +277,15 @@ register("mctf_synthesize", _mctf_setup, expected=(ValueError, TypeError))
 
 def _selftest_setup() -> tuple[Any, Any]:
     import os
-    import time
 
     def run_input(kind: int) -> None:
         if kind == 1:
             raise ValueError("refused")
         if kind == 2:
             os.abort()
-        if kind == 3:
-            time.sleep(3600)
+        if kind == 3:  # an endless loop, as the rANS bypass loop on INT_MIN was
+            while True:
+                pass
 
     return (lambda rng: rng.randrange(4)), run_input
 
