@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import pywlc
@@ -35,12 +34,10 @@ SAMPLES = Path(__file__).resolve().parent / "data"
 
 
 def load_image(path: Path) -> torch.Tensor:
-    """``Tensor[1, 3, H, W]`` uint8 RGB."""
-    from PIL import Image
+    """``Tensor[1, 3, H, W]`` uint8 RGB (:func:`pywlc.imageio.load_image`)."""
+    from pywlc.imageio import load_image as load
 
-    with Image.open(path) as im:
-        arr = np.asarray(im.convert("RGB"))
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0)
+    return load(path, mode="rgb")[0].unsqueeze(0)
 
 
 QUALITIES = (20.0, 40.0, 60.0, 80.0)

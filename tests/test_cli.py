@@ -55,7 +55,7 @@ def test_encode_info_decode(work, capsys):
         assert im.mode == "L"
 
 
-def _fails(argv, capsys, match, code=1):
+def _fails(argv, capsys, match, code=2):
     assert main(argv) == code
     err = capsys.readouterr().err
     assert match in err and "Traceback" not in err
@@ -87,6 +87,7 @@ def test_errors_are_one_line(work, capsys):
     _fails(["decode", str(work / "b.wlc"), str(work / "o.png"), "--checkpoint", bl], capsys, "the model is")
     assert main(["encode"]) == 2  # usage error from argparse
     capsys.readouterr()
+    _fails(["encode", src, str(work / "x.wlc"), "--quality", "-1", "--checkpoint", ck], capsys, "got -1")
     _fails(["eval", str(work / "nodir"), "--codecs", "jpeg"], capsys, "image folder not found")
     _fails(["eval", str(work / "imgs"), "--codecs", "png"], capsys, "unknown codec 'png'")
 
@@ -142,3 +143,55 @@ def test_bd_rate_hand_computed_partial_overlap():
         bd_rate(r_a[:3], q_a[:3], r_t, q_t)
     with pytest.raises(ValueError, match="do not overlap"):
         bd_rate(r_a, q_a, r_t, [10, 11, 12, 13])
+
+
+def test_hostile_inputs(work, capsys, tmp_path):
+    """Issue 10, finding 5: bombs, 16-bit PNGs, output paths checked before the work, --quality -1."""
+    from test_imageio import png_header_only
+
+    ck = str(work / "weconvene.pt")
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_only(60000, 60000))
+    err = _fails(["encode", str(bomb), str(tmp_path / "b.wlc"), "--checkpoint", ck], capsys, "max-pixels")
+    assert err.count("\n") == 1 and "DecompressionBomb" not in err
+    bomb.write_bytes(png_header_only(4000, 3000))
+    _fails(["encode", str(bomb), str(tmp_path / "b.wlc"), "--checkpoint", ck, "--max-pixels", "1000000"], capsys,
+           "exceeds the limit of 1000000")  # fmt: skip
+    # 16-bit grey: scaled with rounding, said on stderr, coded as grey.
+    ramp = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "g16.png")
+    assert main(["encode", str(tmp_path / "g16.png"), str(tmp_path / "g16.wlc"), "--checkpoint", ck]) == 0
+    assert "16-bit samples scaled to 8 bits" in capsys.readouterr().err
+    assert main(["decode", str(tmp_path / "g16.wlc"), str(tmp_path / "g16d.png"), "--checkpoint", ck]) == 0
+    with Image.open(tmp_path / "g16d.png") as im:
+        assert im.mode == "L" and (np.asarray(im) == 255).mean() < 0.1
+    # Output paths are checked before any work: nothing is loaded or decoded for a bad one.
+    src = str(work / "imgs" / "img0.png")
+    _fails(["encode", src, str(tmp_path / "nodir" / "x.wlc"), "--checkpoint", ck], capsys, "output folder")
+    _fails(["decode", str(tmp_path / "g16.wlc"), str(tmp_path / "out.xyz"), "--checkpoint", ck], capsys, "extension")
+    _fails(["decode", str(tmp_path / "g16.wlc"), str(tmp_path), "--checkpoint", ck], capsys, "directory")
+    _fails(["eval", str(work / "imgs"), "--codecs", "jpeg", "--out", str(tmp_path / "no" / "r.json")], capsys,
+           "output folder")  # fmt: skip
+    _fails(["decode", str(tmp_path / "g16.wlc"), str(tmp_path / "o.png"), "--checkpoint", ck, "--max-pixels", "100"],
+           capsys, "limit of 100 pixels")  # fmt: skip
+
+
+def test_info_reads_only_the_header(work, tmp_path):
+    """``wlc info`` imports no codec module and builds no model (it took 5 s and 940 MB)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "i.wlc"
+    assert main(["encode", str(work / "imgs" / "img1.png"), str(out), "--checkpoint", str(work / "baseline.pt")]) == 0
+    code = (
+        "import sys; from pywlc.cli import main; rc = main(['info', sys.argv[1]]); "
+        "print('HEAVY', sorted(m for m in ('compressai', 'pywlc.models', 'pywlc.codecs.image') if m in sys.modules)); "
+        "sys.exit(rc)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    p = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "WECONVENE_BASELINE" in p.stdout and "HEAVY []" in p.stdout, p.stdout

@@ -3,18 +3,23 @@
 ::
 
     wlc encode IMG OUT.wlc --quality Q [--checkpoint CKPT] [--model weconvene|baseline] [--device cpu|cuda]
-    wlc decode IN.wlc OUT.png [--checkpoint CKPT] [--device cpu|cuda]
+               [--max-pixels N]
+    wlc decode IN.wlc OUT.png [--checkpoint CKPT] [--device cpu|cuda] [--max-pixels N]
     wlc info IN.wlc
     wlc eval DIR --codecs weconvene,baseline,jpeg,webp,jpeg2000 [--checkpoints CKPT ...] --out results.json
 
 Without ``--checkpoint`` the shipped pretrained weights of the quality are used (none are shipped yet: the
-error names the missing file).  Errors (missing files, bad arguments, corrupt streams) print one line on
-stderr and exit with status 1; usage errors exit with status 2.
+error names the missing file).  User errors (missing files, unreadable or too-large images, bad arguments,
+corrupt streams, unwritable outputs) print one line on stderr and exit with status 2, as do usage errors; output
+paths are checked before any work.  Input images go through :func:`pywlc.imageio.load_image`: ``--max-pixels``
+(default 2^28) is checked from the header before decoding, 16-bit greyscale is scaled to 8 bits with rounding
+and a ``wlc: note:`` line says so.  ``wlc info`` reads only the container header.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -30,14 +35,32 @@ def _device(name: str) -> str:
     return name
 
 
-def _encode(args: argparse.Namespace) -> int:
-    from ..codecs import encode_image
-    from ..zoo import LAMBDAS, load_checkpoint, load_pretrained
-    from .evaluate import load_rgb
+def _quality(args: argparse.Namespace) -> None:
+    """``--quality`` range, checked before any file is read or model built."""
+    if args.quality is not None and not 0 <= args.quality <= 255:
+        raise ValueError(
+            f"--quality must be a rate index: 1..6 (shipped models) or 0..255 (a checkpoint), got {args.quality}"
+        )
 
+
+def _note(info_conversion: str | None, src: object) -> None:
+    if info_conversion:
+        print(f"wlc: note: {src}: {info_conversion}", file=sys.stderr)
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from ..imageio import check_output_path, load_image
+
+    _quality(args)
     src = Path(args.image)
     if not src.is_file():
         raise FileNotFoundError(f"input image not found: {src}")
+    check_output_path(args.output)
+    x, info = load_image(src, max_pixels=args.max_pixels, mode="keep")  # header checked before decoding
+    _note(info.conversion, src)
+    from ..codecs import encode_image
+    from ..zoo import LAMBDAS, load_checkpoint, load_pretrained
+
     device = _device(args.device)
     if args.checkpoint:
         model = load_checkpoint(args.checkpoint, map_location=device)
@@ -51,13 +74,6 @@ def _encode(args: argparse.Namespace) -> int:
             raise ValueError(f"--quality must be in [1, {len(LAMBDAS)}] for the shipped models, got {args.quality}")
         quality = args.quality
         model = load_pretrained(args.model, quality, args.config).to(device)
-    from PIL import Image
-
-    with Image.open(src) as im:
-        gray = im.mode in ("L", "LA", "I;16", "I", "1")
-    x = load_rgb(src)
-    if gray:
-        x = x[:1]
     data = encode_image(model, x, quality, tile=args.tile)
     Path(args.output).write_bytes(data)
     h, w = x.shape[-2:]
@@ -66,12 +82,13 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from PIL import Image
-
-    from ..codecs import decode_image
-    from ..zoo import load_checkpoint, loader
+    from ..imageio import check_output_path, save_image
 
     data = _read(args.input)
+    check_output_path(args.output, image=True)
+    from ..codecs import DecodeBudget, decode_image
+    from ..zoo import load_checkpoint, loader
+
     device = _device(args.device)
     model = load_checkpoint(args.checkpoint, map_location=device) if args.checkpoint else None
     if model is None:
@@ -80,9 +97,9 @@ def _decode(args: argparse.Namespace) -> int:
         def model_loader(codec: int, quality: int):
             return base(codec, quality).to(device)
 
-    x = decode_image(data, model if model is not None else model_loader)
-    arr = x.permute(1, 2, 0).numpy()
-    Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(args.output)
+    budget = DecodeBudget(max_pixels=args.max_pixels)
+    x = decode_image(data, model if model is not None else model_loader, budget=budget)
+    save_image(x, args.output)
     print(f"{args.output}: {x.shape[-1]}x{x.shape[-2]}")
     return 0
 
@@ -95,18 +112,26 @@ def _read(path: str) -> bytes:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ..codecs import stream_info
+    # The container's header and layer table only: no codec module, no model (fast, small).
+    import struct
+
+    from ..bitstream import CodecId, decode_container
 
     data = _read(args.input)
-    info = stream_info(data)
-    c = info.container
-    pixels = c.width * c.height
+    c = decode_container(data)
+    try:
+        codec = CodecId(c.codec).name
+    except ValueError:
+        codec = f"unknown codec {c.codec}"
+    arch = c.metadata.get("arch", b"").decode("ascii", "replace")
+    tile = c.metadata.get("tile")
+    pixels = max(1, c.width * c.height)
     print(f"{args.input}: pywlc container {c.version[0]}.{c.version[1]}, {len(data)} bytes")
-    print(f"  codec     {info.codec.name} ({info.arch}), quality {c.quality}")
-    print(f"  picture   {c.width}x{c.height} {c.color.name} {c.bit_depth}-bit, tile {info.tile}")
-    print(
-        f"  rate      {8 * len(data) / pixels:.4f} bpp" + (" (base layer only: hf dropped)" if info.base_only else "")
-    )
+    print(f"  codec     {codec}" + (f" ({arch})" if arch else "") + f", quality {c.quality}")
+    tile_text = f", tile {struct.unpack('<H', tile)[0]}" if tile is not None and len(tile) == 2 else ""
+    print(f"  picture   {c.width}x{c.height} {c.color.name} {c.bit_depth}-bit{tile_text}")
+    base_only = codec == "WECONVENE" and [lay.label for lay in c.layers] == ["z", "ll"]
+    print(f"  rate      {8 * len(data) / pixels:.4f} bpp" + (" (base layer only: hf dropped)" if base_only else ""))
     header = len(data) - sum(len(lay.payload) for lay in c.layers)
     print(f"  header    {header} bytes ({8 * header / pixels:.4f} bpp)")
     for lay in c.layers:
@@ -117,8 +142,13 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from ..imageio import check_output_path
     from .evaluate import evaluate as run
     from .evaluate import plot_rd, write_results
+
+    check_output_path(args.out)
+    if args.plot:
+        check_output_path(args.plot, image=True)
 
     codecs = [c.strip() for c in args.codecs.split(",") if c.strip()]
     for ckpt in args.checkpoints:
@@ -131,6 +161,7 @@ def _eval(args: argparse.Namespace) -> int:
         device=_device(args.device),
         anchor=args.anchor,
         progress=not args.quiet,
+        max_pixels=args.max_pixels,
     )
     out = Path(args.out)
     write_results(results, out)
@@ -147,6 +178,14 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# pywlc.imageio.MAX_PIXELS, repeated so that building the parser imports nothing heavy.
+MAX_PIXELS = 1 << 28
+_MAX_PIXELS_HELP = (
+    "refuse input images whose header claims more pixels (default 2^28 = 268435456); checked before decoding, "
+    "so decompression bombs fail fast"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wlc", description="pywlc learned image codec")
     sub = p.add_subparsers(dest="command", required=True)
@@ -160,6 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--config", default="compact", help="configuration of the shipped weights")
     e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     e.add_argument("--tile", type=int, default=1024, help="tile size, a multiple of 64 (bounds memory)")
+    e.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help=_MAX_PIXELS_HELP)
     e.set_defaults(func=_encode)
 
     d = sub.add_parser("decode", help="decode a .wlc stream into an image (format from the extension)")
@@ -168,6 +208,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--checkpoint")
     d.add_argument("--config", default="compact")
     d.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    d.add_argument(
+        "--max-pixels", type=int, default=1 << 26, help="refuse streams of larger pictures (default 64 Mpixel)"
+    )
     d.set_defaults(func=_decode)
 
     i = sub.add_parser("info", help="print a stream's header and layers")
@@ -183,12 +226,13 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--anchor", help="BD-rate anchor codec (default: jpeg)")
     v.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help=_MAX_PIXELS_HELP)
     v.set_defaults(func=_eval)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``wlc``; returns the exit status (0 ok, 1 error, 2 usage)."""
+    """Entry point of ``wlc``; returns the exit status (0 ok, 2 user or usage error, 1 internal error)."""
     # CompressAI's import warns about torch.jit.script on recent torch: noise for a command-line user.
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
     parser = _parser()
@@ -202,9 +246,17 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except BitstreamError as e:
         print(f"wlc: error: invalid stream: {e}", file=sys.stderr)
-    except (OSError, ValueError, TypeError) as e:  # FileNotFoundError, PIL's UnidentifiedImageError, bad arguments
+    except (OSError, ValueError, TypeError) as e:  # missing files, unreadable images, bad arguments: user errors
         print(f"wlc: error: {e}", file=sys.stderr)
     except KeyboardInterrupt:
         print("wlc: interrupted", file=sys.stderr)
         return 130
-    return 1
+    except MemoryError:
+        print("wlc: error: out of memory (try a smaller --tile, or --max-pixels)", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - a bug: one line (PYWLC_DEBUG=1 shows the traceback)
+        if os.environ.get("PYWLC_DEBUG"):
+            raise
+        print(f"wlc: internal error: {type(e).__name__}: {e} (PYWLC_DEBUG=1 shows where)", file=sys.stderr)
+        return 1
+    return 2

@@ -22,6 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..codecs import decode_image, encode_image
+from ..imageio import MAX_PIXELS, load_image
 from ..zoo import ARCHS, LAMBDAS, arch_of, load_checkpoint, load_pretrained
 from .bdrate import bd_psnr, bd_rate
 
@@ -47,10 +48,9 @@ def list_images(folder: Path) -> list[Path]:
     return files
 
 
-def load_rgb(path: Path) -> torch.Tensor:
-    """``Tensor[3, H, W]`` uint8 RGB."""
-    with Image.open(path) as im:
-        return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1).contiguous()
+def load_rgb(path: Path, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """``Tensor[3, H, W]`` uint8 RGB (:func:`pywlc.imageio.load_image`: size checked first, 16-bit scaled)."""
+    return load_image(path, max_pixels=max_pixels, mode="rgb")[0]
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -158,11 +158,15 @@ def evaluate(
     device: str = "cpu",
     anchor: str | None = None,
     progress: bool = True,
+    max_pixels: int = MAX_PIXELS,
 ) -> dict[str, Any]:
-    """Measure every codec setting on every image of ``folder``; returns the JSON-ready results."""
+    """Measure every codec setting on every image of ``folder``; returns the JSON-ready results.
+
+    Images larger than ``max_pixels`` are refused from their header (``pywlc.imageio.ImageTooLargeError``).
+    """
     images = list_images(folder)
+    pictures = [(p.name, load_rgb(p, max_pixels)) for p in images]
     settings = _settings(codecs, checkpoints, device)
-    pictures = [(p.name, load_rgb(p)) for p in images]
     per: dict[tuple[str, str], list[dict]] = {}
     bar = tqdm(total=len(settings) * len(pictures), disable=not progress, desc="wlc eval", unit="img")
     for codec, label, enc, dec in settings:
