@@ -52,7 +52,7 @@ from pywlc.benchmark import _git_commit, device_name
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
-OURS_QUALITIES = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 75.0, 90.0)
+OURS_QUALITIES = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0)  # log2 step = 7 - q / 12.5: steps 74 .. 2.1
 REFERENCE = "jpeg2000"
 SPEED_SIZE = (512, 768)  # H, W
 MSSSIM_MIN_SIDE = 161  # pytorch_msssim: 5 scales of an 11-tap window need a side > 160
@@ -73,13 +73,36 @@ def test_files(data: Path) -> list[Path]:
     return [data / item for item in items]
 
 
-def load_picture(path: Path, downscale: int = 2) -> torch.Tensor:
-    """``Tensor[3, H, W]`` uint8 RGB, downscaled by ``downscale`` with Lanczos (as ``pywlc.train.image`` does)."""
+def load_picture(path: Path, downscale: int = 2, fit: int | None = None) -> torch.Tensor:
+    """``Tensor[3, H, W]`` uint8 RGB, downscaled by ``downscale`` with Lanczos (as ``pywlc.train.image`` does), or,
+    with ``fit``, once so that the long side is at most ``fit`` (the other choice ``SPLITS.md`` allows)."""
     with Image.open(path) as im:
         im = im.convert("RGB")
-        if downscale > 1:
+        if fit is not None and max(im.size) > fit:
+            scale = fit / max(im.size)
+            size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+            im = im.resize(size, Image.Resampling.LANCZOS)
+        elif fit is None and downscale > 1:
             im = im.resize((max(1, im.width // downscale), max(1, im.height // downscale)), Image.Resampling.LANCZOS)
         return torch.from_numpy(np.array(im)).permute(2, 0, 1).contiguous()
+
+
+def nearest_rate(c: Lossy, x: torch.Tensor, bpp: float) -> float:
+    """The grid parameter of ``c`` whose rate on ``x`` is nearest ``bpp`` (bisection: grids run low rate first)."""
+    pixels = x.shape[-2] * x.shape[-1]
+    rates: dict[int, float] = {}
+
+    def rate(i: int) -> float:
+        if i not in rates:
+            rates[i] = 8.0 * len(c.encode(x, c.grid[i])) / pixels
+        return rates[i]
+
+    lo, hi = 0, len(c.grid) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if rate(mid) < bpp else (lo, mid)
+    best = min((lo, hi), key=lambda i: abs(math.log(max(rate(i), 1e-9) / bpp)))
+    return c.grid[best]
 
 
 def centre_crop(img: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -540,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder (holds SPLITS.md)")
     parser.add_argument("--image", type=Path, action="append", help="measure these pictures instead of the split")
     parser.add_argument("--downscale", type=int, default=2, help="downscale factor of the originals (Lanczos)")
+    parser.add_argument("--fit", type=int, default=None, help="instead: downscale so the long side is at most FIT")
     parser.add_argument("--images", type=int, default=None, help="only the first N test pictures")
     parser.add_argument("--quick", action="store_true", help="2 pictures, 3 rate points, 2 speed repetitions")
     parser.add_argument("--codecs", default=None, help="comma-separated anchors to run (default: all installed)")
@@ -559,9 +583,9 @@ def main(argv: list[str] | None = None) -> int:
     files = args.image or test_files(args.data)
     n_images = 2 if args.quick and args.images is None else args.images
     files = files[:n_images] if n_images else files
-    pictures = [(p.name, load_picture(p, args.downscale)) for p in files]
+    pictures = [(p.name, load_picture(p, args.downscale, args.fit)) for p in files]
     n_points = 3 if args.quick else None
-    reps = args.reps or (2 if args.quick else 7)
+    reps = args.reps or (2 if args.quick else 5)
     device = torch.device("cpu")
     out = args.out or ROOT / "benchmarks" / "results" / f"image-codec-cpu-{torch.get_num_threads()}core.json"
 
@@ -606,8 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         if ":" in c.name or c.name == "ours@bpp":
             continue
         bar.set_postfix_str(f"speed: {c.name} rate point nearest 1 bpp"[:60])
-        pixels = crop.shape[-2] * crop.shape[-1]
-        p = min(c.grid, key=lambda p: abs(math.log(max(8.0 * len(c.encode(crop, p)) / pixels, 1e-6))))
+        p = nearest_rate(c, crop, 1.0)
         speed_params[c.name] = {c.param: p}
         speed_fns[c.name] = (lambda c=c, p=p: c.encode(crop, p), c.decode)
     for name, (enc, dec) in lossless.items():
@@ -636,7 +659,13 @@ def main(argv: list[str] | None = None) -> int:
         "tools": tool_versions(),
         "command": " ".join(["benchmarks/bench_image_codec.py", *(sys.argv[1:] if argv is None else argv)]),
         "pictures": (f"test split of {args.data / 'SPLITS.md'}" if not args.image else "given on the command line")
-        + (f", each downscaled by {args.downscale} with Pillow's Lanczos filter" if args.downscale > 1 else ""),
+        + (
+            f", each downscaled with Pillow's Lanczos filter so that the long side is at most {args.fit} px"
+            if args.fit
+            else f", each downscaled by {args.downscale} with Pillow's Lanczos filter (as the trainer does)"
+            if args.downscale > 1
+            else ""
+        ),
         "images": names,
         "sizes": {n: list(x.shape) for n, x in pictures},
         "bd": {
