@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from .._alloc import check_size
+
 if TYPE_CHECKING:
     from .mctf import MctfLevel, MctfResult
 
@@ -45,6 +47,7 @@ def check_tensor(
         raise TypeError(f"{name} must be {' or '.join(str(d) for d in dtypes)}, got {_where(t)}")
     if t.device not in devices:
         raise ValueError(f"{name} must be on {' or '.join(str(d) for d in devices)}, got {_where(t)}")
+    check_size(t, name, "pywlc.mctf.synthesize")  # before .contiguous() materialises a stride-0 view
     return t.detach().contiguous()
 
 

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .._alloc import check_bytes, check_size
 from .._checks import check_int as _check_int
 from .._extension import kernel
 from ..ops.warp import warp
@@ -162,6 +163,7 @@ def _check_frames(frames: object, integer: bool) -> Tensor:
         raise TypeError(f"frames must be a torch.Tensor or a sequence of them, got {type(frames).__name__}")
     if frames.dim() != 4:
         raise ValueError(f"frames must be Tensor[N, C, H, W], got shape {tuple(frames.shape)}")
+    check_size(frames, "frames", "pywlc.mctf.analyze")  # before anything materialises a stride-0 view
     if integer:
         if frames.dtype != torch.int32:
             raise TypeError(f"frames must be int32 with integer=True, got {frames.dtype}")
@@ -577,6 +579,9 @@ def synthesize(result: MctfResult) -> Tensor:
     # Every tensor of every level against the subbands' sizes before any kernel call (the kernels index with them).
     result = _validate.check_result(result)
     low = result.low
+    out_shape = [result.num_frames, *low.shape[1:]]
+    check_bytes(math.prod(out_shape) * low.element_size(), low.device, "pywlc.mctf.synthesize",
+                f"the output Tensor{out_shape} {low.dtype}")  # fmt: skip
     work = torch.float64 if result.integer else low.dtype
     for li in range(len(result.high) - 1, -1, -1):
         lvl, high = result.motion[li], result.high[li]

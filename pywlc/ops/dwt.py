@@ -26,6 +26,7 @@ import itertools
 import torch
 from torch import Tensor, nn
 
+from .._alloc import allocation, check_size
 from .._checks import FLOATS, HALF_DTYPES, check_int
 from .._extension import kernel
 from . import _reference_dwt as ref
@@ -65,6 +66,7 @@ def _check_tensor(x: object, name: str, scheme: LiftingScheme, ndim: int) -> Ten
         raise TypeError(f"{name} must be float32, float64, float16 or bfloat16, got {x.dtype}{hint}")
     if x.dim() < ndim:
         raise ValueError(f"{name} must have at least {ndim} dims (the transformed axes), got shape {tuple(x.shape)}")
+    check_size(x, name, "pywlc.dwt")  # the output has x's shape: say so before torch's allocator fails
     return x
 
 
@@ -216,7 +218,8 @@ def dwt(x: Tensor, wavelet: str = "bior4.4", levels: int | None = 1, *, ndim: in
     _check_tensor(x, "x", scheme, ndim)
     mode = _check_mode(mode)
     levels = _check_levels(levels, tuple(x.shape[x.dim() - ndim :]), mode)
-    return _apply(x, scheme.name, levels, ndim, mode, FORWARD)
+    with allocation("pywlc.dwt"):
+        return _apply(x, scheme.name, levels, ndim, mode, FORWARD)
 
 
 def idwt(y: Tensor, wavelet: str = "bior4.4", levels: int | None = 1, *, ndim: int = 2, mode: str = "symmetric"):
@@ -227,7 +230,8 @@ def idwt(y: Tensor, wavelet: str = "bior4.4", levels: int | None = 1, *, ndim: i
     _check_tensor(y, "y", scheme, ndim)
     mode = _check_mode(mode)
     levels = _check_levels(levels, tuple(y.shape[y.dim() - ndim :]), mode)
-    return _apply(y, scheme.name, levels, ndim, mode, INVERSE)
+    with allocation("pywlc.idwt"):
+        return _apply(y, scheme.name, levels, ndim, mode, INVERSE)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from .._alloc import allocation, check_size
 from .._checks import FLOATS, check_float_4d, check_int
 from .._extension import kernel
 from . import _reference_warp as ref
@@ -60,7 +61,9 @@ _MV_DTYPES = FLOATS + (torch.int32, torch.int64)
 
 
 def _check_image(img: object) -> Tensor:
-    return check_float_4d(img, "img", "N, C, H, W")
+    img = check_float_4d(img, "img", "N, C, H, W")
+    check_size(img, "img", "pywlc.warp")  # the output has img's shape: say so before torch's allocator fails
+    return img
 
 
 def _check_field(field: object, name: str, img: Tensor, want: tuple[int, ...], dtypes: tuple) -> Tensor:
@@ -349,7 +352,9 @@ def warp(
         return torch.ops.pywlc.warp(img, flow, mode, padding, deterministic)
     if torch.is_grad_enabled() and (img.requires_grad or flow.requires_grad):
         return _WarpFn.apply(img, flow, mode, padding, deterministic)
-    return _forward_impl(img, flow, _MODES[mode], _PADDINGS[padding], 1, 1.0, "flow")
+    check_size(flow, "flow", "pywlc.warp")
+    with allocation("pywlc.warp"):
+        return _forward_impl(img, flow, _MODES[mode], _PADDINGS[padding], 1, 1.0, "flow")
 
 
 def warp_blocks(
@@ -391,7 +396,8 @@ def warp_blocks(
     if torch.is_grad_enabled() and img.requires_grad:
         return _WarpBlocksFn.apply(img, mvs, block, interp, padding, deterministic)
     _mvs_impl_checks(mvs, _INTERPS[interp])
-    return _forward_impl(img, mvs, _INTERPS[interp], _PADDINGS[padding], block, 0.25, "mvs")
+    with allocation("pywlc.warp_blocks"):
+        return _forward_impl(img, mvs, _INTERPS[interp], _PADDINGS[padding], block, 0.25, "mvs")
 
 
 class Warp(nn.Module):
