@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../bind_checks.h"
 #include "../bind_registry.h"
 #include "dwt.h"
 
@@ -33,6 +34,11 @@ pywlc::DwtArgs make_dwt_args(uintptr_t src, uintptr_t dst, int dtype, int64_t ba
   a.zero_tail = zero_tail;
   a.integer = integer;
   pywlc::dwt_plan(a);  // validate while holding the GIL so errors surface as ValueError
+  // Second line of defence (csrc/bind_checks.h): the element count fits, both buffers are non-null and aligned.
+  const int64_t es = dtype == pywlc::kFloat64 ? 8 : 4;
+  const int64_t n = pywlc::checked_numel({batch, dims[0], dims[1], dims[2]}, es, "dwt");
+  pywlc::check_ptr(src, n, es, "dwt src");
+  pywlc::check_ptr(dst, n, es, "dwt dst");
   return a;
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "../bind_checks.h"
 #include "../bind_registry.h"
 #include "block_match.h"
 
@@ -25,6 +26,10 @@ pywlc::BlockMatchArgs make_args(int64_t n, int64_t h, int64_t w, uintptr_t cur, 
   a.mvs = reinterpret_cast<int32_t*>(mvs);
   a.sad = reinterpret_cast<int32_t*>(sad);
   pywlc::block_match_validate(a);  // with the GIL held: errors surface as ValueError
+  // Second line of defence (csrc/bind_checks.h): the frames' element count fits; int32 outputs aligned.
+  pywlc::checked_numel({a.N, a.H, a.W}, 4, "block_match frames");
+  if (mvs % alignof(int32_t) != 0 || sad % alignof(int32_t) != 0)
+    throw std::invalid_argument("block_match: output pointers not aligned to 4 bytes");
   return a;
 }
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 
+#include "../bind_checks.h"
 #include "../bind_registry.h"
 #include "warp.h"
 
@@ -31,6 +32,12 @@ pywlc::WarpArgs make_warp_args(int dtype, int interp, int padding, const Shape4&
   a.block = block;
   a.scale = scale;
   pywlc::warp_validate(a);  // while holding the GIL, so errors surface as ValueError
+  // Second line of defence (csrc/bind_checks.h): the element count fits, strides are not negative, img aligned.
+  const int64_t es = dtype == pywlc::kWarpFloat64 ? 8 : 4;
+  const int64_t n = pywlc::checked_numel({sizes[0], sizes[1], sizes[2], sizes[3]}, es, "warp img");
+  for (int k = 0; k < 4; ++k)
+    if (img_strides[k] < 0 || flow_strides[k] < 0) throw std::invalid_argument("warp: negative stride");
+  pywlc::check_ptr(img, n, es, "warp img");
   return a;
 }
 
@@ -48,6 +55,12 @@ pywlc::WarpBackwardArgs make_backward_args(const pywlc::WarpArgs& a, uintptr_t g
   return b;
 }
 
+// The contiguous output Tensor[N, C, H, W]: non-null and aligned when non-empty.
+void check_out(const pywlc::WarpArgs& a, uintptr_t out) {
+  const int64_t es = a.dtype == pywlc::kWarpFloat64 ? 8 : 4;
+  pywlc::check_ptr(out, a.g.N * a.g.C * a.g.H * a.g.W, es, "warp out");
+}
+
 }  // namespace
 
 PYWLC_REGISTER_BINDINGS(warp) {
@@ -57,6 +70,7 @@ PYWLC_REGISTER_BINDINGS(warp) {
          Shape4 flow_strides, int64_t block, double scale, uintptr_t out) {
         const auto a = make_warp_args(dtype, interp, padding, sizes, img, img_strides, flow, flow_strides, block,
                                       scale);
+        check_out(a, out);
         py::gil_scoped_release release;
         return pywlc::warp_forward_cpu(a, reinterpret_cast<void*>(out));
       },
@@ -81,6 +95,7 @@ PYWLC_REGISTER_BINDINGS(warp) {
          Shape4 flow_strides, int64_t block, double scale, uintptr_t out, uintptr_t stream) {
         const auto a = make_warp_args(dtype, interp, padding, sizes, img, img_strides, flow, flow_strides, block,
                                       scale);
+        check_out(a, out);
         py::gil_scoped_release release;
         pywlc::warp_forward_cuda(a, reinterpret_cast<void*>(out), reinterpret_cast<void*>(stream));
       },
