@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from pywlc import mctf
 from pywlc._extension import load, use_kernels
-from pywlc.mctf import mctf
+from pywlc.mctf import _geometry
 
 pytestmark = pytest.mark.skipif(
     load() is None or not hasattr(load(), "mctf_geometry_cpu"), reason="compiled core without the MCTF geometry"
@@ -33,8 +34,8 @@ def _case(k: int, h: int, w: int, seed: int, scale: float, far: float):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_kernel_equals_reference(k, h, w, scale, far, seed):
     args = _case(k, h, w, seed, scale, far)
-    got = mctf._geometry(*args)
-    want = mctf._geometry_reference(*args)
+    got = _geometry._geometry(*args)
+    want = _geometry._geometry_reference(*args)
     for name in ("wl", "wr", "conn_l", "src_l", "conn_r", "src_r"):
         a, b = getattr(got, name), getattr(want, name)
         assert a.dtype == b.dtype and torch.equal(a, b), name

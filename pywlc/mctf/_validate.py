@@ -1,4 +1,5 @@
-"""Validation of MCTF side information before any kernel sees it (issue 10, finding 1).
+"""Validation of MCTF inputs: frames and motion for :func:`analyze`, and the side information of a result before
+:func:`synthesize` hands any of it to a kernel (issue 10, finding 1).
 
 :func:`pywlc.mctf.synthesize` hands raw pointers and sizes to compiled kernels (``csrc/mctf``) that index the
 side information with the frames' ``K``, ``H`` and ``W``.  A decoder rebuilding an :class:`MctfResult` from a
@@ -10,16 +11,14 @@ bounded length).  Everything is normalised to what the kernels expect (contiguou
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from .._alloc import check_size
-
-if TYPE_CHECKING:
-    from .mctf import MctfLevel, MctfResult
+from ._types import _FILTERS, _INTERPS, MctfLevel, MctfResult
 
 # Longest accepted motion vector, in pixels per axis: far beyond any frame (motion longer than the frame only
 # points outside it) and small enough that p + round(v) stays exact in float32 and int64 everywhere.
@@ -70,8 +69,6 @@ def _check_int(v: object, name: str, lo: int) -> int:
 def check_level(lvl: object, li: int, n: int, h: int, w: int, devices: tuple[torch.device, ...]) -> MctfLevel:
     """Level ``li`` (0-based) of ``n`` frames of ``h x w``: every tensor checked, normalised (fields float32,
     masks bool, all contiguous)."""
-    from .mctf import MctfLevel
-
     where = f"result.motion[{li}]"
     if not isinstance(lvl, MctfLevel):
         raise TypeError(f"{where} must be an MctfLevel, got {type(lvl).__name__}")
@@ -97,8 +94,6 @@ def check_result(result: object) -> MctfResult:
 
     Raises ``TypeError`` / ``ValueError`` naming the first offending field; nothing is computed before.
     """
-    from .mctf import _FILTERS, _INTERPS, MctfResult
-
     if not isinstance(result, MctfResult):
         raise TypeError(f"result must be an MctfResult, got {type(result).__name__}")
     if not isinstance(result.integer, bool):
@@ -143,4 +138,77 @@ def check_result(result: object) -> MctfResult:
     return replace(result, low=low, high=highs, motion=motion)
 
 
-__all__ = ["MAX_VECTOR", "check_level", "check_result", "check_tensor", "check_vectors"]
+__all__ = [
+    "MAX_VECTOR",
+    "check_field",
+    "check_frames",
+    "check_level",
+    "check_mask",
+    "check_result",
+    "check_tensor",
+    "check_vectors",
+]
+
+
+# ----------------------------------------------------------------------------------------------------
+# analyze's arguments and a motion callable's output
+
+
+def check_frames(frames: object, integer: bool) -> Tensor:
+    if isinstance(frames, Sequence) and not isinstance(frames, Tensor):
+        if len(frames) == 0:
+            raise ValueError("frames is empty: MCTF needs at least 2 frames")
+        for i, f in enumerate(frames):
+            if not isinstance(f, Tensor):
+                raise TypeError(f"frames[{i}] must be a torch.Tensor, got {type(f).__name__}")
+            if f.dim() != 3:
+                raise ValueError(f"frames[{i}] must be Tensor[C, H, W], got shape {tuple(f.shape)}")
+            if f.shape != frames[0].shape:
+                raise ValueError(
+                    f"frames[{i}] has shape {tuple(f.shape)} but frames[0] has {tuple(frames[0].shape)}: "
+                    "all frames must have the same size"
+                )
+            if f.dtype != frames[0].dtype or f.device != frames[0].device:
+                raise TypeError(f"frames[{i}] has dtype/device {f.dtype}/{f.device}, frames[0] has "
+                                f"{frames[0].dtype}/{frames[0].device}: they must match")  # fmt: skip
+        frames = torch.stack(list(frames))
+    if not isinstance(frames, Tensor):
+        raise TypeError(f"frames must be a torch.Tensor or a sequence of them, got {type(frames).__name__}")
+    if frames.dim() != 4:
+        raise ValueError(f"frames must be Tensor[N, C, H, W], got shape {tuple(frames.shape)}")
+    check_size(frames, "frames", "pywlc.mctf.analyze")  # before anything materialises a stride-0 view
+    if integer:
+        if frames.dtype != torch.int32:
+            raise TypeError(f"frames must be int32 with integer=True, got {frames.dtype}")
+    else:
+        if frames.dtype not in _FLOATS:
+            raise TypeError(f"frames must be float32 or float64 (or int32 with integer=True), got {frames.dtype}")
+        if not bool(torch.isfinite(frames).all()):
+            raise ValueError("frames has non-finite values")
+    n, c, h, w = frames.shape
+    if n < 2:
+        raise ValueError(f"frames must hold at least 2 frames for MCTF, got {n}")
+    if c == 0 or h == 0 or w == 0:
+        raise ValueError(f"frames is empty: shape {tuple(frames.shape)}")
+    return frames.contiguous()
+
+
+def check_field(f: object, name: str, h: int, w: int) -> Tensor:
+    if not isinstance(f, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(f).__name__}")
+    if not f.is_floating_point() and f.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"{name} must be a float (or integer) tensor, got {f.dtype}")
+    if tuple(f.shape) != (2, h, w):
+        raise ValueError(f"{name} must have shape {(2, h, w)}, got {tuple(f.shape)}")
+    f = f.detach().to(torch.float32)
+    if not bool(torch.isfinite(f).all()):
+        raise ValueError(f"{name} has non-finite values")
+    return f
+
+
+def check_mask(m: object, name: str, h: int, w: int) -> Tensor:
+    if not isinstance(m, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(m).__name__}")
+    if tuple(m.shape) != (h, w):
+        raise ValueError(f"{name} must have shape {(h, w)}, got {tuple(m.shape)}")
+    return m.detach().bool()
