@@ -12,11 +12,13 @@ from pywlc.testing import (
 )
 
 # Inputs per target in CI: a few seconds each on a 2-core CPU.
-QUICK = {"container": 2000, "mctf_synthesize": 1000, "image": 40}
+QUICK = {"container": 2000, "mctf_synthesize": 1000, "image": 40, "wavelet": 60}
 
 
 @pytest.mark.parametrize("name", sorted(QUICK))
 def test_quick_seeded_run(name):
+    if name not in fuzz.TARGETS:
+        pytest.skip(f"no {name} target in this checkout")
     res = fuzz.run_inprocess(name, QUICK[name], seed=2026)
     assert res["unexpected"] == {}, res
     assert sum(res["outcomes"].values()) == QUICK[name]
@@ -27,7 +29,7 @@ def test_quick_seeded_run(name):
 
 def test_every_target_registered():
     assert {"container", "image", "mctf_synthesize"} <= set(fuzz.TARGETS)
-    assert set(QUICK) | {"_selftest"} >= {n for n in fuzz.TARGETS if n != "wavelet"}
+    assert set(QUICK) | {"_selftest"} >= set(fuzz.TARGETS)
 
 
 def test_watchdog_records_crashes_and_hangs():

@@ -301,6 +301,8 @@ def run(
                 if not finished:
                     err_file.seek(0)
                     err = err_file.read()[-500:].decode("utf-8", "replace")
+                    if not ready:  # the target's setup failed: no input ran, retrying would loop forever
+                        raise RuntimeError(f"fuzz target {name!r}: worker setup failed (exit {p.returncode}): {err}")
                     crashes.append({"input": current if current is not None else i, "returncode": p.returncode,
                                     "stderr": err})  # fmt: skip
                 break

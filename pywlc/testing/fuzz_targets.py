@@ -4,6 +4,7 @@ random-init model, as the tests use), and ``mctf.synthesize`` with mutated side 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import random
 from typing import Any
 
@@ -138,6 +139,42 @@ def _tile_strings(payload: bytes) -> list[bytes] | None:
 # Structured mutants reach the model (~130 ms per decode on a loaded 2-core CPU, 1000x a refusal): a 15 % share
 # keeps 100k inputs within an hour while ~10k of them run the entropy decoder and the synthesis on garbage.
 register_decoder("image", _image_setup, structured=_image_structured, structured_share=0.15)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The wavelet image codec (pywlc.codecs.wavelet), where this checkout has it
+
+
+def _wavelet_setup() -> tuple[list[bytes], Any]:
+    from ..codecs import wavelet
+    from ..codecs.wavelet.entropy_model import SubbandEntropyModel
+    from ..codecs.wavelet.postfilter import PostFilter
+
+    torch.set_num_threads(1)
+    if wavelet.model.WEIGHTS:
+        model = wavelet.load_model()
+    else:  # no shipped weights: a seeded random model, as tests/test_wavelet_codec.py uses
+        torch.manual_seed(0)
+        ent = SubbandEntropyModel(32)
+        for p in ent.parameters():
+            p.data.normal_(0, 0.05)
+        model = wavelet.WaveletModel(ent, PostFilter(), "random")
+    full = wavelet.encode(_picture(3, 64, 64, 5), quality=40, model=model)
+    seeds = [
+        full,
+        wavelet.extract(full, resolution=2),
+        wavelet.encode(_picture(1, 40, 56, 6), quality=70, model=model),
+        wavelet.encode(_picture(3, 32, 48, 7), lossless=True, model=model),
+    ]
+
+    def decode(data: bytes) -> None:
+        wavelet.decode(data, model=model)
+
+    return seeds, decode
+
+
+if importlib.util.find_spec("pywlc.codecs.wavelet") is not None:
+    register_decoder("wavelet", _wavelet_setup, structured=_image_structured, structured_share=0.3)
 
 
 # ----------------------------------------------------------------------------------------------------
