@@ -511,25 +511,32 @@ def plot(result: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    for name, curve in result["lossy"].items():
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    colours = plt.get_cmap("tab10").colors
+    for k, (name, curve) in enumerate(result["lossy"].items()):
         pts = sorted(curve["points"], key=lambda p: p["bpp"])
-        style = "--" if ":" in name else ("-" if name.startswith("ours") else "-")
-        width = 2.2 if name == "ours" else 1.2
+        kw = {
+            "color": colours[k % len(colours)],
+            "ls": "--" if ":" in name else "-",
+            "lw": 2.2 if name == "ours" else 1.2,
+            "marker": "o",
+            "ms": 3,
+            "label": name,
+        }
         bpp = [p["bpp"] for p in pts]
-        axes[0].plot(bpp, [p["psnr"] for p in pts], style, marker="o", ms=3, lw=width, label=name)
+        axes[0].plot(bpp, [p["psnr"] for p in pts], **kw)
         if all(p["ms_ssim"] is not None for p in pts):
-            axes[1].plot(bpp, [ms_ssim_db(p["ms_ssim"]) for p in pts], style, marker="o", ms=3, lw=width, label=name)
-    axes[0].set(xlabel="bpp (mean over images)", ylabel="RGB PSNR (dB, mean)", title="PSNR")
-    axes[1].set(xlabel="bpp (mean over images)", ylabel="MS-SSIM (dB, mean)", title="MS-SSIM, -10 log10(1 - MS-SSIM)")
+            axes[1].plot(bpp, [ms_ssim_db(p["ms_ssim"]) for p in pts], **kw)
+    axes[0].set(xlabel="bpp (mean over pictures)", ylabel="RGB PSNR (dB, mean)", title="PSNR")
+    axes[1].set(xlabel="bpp (mean over pictures)", ylabel="MS-SSIM (dB, mean)", title="MS-SSIM, -10 log10(1 - MS-SSIM)")
     for ax in axes:
         ax.set_xlim(0, 2.2)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(
-        f"{len(result['images'])} test photos of shared/data (downscaled by 2, Lanczos), mean curves, "
-        f"{result['device']}",
-        fontsize=10,
+        f"{len(result['images'])} pictures: {result['pictures']}\nmean curves (mean bpp and quality "
+        f"at each rate parameter); {result['device']}",
+        fontsize=9,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -658,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
         "git_commit": _git_commit(ROOT),
         "tools": tool_versions(),
         "command": " ".join(["benchmarks/bench_image_codec.py", *(sys.argv[1:] if argv is None else argv)]),
-        "pictures": (f"test split of {args.data / 'SPLITS.md'}" if not args.image else "given on the command line")
+        "pictures": ("test photos of shared/data/SPLITS.md" if not args.image else "given on the command line")
         + (
             f", each downscaled with Pillow's Lanczos filter so that the long side is at most {args.fit} px"
             if args.fit
