@@ -104,3 +104,13 @@ def test_dwt_and_warp_checks():
     with pytest.raises(ValueError, match="warp out"):
         C.warp_forward_cpu(0, 0, 0, [1, 1, 4, 4], img.data_ptr(), [16, 16, 4, 1], flow.data_ptr(), [32, 16, 4, 1],
                            1, 1.0, 0)  # fmt: skip
+
+
+def test_hvsbm_plane_size_checked():
+    import numpy as np
+
+    if not hasattr(C, "hvsbm_cpu"):
+        pytest.skip("no HVSBM binding")
+    wide = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=(4, (1 << 31) + 8), strides=(0, 0))
+    with pytest.raises(ValueError, match="2\\^20"):
+        C.hvsbm_cpu(wide, wide, None, 1.0, 3, 4, 8, 1, 1, 2, 3.0)

@@ -30,6 +30,9 @@ ezbc::PlaneView as_plane(const py::array& a, const char* name) {
   } else {
     throw std::invalid_argument(n + " must be uint8 or float32");
   }
+  // Sizes go into ints below: refuse what would truncate (second line of defence, csrc/bind_checks.h).
+  if (a.shape(0) > (py::ssize_t{1} << 20) || a.shape(1) > (py::ssize_t{1} << 20))
+    throw std::invalid_argument(n + " is larger than 2^20 pixels along a side");
   const auto item = static_cast<py::ssize_t>(a.itemsize());
   if (a.strides(1) != item || a.strides(0) % item != 0)
     throw std::invalid_argument(n + " must have contiguous rows");
