@@ -66,8 +66,10 @@ def test_errors_are_one_line(work, capsys):
     src, ck = str(work / "imgs" / "img0.png"), str(work / "weconvene.pt")
     err = _fails(["encode", "missing.png", str(work / "x.wlc"), "--checkpoint", ck], capsys, "input image not found")
     assert err.count("\n") == 1
-    _fails(["encode", src, str(work / "x.wlc"), "--quality", "9"], capsys, "--quality must be in [1, 6]")
-    _fails(["encode", src, str(work / "x.wlc"), "--quality", "3"], capsys, "weconvene-compact-q3.pt")
+    _fails(["encode", src, str(work / "x.wlc"), "--codec", "weconvene", "--quality", "9"], capsys,
+           "--quality must be in [1, 6]")
+    _fails(["encode", src, str(work / "x.wlc"), "--codec", "weconvene", "--quality", "3"], capsys,
+           "weconvene-compact-q3.pt")
     _fails(["encode", src, str(work / "x.wlc"), "--checkpoint", ck, "--quality", "5"], capsys, "trained for quality 3")
     _fails(["encode", src, str(work / "x.wlc"), "--checkpoint", "nope.pt"], capsys, "checkpoint not found")
     _fails(["encode", src, str(work / "x.wlc"), "--checkpoint", src], capsys, "not a readable checkpoint")

@@ -117,6 +117,7 @@ class CodecId(enum.IntEnum):
     RAW = 0  # payloads are not coded by a pywlc codec (tests, tools)
     WECONVENE = 1  # pywlc.models.WeConvene: layers "ll" (base), "hf", "z"
     WECONVENE_BASELINE = 2  # pywlc.models.WeConveneBaseline: layers "y", "z"
+    WAVELET = 3  # pywlc.codecs.wavelet: layers "res0" (approximation + coarsest level), "res1", ... (finer levels)
 
 
 class ColorFormat(enum.IntEnum):

@@ -2,14 +2,17 @@
 
 ::
 
-    wlc encode IMG OUT.wlc --quality Q [--checkpoint CKPT] [--model weconvene|baseline] [--device cpu|cuda]
-               [--max-pixels N]
-    wlc decode IN.wlc OUT.png [--checkpoint CKPT] [--device cpu|cuda] [--max-pixels N]
+    wlc encode IMG|DIR OUT --quality Q | --bpp B | --lossless          # the wavelet codec (default)
+    wlc encode IMG OUT.wlc --codec weconvene --quality 1..6 [--checkpoint CKPT] [--device cpu|cuda] [--tile T]
+    wlc decode IN.wlc|DIR OUT.png [--resolution 1/2] [--no-postfilter] [--max-pixels N] [--trusted]
+    wlc extract IN.wlc OUT.wlc --resolution 1/2                          # lower resolution, no re-encoding
     wlc info IN.wlc
-    wlc eval DIR --codecs weconvene,baseline,jpeg,webp,jpeg2000 [--checkpoints CKPT ...] --out results.json
+    wlc eval DIR --codecs wavelet,jpeg,webp,jpeg2000 [--checkpoints CKPT ...] --out results.json
 
-Without ``--checkpoint`` the shipped pretrained weights of the quality are used (none are shipped yet: the
-error names the missing file).  User errors (missing files, unreadable or too-large images, bad arguments,
+Codecs come from the registry (:mod:`pywlc.codecs.registry`); decoding picks the stream's codec.  WeConvene
+without ``--checkpoint`` uses shipped weights of the quality (none ship yet: the error names the missing
+file).  A folder as input codes every file in it into the output folder, with a progress bar.
+User errors (missing files, unreadable or too-large images, bad arguments,
 corrupt streams, unwritable outputs) print one line on stderr and exit with status 2, as do usage errors; output
 paths are checked before any work.  Input images go through :func:`pywlc.imageio.load_image`: ``--max-pixels``
 (default 2^28) is checked from the header before decoding, 16-bit greyscale is scaled to 8 bits with rounding
@@ -35,11 +38,22 @@ def _device(name: str) -> str:
     return name
 
 
-def _quality(args: argparse.Namespace) -> None:
-    """``--quality`` range, checked before any file is read or model built."""
-    if args.quality is not None and not 0 <= args.quality <= 255:
+def _quality(args: argparse.Namespace, codec: str) -> None:
+    """``--quality`` / ``--bpp`` / ``--lossless``, checked before any file is read or model built."""
+    chosen = sum(v is not None for v in (args.quality, args.bpp)) + bool(args.lossless)
+    if codec == "wavelet":
+        if chosen != 1:
+            raise ValueError("give exactly one of --quality Q (0..100), --bpp B or --lossless")
+        if args.quality is not None and not 0 <= args.quality <= 100:
+            raise ValueError(f"--quality must be in [0, 100] for the wavelet codec, got {args.quality:g}")
+        if args.bpp is not None and not args.bpp > 0:
+            raise ValueError(f"--bpp must be positive, got {args.bpp:g}")
+        return
+    if args.bpp is not None or args.lossless:
+        raise ValueError(f"--bpp and --lossless are options of the wavelet codec, not of {codec}")
+    if args.quality is not None and (args.quality != int(args.quality) or not 0 <= args.quality <= 255):
         raise ValueError(
-            f"--quality must be a rate index: 1..6 (shipped models) or 0..255 (a checkpoint), got {args.quality}"
+            f"--quality must be a rate index: 1..6 (shipped models) or 0..255 (a checkpoint), got {args.quality:g}"
         )
 
 
@@ -48,59 +62,122 @@ def _note(info_conversion: str | None, src: object) -> None:
         print(f"wlc: note: {src}: {info_conversion}", file=sys.stderr)
 
 
-def _encode(args: argparse.Namespace) -> int:
-    from ..imageio import check_output_path, load_image
+def _codec_name(args: argparse.Namespace) -> str:
+    if args.codec:
+        return args.codec
+    return args.model or "weconvene" if args.checkpoint else "wavelet"
 
-    _quality(args)
-    src = Path(args.image)
-    if not src.is_file():
-        raise FileNotFoundError(f"input image not found: {src}")
-    check_output_path(args.output)
-    x, info = load_image(src, max_pixels=args.max_pixels, mode="keep")  # header checked before decoding
-    _note(info.conversion, src)
-    from ..codecs import encode_image
-    from ..zoo import LAMBDAS, load_checkpoint, load_pretrained
 
-    device = _device(args.device)
-    if args.checkpoint:
-        model = load_checkpoint(args.checkpoint, map_location=device)
-        quality = args.quality if args.quality is not None else model.quality
-        if args.quality is not None and model.quality and args.quality != model.quality:
-            raise ValueError(f"--quality {args.quality}: the checkpoint was trained for quality {model.quality}")
-        if not 0 <= quality <= 255:
-            raise ValueError(f"--quality must be in [0, 255], got {quality}")
+def _pairs(src: Path, dst: str, suffix: str, kind: str) -> list[tuple[Path, Path]]:
+    """``(input, output)`` pairs: one file, or every file of a folder into an output folder (``suffix``)."""
+    from ..imageio import check_output_path
+
+    if src.is_dir():
+        files = sorted(p for p in src.iterdir() if p.is_file() and (kind != "image" or p.suffix.lower() in
+                       (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")))
+        if not files:
+            raise ValueError(f"no {kind}s in {src}")
+        out = Path(dst)
+        out.mkdir(parents=True, exist_ok=True)
+        pairs = [(f, out / (f.stem + suffix)) for f in files]
+    elif src.is_file():
+        pairs = [(src, Path(dst))]
     else:
-        if args.quality is None or not 1 <= args.quality <= len(LAMBDAS):
-            raise ValueError(f"--quality must be in [1, {len(LAMBDAS)}] for the shipped models, got {args.quality}")
-        quality = args.quality
-        model = load_pretrained(args.model, quality, args.config).to(device)
-    data = encode_image(model, x, quality, tile=args.tile)
-    Path(args.output).write_bytes(data)
-    h, w = x.shape[-2:]
-    print(f"{args.output}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp ({w}x{h}, quality {quality})")
+        raise FileNotFoundError(f"input {kind} not found: {src}")
+    for _, o in pairs:
+        check_output_path(o, image=suffix != ".wlc")
+    return pairs
+
+
+def _progress(items: list, desc: str):
+    if len(items) < 2:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="file")
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from ..imageio import load_image
+
+    name = _codec_name(args)
+    _quality(args, name)
+    pairs = _pairs(Path(args.image), args.output, ".wlc", "image")
+    from ..codecs import codec
+
+    impl = codec(name).load()
+    if name == "wavelet":
+        opts = {"quality": args.quality, "bpp": args.bpp, "lossless": args.lossless}
+    else:
+        opts = {"quality": None if args.quality is None else int(args.quality), "checkpoint": args.checkpoint,
+                "config": args.config, "device": _device(args.device), "tile": args.tile}
+    for src, dst in _progress(pairs, "wlc encode"):
+        x, info = load_image(src, max_pixels=args.max_pixels, mode="keep")  # header checked before decoding
+        _note(info.conversion, src)
+        data = impl.encode(x, **opts)
+        dst.write_bytes(data)
+        h, w = x.shape[-2:]
+        from ..bitstream import decode_container
+
+        q = decode_container(data).quality
+        what = "lossless" if args.lossless else f"target {args.bpp:g} bpp, quality {q}" if args.bpp else f"quality {q}"
+        print(f"{dst}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp ({w}x{h}, {name}, {what})")
     return 0
 
 
+def _resolution(text: str) -> int:
+    """``"1"``, ``"1/2"``, ``"1/4"`` ... -> the divisor."""
+    try:
+        num, _, den = text.partition("/")
+        value = int(den) if den else 1
+        if int(num) != 1 or value < 1 or value & (value - 1):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"--resolution must be 1, 1/2, 1/4, ... got {text!r}") from None
+    return value
+
+
 def _decode(args: argparse.Namespace) -> int:
-    from ..imageio import check_output_path, save_image
+    from ..imageio import save_image
+
+    pairs = _pairs(Path(args.input), args.output, ".png", "stream")
+    from ..codecs import DecodeBudget, codec_for_stream
+
+    if getattr(args, "trusted", False):
+        budget = DecodeBudget(max_pixels=args.max_pixels, max_tile=None, max_pixels_per_byte=None, max_memory=None)
+    else:
+        budget = DecodeBudget(max_pixels=args.max_pixels)
+    resolution = _resolution(args.resolution)
+    for src, dst in _progress(pairs, "wlc decode"):
+        data = _read(str(src))
+        spec = codec_for_stream(data)
+        if spec.name == "wavelet":
+            opts = {"resolution": resolution, "postfilter": not args.no_postfilter, "budget": budget}
+        else:
+            if resolution != 1:
+                raise ValueError(f"--resolution: {spec.name} streams decode at full resolution only")
+            opts = {"checkpoint": args.checkpoint, "config": args.config, "device": _device(args.device),
+                    "budget": budget}
+        x = spec.load().decode(data, **opts)
+        save_image(x, dst if len(pairs) == 1 else dst)
+        print(f"{dst}: {x.shape[-1]}x{x.shape[-2]}")
+    return 0
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from ..imageio import check_output_path
 
     data = _read(args.input)
-    check_output_path(args.output, image=True)
-    from ..codecs import DecodeBudget, decode_image
-    from ..zoo import load_checkpoint, loader
+    check_output_path(args.output)
+    from ..codecs import codec_for_stream
 
-    device = _device(args.device)
-    model = load_checkpoint(args.checkpoint, map_location=device) if args.checkpoint else None
-    if model is None:
-        base = loader(args.config)
-
-        def model_loader(codec: int, quality: int):
-            return base(codec, quality).to(device)
-
-    budget = DecodeBudget(max_pixels=args.max_pixels)
-    x = decode_image(data, model if model is not None else model_loader, budget=budget)
-    save_image(x, args.output)
-    print(f"{args.output}: {x.shape[-1]}x{x.shape[-2]}")
+    spec = codec_for_stream(data)
+    impl = spec.load()
+    if not hasattr(impl, "extract"):
+        raise ValueError(f"{spec.name} streams have no resolution layers to extract")
+    out = impl.extract(data, resolution=_resolution(args.resolution))
+    Path(args.output).write_bytes(out)
+    print(f"{args.output}: {len(out)} of {len(data)} bytes (resolution {args.resolution})")
     return 0
 
 
@@ -190,28 +267,47 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wlc", description="pywlc learned image codec")
     sub = p.add_subparsers(dest="command", required=True)
 
-    e = sub.add_parser("encode", help="encode an image into a .wlc stream")
-    e.add_argument("image")
+    e = sub.add_parser("encode", help="encode an image (or a folder of images) into .wlc streams")
+    e.add_argument("image", help="an image file, or a folder (then OUTPUT is a folder)")
     e.add_argument("output")
-    e.add_argument("--quality", "-q", type=int, help="rate index 1..6 (shipped models) or the header's quality")
-    e.add_argument("--checkpoint", help="a checkpoint (pywlc.zoo / python -m pywlc.train) instead of shipped weights")
-    e.add_argument("--model", choices=["weconvene", "baseline"], default="weconvene")
+    e.add_argument("--codec", choices=["wavelet", "weconvene", "baseline"],
+                   help="default: wavelet (weconvene when --checkpoint is given)")
+    e.add_argument("--quality", "-q", type=float,
+                   help="wavelet: 0..100 (continuous); weconvene/baseline: rate index 1..6 or a checkpoint's")
+    e.add_argument("--bpp", type=float, help="wavelet: target bits per pixel (the best quality within it)")
+    e.add_argument("--lossless", action="store_true", help="wavelet: bitwise lossless")
+    e.add_argument("--checkpoint", help="weconvene/baseline: a checkpoint instead of shipped weights")
+    e.add_argument("--model", choices=["weconvene", "baseline"], help="weconvene/baseline: the shipped model")
     e.add_argument("--config", default="compact", help="configuration of the shipped weights")
     e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     e.add_argument("--tile", type=int, default=1024, help="tile size, a multiple of 64 (bounds memory)")
     e.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help=_MAX_PIXELS_HELP)
     e.set_defaults(func=_encode)
 
-    d = sub.add_parser("decode", help="decode a .wlc stream into an image (format from the extension)")
+    d = sub.add_parser("decode", help="decode a .wlc stream (or a folder of them) into an image (format by extension)")
     d.add_argument("input")
     d.add_argument("output")
+    d.add_argument("--resolution", default="1", help="wavelet: decode at 1, 1/2, 1/4 ... of the size")
+    d.add_argument("--no-postfilter", action="store_true", help="wavelet: skip the learned post-filter")
     d.add_argument("--checkpoint")
     d.add_argument("--config", default="compact")
     d.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     d.add_argument(
         "--max-pixels", type=int, default=1 << 26, help="refuse streams of larger pictures (default 64 Mpixel)"
     )
+    d.add_argument(
+        "--trusted",
+        action="store_true",
+        help="lift the decode budget's tile, pixels-per-byte and memory limits (for streams you produced); "
+        "without it, streams that could be decompression bombs are refused before decoding",
+    )
     d.set_defaults(func=_decode)
+
+    x = sub.add_parser("extract", help="cut a wavelet stream down to a lower resolution (no re-encoding)")
+    x.add_argument("input")
+    x.add_argument("output")
+    x.add_argument("--resolution", required=True, help="1/2, 1/4, ...")
+    x.set_defaults(func=_extract)
 
     i = sub.add_parser("info", help="print a stream's header and layers")
     i.add_argument("input")
@@ -219,7 +315,8 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("eval", help="rate-distortion evaluation on a folder of images")
     v.add_argument("folder")
-    v.add_argument("--codecs", default="weconvene,baseline,jpeg,webp,jpeg2000")
+    v.add_argument("--codecs", default="wavelet,jpeg,webp,jpeg2000",
+                   help="registered codecs (wavelet, weconvene, baseline) and anchors (jpeg, webp, jpeg2000)")
     v.add_argument("--checkpoints", nargs="*", default=[], help="checkpoints of the learned codecs (one RD point each)")
     v.add_argument("--out", default="results.json")
     v.add_argument("--plot", help="RD plot PNG (default: --out with .png)")

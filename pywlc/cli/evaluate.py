@@ -21,9 +21,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ..codecs import decode_image, encode_image
+from ..codecs import codecs as registered_codecs
 from ..imageio import MAX_PIXELS, load_image
-from ..zoo import ARCHS, LAMBDAS, arch_of, load_checkpoint, load_pretrained
 from .bdrate import bd_psnr, bd_rate
 
 __all__ = ["CLASSICAL", "IMAGE_SUFFIXES", "evaluate", "list_images", "load_rgb", "plot_rd"]
@@ -75,7 +74,7 @@ def _pillow(name: str, value: int) -> tuple[Callable[[torch.Tensor], bytes], Cal
         elif name == "webp":
             im.save(buf, "WEBP", quality=value, method=4)
         else:
-            im.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[value], irreversible=True)
+            im.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[value], irreversible=True, mct=1)
         return buf.getvalue()
 
     def dec(data: bytes) -> torch.Tensor:
@@ -85,33 +84,44 @@ def _pillow(name: str, value: int) -> tuple[Callable[[torch.Tensor], bytes], Cal
 
 
 def _learned(model: torch.nn.Module) -> tuple[Callable[[torch.Tensor], bytes], Callable[[bytes], torch.Tensor]]:
+    from ..codecs.image import decode_image, encode_image
+
     quality = int(getattr(model, "quality", 0))
     return (lambda x: encode_image(model, x, quality)), (lambda data: decode_image(data, model))
+
+
+def _registered(impl: Any, options: dict[str, Any]) -> tuple[Callable, Callable]:
+    return (lambda x: impl.encode(x, **options)), (lambda data: impl.decode(data))
 
 
 def _settings(
     codecs: Sequence[str], checkpoints: Sequence[Path], device: str
 ) -> list[tuple[str, str, Callable, Callable]]:
     """``(codec, setting label, encode, decode)`` for every RD point to measure."""
-    by_arch: dict[str, list[torch.nn.Module]] = {a: [] for a in ARCHS}
+    registry = registered_codecs()
+    by_arch: dict[str, list[torch.nn.Module]] = {}
+    if checkpoints:
+        from ..zoo import arch_of, load_checkpoint
     for path in checkpoints:
         m = load_checkpoint(path, map_location=device)
         m.checkpoint = str(path)
-        by_arch[arch_of(m)].append(m)
+        by_arch.setdefault(arch_of(m), []).append(m)
     out = []
     for codec in codecs:
         if codec in CLASSICAL:
             kind, values = CLASSICAL[codec]
             out += [(codec, f"{kind}={v}", *_pillow(codec, v)) for v in values]
-        elif codec in ARCHS:
-            models = by_arch[codec]
-            if not models:  # the shipped weights, all qualities (a clear error while none are shipped)
-                models = [load_pretrained(codec, q, "compact").to(device) for q in range(1, len(LAMBDAS) + 1)]
-            for m in models:
+        elif codec in by_arch:  # trained checkpoints of a learned model: one RD point each
+            for m in by_arch[codec]:
                 label = Path(getattr(m, "checkpoint", f"q{getattr(m, 'quality', 0)}")).name
                 out.append((codec, label, *_learned(m)))
+        elif codec in registry:  # a registered codec at its default RD points (shipped weights)
+            impl = registry[codec].load()
+            for opts in impl.rd_settings():
+                label = ",".join(f"{k}={v}" for k, v in opts.items())
+                out.append((codec, label, *_registered(impl, opts)))
         else:
-            raise ValueError(f"unknown codec {codec!r}: choose from {sorted([*CLASSICAL, *ARCHS])}")
+            raise ValueError(f"unknown codec {codec!r}: choose from {sorted([*CLASSICAL, *registry])}")
     return out
 
 

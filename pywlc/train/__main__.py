@@ -11,6 +11,7 @@ import sys
 
 from ..models import CONFIGS
 from .image import TrainConfig, train
+from .wavelet import WaveletTrainConfig, train_wavelet
 
 
 def _config(value: str) -> str | dict:
@@ -51,9 +52,22 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--log-every", type=int, default=50)
     t.add_argument("--save-every", type=int, default=1000)
     t.add_argument("--eval-every", type=int, default=0, help="test-set evaluation period (0: at the end only)")
+    w = sub.add_parser("wavelet", help="train the wavelet image codec's entropy model or post-filter (CPU-sized)")
+    w.add_argument("--data", required=True, help="the shared data folder (holds SPLITS.md, photos/, photos_more/)")
+    w.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl)")
+    w.add_argument("--stage", choices=["entropy", "postfilter"], default="entropy")
+    for name, typ in (("steps", int), ("batch", int), ("patch", int), ("lr", float), ("hidden", int),
+                      ("seed", int), ("threads", int), ("save-every", int), ("log-every", int),
+                      ("code-min", int), ("code-max", int), ("lossless-p", float)):
+        w.add_argument(f"--{name}", type=typ, default=getattr(WaveletTrainConfig, name.replace("-", "_")))
+    w.add_argument("--cache", help="cache folder of the downscaled photos (default: OUT/cache)")
+    w.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     args = p.parse_args(argv)
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k != "task"})
     try:
+        if args.task == "wavelet":
+            train_wavelet(WaveletTrainConfig(**{k: v for k, v in vars(args).items() if k != "task"}))
+            return 0
+        cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k != "task"})
         train(cfg)
     except (OSError, ValueError, FloatingPointError) as e:
         print(f"pywlc.train: error: {e}", file=sys.stderr)

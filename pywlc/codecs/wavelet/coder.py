@@ -1,0 +1,158 @@
+"""Entropy coding of quantised pyramids with the learned model: ANS (``constriction``) per resolution layer.
+
+Order of symbols in a layer (the decoder's order; the encoder pushes them in reverse on the ANS stack):
+layer 0 starts with the coarsest approximation (row/column DPCM residuals, one tabulated Laplace per channel
+whose scale index the stream carries); then, for each detail level of the layer, each colour group
+(:func:`~.entropy_model.group_channels`) and each pass k = 0..3 (:data:`.context.PASS_PHASES`): the model's
+scale index of every coefficient of the pass is computed in exact fixed point from what is already decoded,
+the coefficients are grouped by index (stable order), and each group is coded with its table; escapes follow
+the group that holds them.  Everything is vectorised per pass: no Python loop over coefficients.
+"""
+
+from __future__ import annotations
+
+import constriction
+import numpy as np
+import torch
+from torch import Tensor
+
+from ...errors import BitstreamError
+from . import context as ctx
+from .entropy_model import SubbandEntropyModel, exact_logscale, group_channels, scale_index
+from .pyramid import QPyramid, level_inputs
+from .tables import ESCAPE_BITS, MAX_MAGNITUDE, UNIFORM_ESCAPE, UNIFORM_SIGN, table
+
+__all__ = ["LayerDecoder", "LayerEncoder", "ll_scale_indices", "pass_indices"]
+
+_HALF = (1 << ESCAPE_BITS) - 1
+
+
+def pass_indices(model: SubbandEntropyModel, qp: QPyramid, j: int, g: int, k: int, step_code: int,
+                 lossless: bool) -> Tensor:
+    """Scale indices ``int64 Tensor[N, Cg, 3, Hq, Wq]`` of pass ``k`` of group ``g`` at level ``j``.
+
+    Only what a decoder has at that point is read: coarser levels, the luma level (for chroma) and the
+    components of earlier passes (the others are masked inside :meth:`SubbandEntropyModel.inputs`).
+    """
+    n, c = qp.ll.shape[:2]
+    chans = group_channels(c)[g]
+    cur, parent = level_inputs(qp, j, torch.float64)
+    grid = qp.grid(j)
+    cond = ctx.cond_planes(n, grid, len(qp.levels) - 1 - j, step_code, lossless, torch.float64)
+    x = model.inputs(cur[:, chans], None if parent is None else parent[:, chans], cur[:, :1] if g else None, k, cond)
+    out = exact_logscale(model.nets(g)[k], x)
+    return scale_index(out.view(n, len(chans), 3, *grid))
+
+
+def ll_residuals(ll: Tensor) -> Tensor:
+    """DPCM of ``int Tensor[N, C, h, w]``: first column vertically, then each row horizontally (int64)."""
+    q = ll.long()
+    r = q.clone()
+    r[..., 1:] = q[..., 1:] - q[..., :-1]
+    r[..., 1:, 0] = q[..., 1:, 0] - q[..., :-1, 0]
+    return r
+
+
+def ll_from_residuals(r: Tensor) -> Tensor:
+    """Inverse of :func:`ll_residuals`."""
+    q = r.clone()
+    q[..., :, 0] = torch.cumsum(r[..., :, 0], -1)
+    return torch.cumsum(q, -1)
+
+
+def ll_scale_indices(r: Tensor) -> list[int]:
+    """Per channel: the table whose Laplace matches the residuals' mean magnitude (ML scale of a Laplace)."""
+    from .entropy_model import LOG2_MAX, LOG2_MIN, N_SCALES, SCALES_PER_OCTAVE
+
+    out = []
+    for c in range(r.shape[1]):
+        mean = float(r[:, c].abs().double().mean()) if r[:, c].numel() else 0.0
+        lb = min(max(np.log2(max(mean, 2.0**LOG2_MIN)), LOG2_MIN), LOG2_MAX)
+        out.append(int(min(N_SCALES - 1, max(0, round((lb - LOG2_MIN) * SCALES_PER_OCTAVE)))))
+    return out
+
+
+class LayerEncoder:
+    """Collects (model, symbols) in decoding order; :meth:`finish` runs the ANS coder over them in reverse."""
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[object, np.ndarray]] = []
+
+    def code(self, q: Tensor, idx: Tensor, xi: float) -> None:
+        """Code integer symbols ``q`` with table indices ``idx`` (same shape, any order fixed by the caller)."""
+        qf, sf = q.reshape(-1).long(), idx.reshape(-1)
+        if qf.numel() == 0:
+            return
+        if int(qf.abs().max()) >= MAX_MAGNITUDE:
+            raise ValueError(f"a coefficient of magnitude {int(qf.abs().max())} exceeds the coder's range")
+        order = torch.sort(sf, stable=True).indices
+        qs, ss = qf[order], sf[order]
+        uniq, counts = torch.unique_consecutive(ss, return_counts=True)
+        start = 0
+        for s, cnt in zip(uniq.tolist(), counts.tolist(), strict=True):
+            t = table(s, xi)
+            seg = qs[start : start + cnt]
+            start += cnt
+            esc = seg.abs() > t.m
+            sym = torch.where(esc, torch.full_like(seg, 2 * t.m + 1), seg + t.m)
+            self.ops.append((t.model, sym.numpy().astype(np.int32)))
+            if bool(esc.any()):
+                e = seg[esc]
+                v = e.abs() - t.m - 1
+                self.ops.append((UNIFORM_ESCAPE, (v >> ESCAPE_BITS).numpy().astype(np.int32)))
+                self.ops.append((UNIFORM_ESCAPE, (v & _HALF).numpy().astype(np.int32)))
+                self.ops.append((UNIFORM_SIGN, (e < 0).numpy().astype(np.int32)))
+
+    def finish(self) -> bytes:
+        coder = constriction.stream.stack.AnsCoder()
+        for model, sym in reversed(self.ops):
+            coder.encode_reverse(sym, model)
+        return coder.get_compressed().astype("<u4").tobytes()
+
+
+class LayerDecoder:
+    """Mirror of :class:`LayerEncoder`: decodes symbol groups in the same order from one layer's payload."""
+
+    def __init__(self, payload: bytes, what: str) -> None:
+        if len(payload) % 4:
+            raise BitstreamError(f"{what}: payload of {len(payload)} bytes is not a whole number of 32-bit words")
+        self.what = what
+        self.coder = constriction.stream.stack.AnsCoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+
+    def _decode(self, model, n: int) -> np.ndarray:
+        try:
+            return np.asarray(self.coder.decode(model, n), dtype=np.int64)
+        except Exception as e:  # constriction raises on an exhausted or inconsistent stack
+            raise BitstreamError(f"{self.what}: corrupt entropy-coded data ({e})") from None
+
+    def decode(self, idx: Tensor, xi: float) -> Tensor:
+        """Symbols for table indices ``idx`` (int64 Tensor of any shape) -> int64 Tensor of the same shape."""
+        sf = idx.reshape(-1)
+        out = torch.zeros(sf.numel(), dtype=torch.int64)
+        if sf.numel() == 0:
+            return out.view(idx.shape)
+        order = torch.sort(sf, stable=True).indices
+        uniq, counts = torch.unique_consecutive(sf[order], return_counts=True)
+        vals = torch.empty(sf.numel(), dtype=torch.int64)
+        start = 0
+        for s, cnt in zip(uniq.tolist(), counts.tolist(), strict=True):
+            t = table(s, xi)
+            sym = torch.from_numpy(self._decode(t.model, cnt))
+            seg = sym - t.m
+            esc = sym == 2 * t.m + 1
+            ne = int(esc.sum())
+            if ne:
+                hi = torch.from_numpy(self._decode(UNIFORM_ESCAPE, ne))
+                lo = torch.from_numpy(self._decode(UNIFORM_ESCAPE, ne))
+                neg = torch.from_numpy(self._decode(UNIFORM_SIGN, ne))
+                mag = (hi << ESCAPE_BITS | lo) + t.m + 1
+                seg[esc] = torch.where(neg.bool(), -mag, mag)
+            vals[start : start + cnt] = seg
+            start += cnt
+        out[order] = vals
+        return out.view(idx.shape)
+
+    def close(self) -> None:
+        """Every word must have been consumed: leftovers mean a corrupt or foreign payload."""
+        if not self.coder.is_empty():
+            raise BitstreamError(f"{self.what}: entropy-coded data does not end where the symbols do (corrupt)")

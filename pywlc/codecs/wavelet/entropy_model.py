@@ -1,0 +1,148 @@
+"""The learned entropy model of the wavelet coefficients: a dead-zone Laplace per coefficient whose scale a small
+CNN predicts from the decoded context (parents, siblings, polyphase neighbours, luma for chroma, the step).
+
+Distribution (in units of the band's step, for the dead-zone quantiser of :func:`.transform.quantize` with
+offset xi): a Laplace density of scale b integrated over the quantiser's bins --
+``P(0) = 1 - exp(-(1 - xi) / b)`` and ``P(k) = exp(-(|k| - xi) / b) (1 - exp(-1 / b)) / 2`` for k != 0.  With
+xi = 0.5 (rounding, lossless) it is the usual discretised Laplace.  The model predicts ``log2 b``; the coder
+snaps it to one of :data:`N_SCALES` tabulated scales (:mod:`.tables`).
+
+Networks: one :class:`PassNet` per (group, pass): 3x3 conv -> LeakyReLU(1/8) -> 1x1 -> LeakyReLU -> 1x1.
+Training runs them in float32 (:meth:`SubbandEntropyModel.nll_bits`); the codec runs them in integer-exact
+fixed point (:func:`exact_logscale`) so that every machine derives the same table indices.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ...fixed_point import exact_conv2d
+from . import context as ctx
+
+__all__ = [
+    "LOG2_MAX",
+    "LOG2_MIN",
+    "N_SCALES",
+    "SCALES_PER_OCTAVE",
+    "PassNet",
+    "SubbandEntropyModel",
+    "exact_logscale",
+    "laplace_nll_bits",
+    "scale_index",
+]
+
+LOG2_MIN = -5.0
+LOG2_MAX = 11.0
+SCALES_PER_OCTAVE = 6
+N_SCALES = int((LOG2_MAX - LOG2_MIN) * SCALES_PER_OCTAVE) + 1  # 97
+SLOPE = 0.125
+
+
+class PassNet(nn.Sequential):
+    """``Tensor[N, in_ch, Hq, Wq]`` -> ``Tensor[N, out_ch, Hq, Wq]`` of log2-scales."""
+
+    def __init__(self, in_ch: int, out_ch: int, hidden: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_ch, hidden, 3, padding=1),
+            nn.LeakyReLU(SLOPE),
+            nn.Conv2d(hidden, hidden, 1),
+            nn.LeakyReLU(SLOPE),
+            nn.Conv2d(hidden, out_ch, 1),
+        )
+        nn.init.zeros_(self[-1].weight)
+        nn.init.constant_(self[-1].bias, 0.0)
+
+
+def group_channels(channels: int) -> list[list[int]]:
+    """Colour groups in decoding order: ``[[0]]`` for grey, ``[[0], [1, 2]]`` for YCbCr."""
+    return [[0]] if channels == 1 else [[0], [1, 2]]
+
+
+class SubbandEntropyModel(nn.Module):
+    """Scale networks for the luma group (index 0) and the chroma group (index 1), four passes each."""
+
+    def __init__(self, hidden: int = 32) -> None:
+        super().__init__()
+        self.hidden = hidden
+        # inputs: current level 4 phases x 3 orientations per channel, parents 3 per channel, (chroma: the
+        # luma level, 12), 3 conditioning planes.
+        self.luma = nn.ModuleList(PassNet(12 + 3 + 3, 3, hidden) for _ in range(4))
+        self.chroma = nn.ModuleList(PassNet(24 + 6 + 12 + 3, 6, hidden) for _ in range(4))
+
+    def nets(self, group: int) -> nn.ModuleList:
+        return self.luma if group == 0 else self.chroma
+
+    @staticmethod
+    def inputs(cur: Tensor, parent: Tensor | None, luma: Tensor | None, k: int, cond: Tensor) -> Tensor:
+        """The network input of pass ``k``.
+
+        Args:
+            cur: features of the group's level, ``Tensor[N, Cg, 3, 4, Hq, Wq]`` (anything in not-yet-decoded
+                components is ignored: zeroed here).
+            parent: features of the coarser level, ``Tensor[N, Cg, 3, Hq, Wq]``, or None (coarsest level).
+            luma: for chroma, the luma level's features ``Tensor[N, 1, 3, 4, Hq, Wq]``; None for luma.
+            cond: ``Tensor[N, 3, Hq, Wq]`` from :func:`.context.cond_planes`.
+        Returns:
+            ``Tensor[N, in_ch, Hq, Wq]``.
+        """
+        n, cg, _, _, hq, wq = cur.shape
+        keep = torch.zeros(4, dtype=cur.dtype, device=cur.device)
+        keep[ctx.pass_mask(k)] = 1
+        parts = [(cur * keep.view(1, 1, 1, 4, 1, 1)).reshape(n, cg * 12, hq, wq)]
+        parts.append(cur.new_zeros(n, cg * 3, hq, wq) if parent is None else parent.reshape(n, cg * 3, hq, wq))
+        if luma is not None:
+            parts.append(luma.reshape(n, 12, hq, wq))
+        parts.append(cond.to(cur.dtype))
+        return torch.cat(parts, 1)
+
+    def logscale(self, group: int, k: int, x: Tensor) -> Tensor:
+        """Float forward of pass ``k``: ``Tensor[N, in_ch, Hq, Wq]`` -> ``Tensor[N, Cg, 3, Hq, Wq]`` (log2 b)."""
+        out = self.nets(group)[k](x)
+        return out.view(out.shape[0], -1, 3, *out.shape[-2:])
+
+
+def laplace_nll_bits(q: Tensor, log2b: Tensor, xi: float) -> Tensor:
+    """Bits ``-log2 P(q)`` of integer symbols under the dead-zone Laplace of scale ``2^log2b`` (differentiable).
+
+    ``q``, ``log2b``: broadcastable ``Tensor[...]``; float32/64 out.
+    """
+    b = torch.exp2(log2b.clamp(LOG2_MIN, LOG2_MAX))
+    a = q.abs().to(b.dtype)
+    inv = 1.0 / b
+    log_p0 = torch.log(-torch.expm1(-(1.0 - xi) * inv))
+    log_pk = -math.log(2.0) - (a - xi) * inv + torch.log(-torch.expm1(-inv))
+    nats = -torch.where(a == 0, log_p0, log_pk)
+    return nats / math.log(2.0)
+
+
+def scale_index(log2b: Tensor) -> Tensor:
+    """Table index ``round((log2 b - LOG2_MIN) * SCALES_PER_OCTAVE)`` in ``[0, N_SCALES)`` (int64).
+
+    Exact on the fixed-point outputs of :func:`exact_logscale` (IEEE subtraction, multiplication, floor).
+    """
+    t = (log2b.double() - LOG2_MIN) * SCALES_PER_OCTAVE
+    return torch.floor(t + 0.5).clamp_(0, N_SCALES - 1).long()
+
+
+def snapped_log2b(index: Tensor) -> Tensor:
+    """The log2-scale of table entry ``index``."""
+    return index.double() / SCALES_PER_OCTAVE + LOG2_MIN
+
+
+@torch.no_grad()
+def exact_logscale(net: PassNet, x: Tensor) -> Tensor:
+    """``net(x)`` in integer-exact fixed point (float64 out): the same bits on any machine, device, thread count.
+
+    Convs are float64 GEMMs of integers (activations on the 2^-16 grid, per-channel power-of-two weight grids,
+    see :mod:`pywlc.fixed_point`); LeakyReLU(1/8) multiplies by a power of two (exact).
+    """
+    h = x.double()
+    for m in net:
+        if isinstance(m, nn.Conv2d):
+            h = exact_conv2d(m, h)
+        else:
+            h = torch.where(h >= 0, h, h * SLOPE)
+    return h

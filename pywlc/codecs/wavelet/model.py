@@ -1,0 +1,88 @@
+"""The wavelet codec's learned parts as one object: entropy model + post-filter, loaded from shipped weights.
+
+Weights ship inside the package (``weights/*.pt``, a few hundred kB) and are checked against the sha256 pinned
+in :data:`WEIGHTS` before loading.  A stream records the first 8 bytes of the entropy model's weight digest and
+is refused by a decoder holding other weights (the symbols would decode to garbage).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from .entropy_model import SubbandEntropyModel
+from .postfilter import PostFilter
+
+__all__ = ["WEIGHTS", "WaveletModel", "load_model", "weights_file"]
+
+_DIR = Path(__file__).with_name("weights")
+# name -> sha256 of the file; the default model is the first entry.
+WEIGHTS: dict[str, str] = {}
+
+
+@dataclass
+class WaveletModel:
+    entropy: SubbandEntropyModel
+    postfilter: PostFilter | None
+    name: str = "untrained"
+
+    def __post_init__(self) -> None:
+        self.entropy.eval()
+        if self.postfilter is not None:
+            self.postfilter.eval()
+        self.model_id = self._digest()
+
+    def _digest(self) -> bytes:
+        h = hashlib.sha256()
+        for k, v in sorted(self.entropy.state_dict().items()):
+            h.update(k.encode())
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        return h.digest()[:8]
+
+    def state(self) -> dict:
+        return {
+            "entropy": self.entropy.state_dict(),
+            "entropy_hidden": self.entropy.hidden,
+            "postfilter": None if self.postfilter is None else self.postfilter.state_dict(),
+            "postfilter_hidden": None if self.postfilter is None else self.postfilter.hidden,
+            "postfilter_layers": None if self.postfilter is None else self.postfilter.layers,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, name: str = "custom") -> WaveletModel:
+        ent = SubbandEntropyModel(int(state["entropy_hidden"]))
+        ent.load_state_dict(state["entropy"])
+        pf = None
+        if state.get("postfilter") is not None:
+            pf = PostFilter(int(state["postfilter_hidden"]), int(state["postfilter_layers"]))
+            pf.load_state_dict(state["postfilter"])
+        return cls(ent, pf, name)
+
+
+def weights_file(name: str) -> Path:
+    return _DIR / f"{name}.pt"
+
+
+@cache
+def load_model(name: str | None = None) -> WaveletModel:
+    """The shipped model ``name`` (default: the first of :data:`WEIGHTS`), sha256-checked.
+
+    Raises:
+        FileNotFoundError: no shipped weights of that name; ValueError: a digest mismatch.
+    """
+    if name is None:
+        if not WEIGHTS:
+            raise FileNotFoundError("this pywlc build ships no wavelet-codec weights")
+        name = next(iter(WEIGHTS))
+    if name not in WEIGHTS:
+        raise FileNotFoundError(f"no shipped wavelet-codec weights named {name!r} (have {sorted(WEIGHTS)})")
+    raw = weights_file(name).read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != WEIGHTS[name]:
+        raise ValueError(f"weights {weights_file(name)}: sha256 {digest} does not match the pinned {WEIGHTS[name]}")
+    return WaveletModel.from_state(torch.load(io.BytesIO(raw), weights_only=True), name)

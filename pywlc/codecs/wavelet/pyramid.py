@@ -1,0 +1,156 @@
+"""Quantised pyramids in the coder's layout, and the model's ideal code length over one (training and tests).
+
+``QPyramid``: the coarsest approximation ``ll: int32 Tensor[N, C, h, w]`` and the detail levels, coarsest
+first, each padded to ``int32 Tensor[N, C, 3, 2Hq, 2Wq]`` (:func:`.context.pad_level`) with the band shapes
+kept, so that :func:`to_pyramid` restores the exact :class:`.transform.Pyramid` layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from . import context as ctx
+from .entropy_model import SubbandEntropyModel, group_channels, laplace_nll_bits
+from .transform import Pyramid
+
+__all__ = [
+    "QPyramid",
+    "dequantize_pyramid",
+    "from_pyramid",
+    "level_inputs",
+    "model_bits",
+    "optimal_deltas",
+    "quantize_pyramid",
+    "to_pyramid",
+]
+
+
+@dataclass
+class QPyramid:
+    ll: Tensor
+    levels: list[Tensor]  # [N, C, 3, 2Hq, 2Wq] per level, coarsest first
+    shapes: list[list[tuple[int, int]]]  # band (h, w) per level and orientation
+
+    def grid(self, j: int) -> tuple[int, int]:
+        return self.levels[j].shape[-2] // 2, self.levels[j].shape[-1] // 2
+
+    def valid(self, j: int) -> Tensor:
+        return ctx.valid_mask(self.shapes[j], self.grid(j), self.levels[j].device)
+
+
+def from_pyramid(p: Pyramid, quantize_band) -> QPyramid:
+    """``quantize_band(band, level, orientation) -> int32`` applied to every detail band (LL: orientation -1)."""
+    levels, shapes = [], []
+    for j, bands in enumerate(p.details):
+        q = tuple(quantize_band(b, j, o) for o, b in enumerate(bands))
+        grid = ctx.level_grid(q)
+        levels.append(ctx.pad_level(q, grid))
+        shapes.append([tuple(b.shape[-2:]) for b in q])
+    return QPyramid(quantize_band(p.ll, -1, -1), levels, shapes)
+
+
+def to_pyramid(qp: QPyramid, dequantize_band, upto: int | None = None) -> Pyramid:
+    """Inverse layout of :func:`from_pyramid` for the ``upto`` coarsest levels (all by default)."""
+    n = len(qp.levels) if upto is None else upto
+    det = []
+    for j in range(n):
+        bands = ctx.unpad_level(qp.levels[j], qp.shapes[j])
+        det.append(tuple(dequantize_band(b, j, o) for o, b in enumerate(bands)))
+    return Pyramid(dequantize_band(qp.ll, -1, -1), det)
+
+
+def level_inputs(qp: QPyramid, j: int, dtype: torch.dtype = torch.float32):
+    """Features of level ``j``: ``(cur [N, C, 3, 4, Hq, Wq], parent [N, C, 3, Hq, Wq] or None)``."""
+    cur = ctx.magnitude(ctx.space_to_depth(qp.levels[j]), dtype)
+    parent = None
+    if j > 0:
+        hq, wq = qp.grid(j)
+        parent = ctx.magnitude(qp.levels[j - 1][..., :hq, :wq], dtype)
+    return cur, parent
+
+
+def model_bits(model: SubbandEntropyModel, qp: QPyramid, step_code: Tensor, lossless: bool, xi: float) -> Tensor:
+    """Ideal code length (bits, ``Tensor[N]``) of every detail coefficient of ``qp`` under ``model`` (float path).
+
+    ``step_code: Tensor[N]`` (per sample: the codec's 1/16-octave step code).
+    """
+    n, c = qp.levels[0].shape[:2]
+    total = qp.levels[0].new_zeros(n, dtype=torch.float32)
+    depth = len(qp.levels)
+    for j in range(depth):
+        cur, parent = level_inputs(qp, j)
+        grid = qp.grid(j)
+        phases = ctx.space_to_depth(qp.levels[j])  # [N, C, 3, 4, Hq, Wq]
+        valid = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
+        cond = torch.stack(
+            [torch.full((n,), (depth - 1 - j) / 8), step_code.float() / 128, torch.full((n,), float(lossless))], 1
+        ).view(n, 3, 1, 1).expand(n, 3, *grid)
+        for g, chans in enumerate(group_channels(c)):
+            luma = cur[:, :1] if g == 1 else None
+            for k, phase in enumerate(ctx.PASS_PHASES):
+                x = model.inputs(cur[:, chans], None if parent is None else parent[:, chans], luma, k, cond)
+                log2b = model.logscale(g, k, x)
+                bits = laplace_nll_bits(phases[:, chans, :, phase], log2b, xi)
+                total = total + (bits * valid[:, phase]).flatten(1).sum(1)
+    return total
+
+
+def quantize_pyramid(p: Pyramid, step: Tensor | float, lossless: bool) -> QPyramid:
+    """Dead-zone quantisation of a 9/7 pyramid with ``step: Tensor[N]`` (per picture), or the int 5/3 pyramid as is.
+
+    Band b's step is ``step / ||synthesis basis of b||`` (:func:`.transform.band_norms`); the LL band is rounded.
+    """
+    from .transform import XI_LOSSY, band_norms, quantize
+
+    if lossless:
+        return from_pyramid(p, lambda b, j, o: b.to(torch.int32))
+    ll_norm, norms = band_norms(p.levels)
+    s = torch.as_tensor(step, dtype=torch.float64).reshape(-1, 1, 1, 1)
+
+    def q(b: Tensor, j: int, o: int) -> Tensor:
+        if o < 0:
+            return quantize(b.double(), s / ll_norm, 0.5)
+        return quantize(b.double(), s / norms[j][o], XI_LOSSY)
+
+    return from_pyramid(p, q)
+
+
+def optimal_deltas(p: Pyramid, qp: QPyramid, step: Tensor | float) -> Tensor:
+    """Encoder-side reconstruction offsets: per picture and level the mean of ``|x| / step_b - |q| + xi`` over
+    the nonzero coefficients (the bins' centroid), ``float64 Tensor[N, J]`` (0.5 where a level has none)."""
+    from .transform import XI_LOSSY, band_norms
+
+    _, norms = band_norms(p.levels)
+    s = torch.as_tensor(step, dtype=torch.float64).reshape(-1, 1, 1, 1)
+    out = []
+    for j, bands in enumerate(p.details):
+        qb = ctx.unpad_level(qp.levels[j], qp.shapes[j])
+        num = torch.zeros(qp.ll.shape[0], dtype=torch.float64)
+        den = torch.zeros_like(num)
+        for o in range(3):
+            nz = qb[o] != 0
+            v = (bands[o].double().abs() / (s / norms[j][o]) - qb[o].abs() + XI_LOSSY) * nz
+            num += v.flatten(1).sum(1)
+            den += nz.flatten(1).sum(1)
+        out.append(torch.where(den > 0, num / den.clamp(min=1), torch.full_like(num, 0.5)))
+    return torch.stack(out, 1).clamp_(0.0, 1.0)
+
+
+def dequantize_pyramid(qp: QPyramid, step: Tensor | float, deltas: Tensor) -> Pyramid:
+    """float32 pyramid from ``qp`` with ``step: Tensor[N]`` and ``deltas: Tensor[N, J]`` (levels coarsest first)."""
+    from .transform import XI_LOSSY, band_norms, dequantize
+
+    depth = len(qp.levels)
+    ll_norm, norms = band_norms(depth)
+    s = torch.as_tensor(step, dtype=torch.float64).reshape(-1, 1, 1, 1)
+    d = deltas.reshape(deltas.shape[0], -1, 1, 1, 1).float()
+
+    def dq(b: Tensor, j: int, o: int) -> Tensor:
+        if o < 0:
+            return b.float() * (s / ll_norm).float()
+        return dequantize(b, (s / norms[j][o]).float(), XI_LOSSY, d[:, j])
+
+    return to_pyramid(qp, dq, upto=None)

@@ -1,0 +1,15 @@
+"""Registry entry of the wavelet image codec (light: imports nothing of the codec itself)."""
+
+from ...bitstream import CodecId
+from ..registry import CodecSpec, register_codec
+
+SPEC = register_codec(
+    CodecSpec(
+        name="wavelet",
+        codec_id=CodecId.WAVELET,
+        module="pywlc.codecs.wavelet",
+        description="lifting wavelets + learned entropy model + learned post-filter (lossy and lossless)",
+        layers=("res0", "res1", "..."),
+        options={"quality": "0..100", "bpp": "target bits per pixel", "lossless": "bitwise lossless"},
+    )
+)

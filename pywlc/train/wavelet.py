@@ -1,0 +1,180 @@
+"""Training of the wavelet image codec's learned parts on the CPU: ``python -m pywlc.train wavelet ...``.
+
+Stages (each its own run; all reproducible from ``--seed``, checkpointed and resumable bit for bit):
+
+* ``entropy``: the subband entropy model (:class:`~pywlc.codecs.wavelet.entropy_model.SubbandEntropyModel`).
+  Every step draws a batch of random crops from the train photos (SPLITS.md; downscaled by 2), a quantiser
+  step per crop (log-uniform over the codec's quality range) or -- with probability ``lossless_p`` -- the
+  lossless path (RCT + int 5/3), quantises the fixed transform exactly as the codec does and minimises the
+  ideal code length (bits per pixel) of the detail coefficients.  No quantisation proxy is needed: the
+  quantised symbols do not depend on the model.
+* ``postfilter``: the post-filter (:class:`~pywlc.codecs.wavelet.postfilter.PostFilter`) on the codec's own
+  reconstructions (same quantiser, encoder-side reconstruction offsets) of random crops at random steps,
+  minimising the MSE to the original (every crop weighs the same: a rate-independent PSNR gain).
+
+The random stream of step ``t`` is seeded by ``(seed, t)``: a resumed run draws the same batches as an
+uninterrupted one.  ``--threads`` fixes torch's intra-op threads (results do not depend on it beyond float
+summation order).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..codecs.wavelet import transform as T
+from ..codecs.wavelet.entropy_model import SubbandEntropyModel
+from ..codecs.wavelet.postfilter import PostFilter
+from ..codecs.wavelet.pyramid import dequantize_pyramid, model_bits, optimal_deltas, quantize_pyramid
+from .splits import load_photos, photo_split
+
+__all__ = ["WaveletTrainConfig", "train_wavelet", "sample_batch"]
+
+
+@dataclass
+class WaveletTrainConfig:
+    data: str
+    out: str
+    stage: str = "entropy"  # or "postfilter"
+    steps: int = 4000
+    batch: int = 8
+    patch: int = 256
+    lr: float = 2e-3
+    lr_final: float = 1e-4  # cosine decay to this
+    hidden: int = 32
+    lossless_p: float = 0.2
+    grey_p: float = 0.1
+    code_min: int = -8  # step codes drawn uniformly in [code_min, code_max] (T.step_of_code)
+    code_max: int = 120
+    seed: int = 0
+    threads: int = 0
+    resume: bool = False
+    log_every: int = 25
+    save_every: int = 200
+    cache: str | None = None
+
+
+def sample_batch(pics: list[Tensor], cfg: WaveletTrainConfig, step: int) -> dict:
+    """The crops, step codes and path of training step ``step`` (deterministic in ``(cfg.seed, step)``)."""
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+
+    def rint(hi: int) -> int:
+        return int(torch.randint(hi, (1,), generator=g))
+
+    crops = []
+    for _ in range(cfg.batch):
+        pic = pics[rint(len(pics))]
+        ph, pw = min(cfg.patch, pic.shape[1]), min(cfg.patch, pic.shape[2])
+        top, left = rint(pic.shape[1] - ph + 1), rint(pic.shape[2] - pw + 1)
+        c = pic[:, top : top + cfg.patch, left : left + cfg.patch]
+        if rint(2):
+            c = c.flip(-1)
+        if rint(4) == 0:
+            c = c.transpose(-1, -2)
+        crops.append(c)
+    lossless = float(torch.rand((), generator=g)) < cfg.lossless_p
+    grey = float(torch.rand((), generator=g)) < cfg.grey_p
+    codes = torch.randint(cfg.code_min, cfg.code_max + 1, (cfg.batch,), generator=g)
+    x = torch.stack(crops)
+    if grey:  # BT.601 luma, rounded: a grey picture as the codec gets it
+        x = (x.float() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True).round().byte()
+    return {"x": x, "codes": torch.zeros_like(codes) if lossless else codes, "lossless": lossless}
+
+
+def _transform(x: Tensor, lossless: bool):
+    """uint8 ``Tensor[N, C, H, W]`` -> the codec's colour-transformed pyramid."""
+    levels = T.levels_for(*x.shape[-2:])
+    if lossless:
+        xi = x.to(torch.int32)
+        return T.analysis(T.rct_forward(xi) if x.shape[1] == 3 else xi, levels, True)
+    xf = x.float()
+    return T.analysis(T.ict_forward(xf) if x.shape[1] == 3 else xf, levels, False)
+
+
+def _lr(cfg: WaveletTrainConfig, step: int) -> float:
+    t = min(1.0, step / max(1, cfg.steps))
+    return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * t))
+
+
+def _entropy_loss(model: SubbandEntropyModel, b: dict) -> tuple[Tensor, dict]:
+    x = b["x"]
+    p = _transform(x, b["lossless"])
+    qp = quantize_pyramid(p, T.step_of_code(b["codes"]), b["lossless"])
+    xi = T.XI_LOSSLESS if b["lossless"] else T.XI_LOSSY
+    bits = model_bits(model, qp, b["codes"], b["lossless"], xi)
+    bpp = bits.sum() / (x.shape[0] * x.shape[-1] * x.shape[-2])
+    return bpp, {"bpp": float(bpp), "lossless": b["lossless"], "channels": x.shape[1]}
+
+
+def _postfilter_loss(model: PostFilter, b: dict) -> tuple[Tensor, dict]:
+    x = b["x"]
+    xf = x.float()
+    p = _transform(x, False)
+    step = T.step_of_code(b["codes"])
+    with torch.no_grad():
+        qp = quantize_pyramid(p, step, False)
+        rec = T.synthesis(dequantize_pyramid(qp, step, optimal_deltas(p, qp, step)), False)
+        if x.shape[1] == 3:
+            rec = T.ict_inverse(rec)
+        rec = rec.clamp(0, 255)
+    out = model(rec, b["codes"])
+    mse_in = ((rec - xf) ** 2).flatten(1).mean(1)
+    mse = ((out - xf) ** 2).flatten(1).mean(1)
+    # Per-crop log-MSE ratio: every crop's dB gain weighs the same, whatever its rate.
+    loss = (torch.log10(mse + 1e-3) - torch.log10(mse_in + 1e-3)).mean() * 10
+    return loss, {"gain_db": -float(loss)}
+
+
+def train_wavelet(cfg: WaveletTrainConfig) -> Path:
+    """Run (or resume) one stage; returns the path of the last checkpoint (``OUT/last.pt``)."""
+    if cfg.stage not in ("entropy", "postfilter"):
+        raise ValueError(f"stage must be 'entropy' or 'postfilter', got {cfg.stage!r}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_paths, _ = photo_split(cfg.data)
+    pics = load_photos(train_paths, 2, cfg.cache or out / "cache")
+    torch.manual_seed(cfg.seed)
+    model = SubbandEntropyModel(cfg.hidden) if cfg.stage == "entropy" else PostFilter(cfg.hidden)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    start, cpu_s = 0, 0.0
+    ckpt = out / "last.pt"
+    if cfg.resume and ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        start, cpu_s = state["step"], state.get("cpu_seconds", 0.0)
+    loss_fn = _entropy_loss if cfg.stage == "entropy" else _postfilter_loss
+    log = (out / "log.jsonl").open("a")
+    t0, c0 = time.time(), time.process_time()
+    window: list[float] = []
+    for step in range(start, cfg.steps):
+        for group in opt.param_groups:
+            group["lr"] = _lr(cfg, step)
+        loss, info = loss_fn(model, sample_batch(pics, cfg, step))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        window.append(float(loss))
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            rec = {"step": done, "loss": sum(window) / len(window), "lr": _lr(cfg, step), **info,
+                   "wall_s": round(time.time() - t0, 1), "cpu_s": round(cpu_s + time.process_time() - c0, 1)}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            window.clear()
+        if done % cfg.save_every == 0 or done == cfg.steps:
+            tmp = out / "last.pt.tmp"
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": done,
+                        "cpu_seconds": cpu_s + time.process_time() - c0, "config": asdict(cfg)}, tmp)
+            tmp.replace(ckpt)
+    log.close()
+    return ckpt
