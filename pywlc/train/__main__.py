@@ -9,12 +9,12 @@ import argparse
 import json
 import sys
 
-from ..models import CONFIGS
-from .image import TrainConfig, train
-from .wavelet import WaveletTrainConfig, train_wavelet
+from .wavelet import WaveletTrainConfig, export_weights, train_wavelet
 
 
 def _config(value: str) -> str | dict:
+    from ..models import CONFIGS  # WeConvene's configurations: needs CompressAI (pywlc[weconvene])
+
     if value in CONFIGS:
         return value
     try:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     t.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl, data-cache/)")
     t.add_argument("--model", choices=["weconvene", "baseline"], default="weconvene")
-    t.add_argument("--config", type=_config, default="compact", help=f"{sorted(CONFIGS)} or a JSON object")
+    t.add_argument("--config", type=_config, default="compact", help="'compact', 'paper' or a JSON object")
     t.add_argument("--lmbda", type=float, default=0.0067)
     t.add_argument("--steps", type=int, default=1000)
     t.add_argument("--batch", type=int, default=8, help="global batch (split over torchrun ranks)")
@@ -62,11 +62,20 @@ def main(argv: list[str] | None = None) -> int:
         w.add_argument(f"--{name}", type=typ, default=getattr(WaveletTrainConfig, name.replace("-", "_")))
     w.add_argument("--cache", help="cache folder of the downscaled photos (default: OUT/cache)")
     w.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    x = sub.add_parser("wavelet-export", help="write the shippable weights of trained wavelet stages; prints sha256")
+    x.add_argument("--entropy", required=True, help="last.pt of the entropy stage")
+    x.add_argument("--postfilter", help="last.pt of the post-filter stage")
+    x.add_argument("--out", required=True, help="weights file, e.g. pywlc/codecs/wavelet/weights/wavelet-v1.pt")
     args = p.parse_args(argv)
     try:
+        if args.task == "wavelet-export":
+            print(export_weights(args.entropy, args.postfilter, args.out))
+            return 0
         if args.task == "wavelet":
             train_wavelet(WaveletTrainConfig(**{k: v for k, v in vars(args).items() if k != "task"}))
             return 0
+        from .image import TrainConfig, train
+
         cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k != "task"})
         train(cfg)
     except (OSError, ValueError, FloatingPointError) as e:

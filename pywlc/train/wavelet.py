@@ -34,7 +34,7 @@ from ..codecs.wavelet.postfilter import PostFilter
 from ..codecs.wavelet.pyramid import dequantize_pyramid, model_bits, optimal_deltas, quantize_pyramid
 from .splits import load_photos, photo_split
 
-__all__ = ["WaveletTrainConfig", "train_wavelet", "sample_batch"]
+__all__ = ["WaveletTrainConfig", "export_weights", "sample_batch", "train_wavelet"]
 
 
 @dataclass
@@ -178,3 +178,33 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
             tmp.replace(ckpt)
     log.close()
     return ckpt
+
+
+def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None, out: str | Path) -> str:
+    """Write the shippable weights file (entropy model + post-filter state and the training record) and return its
+    sha256 -- the value to pin in :data:`pywlc.codecs.wavelet.model.WEIGHTS`.
+
+    The record (``OUT`` with ``.json``) keeps each stage's config, steps and CPU seconds.
+    """
+    import hashlib
+
+    from ..codecs.wavelet.model import WaveletModel
+
+    ent_state = torch.load(entropy_ckpt, weights_only=False)
+    ent = SubbandEntropyModel(ent_state["config"]["hidden"])
+    ent.load_state_dict(ent_state["model"])
+    pf = None
+    record = {"entropy": {k: ent_state[k] for k in ("step", "cpu_seconds", "config")}}
+    if postfilter_ckpt is not None:
+        pf_state = torch.load(postfilter_ckpt, weights_only=False)
+        pf = PostFilter(pf_state["config"]["hidden"])
+        pf.load_state_dict(pf_state["model"])
+        record["postfilter"] = {k: pf_state[k] for k in ("step", "cpu_seconds", "config")}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(WaveletModel(ent, pf, out.stem).state(), out)
+    for stage in record.values():
+        stage["config"] = {k: v for k, v in stage["config"].items() if k not in ("data", "out", "cache")}
+    record["cpu_hours"] = round(sum(s["cpu_seconds"] for s in record.values()) / 3600, 3)
+    out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+    return hashlib.sha256(out.read_bytes()).hexdigest()
