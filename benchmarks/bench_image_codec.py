@@ -576,6 +576,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codecs", default=None, help="comma-separated anchors to run (default: all installed)")
     parser.add_argument("--no-ours", action="store_true", help="anchors only")
     parser.add_argument("--qualities", default=None, help="ours' quality grid, comma-separated")
+    parser.add_argument(
+        "--ms-ssim",
+        default="all",
+        help="curves that get MS-SSIM: 'all' or comma-separated names (it is most of an anchor point's time)",
+    )
     parser.add_argument("--rate-targeted", action="store_true", help="add ours driven by encode(bpp=...)")
     parser.add_argument("--reps", type=int, default=None, help="speed repetitions (default 7, quick 2)")
     parser.add_argument("--out", type=Path, default=None)
@@ -612,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
         if enc_ll is not None and dec_ll is not None:
             ours_ll = (enc_ll, dec_ll)
     curves = ours + lossy_anchor
+    if args.ms_ssim != "all":
+        for c in curves:
+            c.with_ms_ssim = c.with_ms_ssim and c.name in args.ms_ssim.split(",")
     lossless: dict[str, tuple[Callable, Callable]] = {}
     if ours_ll:
         lossless["ours"] = ours_ll
