@@ -64,7 +64,7 @@ def _combine(shards: list[dict]) -> dict:
     return out
 
 
-def merge(parts: Path, out: Path, names: list[str]) -> dict:
+def merge(parts: Path, out: Path, names: list[str], note: str | None = None) -> dict:
     import torch
 
     runs = {}
@@ -86,7 +86,7 @@ def merge(parts: Path, out: Path, names: list[str]) -> dict:
         "torch": torch.__version__,
         "commit": _commit(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "note": "nice 19 on a shared 2-core machine (a model was training beside it): inputs/s are indicative",
+        "note": note or "nice 19 on a shared 2-core machine (a model was training beside it): inputs/s are indicative",
         "total": total,
         "targets": runs,
     }
@@ -104,6 +104,7 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="200 inputs per target")
     p.add_argument("--shards", type=int, default=1, help="processes per target, each a range of the inputs")
     p.add_argument("--merge-only", action="store_true")
+    p.add_argument("--note", help="a note for the merged result (what ran where)")
     p.add_argument("--out", default=str(RESULTS / "fuzz-cpu-2core.json"))
     a = p.parse_args()
     names = a.targets.split(",") if a.targets else _targets()
@@ -126,7 +127,7 @@ def main() -> int:
                 procs.append(subprocess.Popen(["nice", "-n", "19", *cmd], env=env, stdout=subprocess.DEVNULL))
         for proc in procs:
             proc.wait()
-    res = merge(parts, Path(a.out), names)
+    res = merge(parts, Path(a.out), names, a.note)
     print(json.dumps(res["total"]))
     for name, r in res["targets"].items():
         rate = r["inputs"] / max(r["seconds"], 1e-9)
