@@ -197,7 +197,7 @@ def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None,
     record = {"entropy": {k: ent_state[k] for k in ("step", "cpu_seconds", "config")}}
     if postfilter_ckpt is not None:
         pf_state = torch.load(postfilter_ckpt, weights_only=False)
-        pf = PostFilter(pf_state["config"]["hidden"])
+        pf = PostFilter(pf_state["config"]["hidden"], min_code=pf_state["config"]["code_min"])
         pf.load_state_dict(pf_state["model"])
         record["postfilter"] = {k: pf_state[k] for k in ("step", "cpu_seconds", "config")}
     out = Path(out)

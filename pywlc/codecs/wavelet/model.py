@@ -23,8 +23,8 @@ __all__ = ["WEIGHTS", "WaveletModel", "load_model", "weights_file"]
 _DIR = Path(__file__).with_name("weights")
 # name -> sha256 of the file; the default model is the first entry.
 WEIGHTS: dict[str, str] = {
-    # 2,500 entropy steps + 3,000 post-filter steps on the 64 train photos: 0.57 CPU-hours (weights/*.json).
-    "wavelet-v1": "f717fdb1a90aed2ff9a9ff99b4ae12afceb561fdc7cf4f7434ce067ed3cec952",
+    # 2,500 entropy steps + 2,500 post-filter steps on the 64 train photos: 0.53 CPU-hours (weights/*.json).
+    "wavelet-v1": "0a2972cf1942341bb8b60a4df9e7065c5386408e674be219082ab100cb3f34a5",
 }
 
 
@@ -54,6 +54,7 @@ class WaveletModel:
             "postfilter": None if self.postfilter is None else self.postfilter.state_dict(),
             "postfilter_hidden": None if self.postfilter is None else self.postfilter.hidden,
             "postfilter_layers": None if self.postfilter is None else self.postfilter.layers,
+            "postfilter_min_code": None if self.postfilter is None else self.postfilter.min_code,
         }
 
     @classmethod
@@ -62,7 +63,9 @@ class WaveletModel:
         ent.load_state_dict(state["entropy"])
         pf = None
         if state.get("postfilter") is not None:
-            pf = PostFilter(int(state["postfilter_hidden"]), int(state["postfilter_layers"]))
+            low = state.get("postfilter_min_code")
+            pf = PostFilter(int(state["postfilter_hidden"]), int(state["postfilter_layers"]),
+                            -(1 << 15) if low is None else int(low))
             pf.load_state_dict(state["postfilter"])
         return cls(ent, pf, name)
 

@@ -16,9 +16,10 @@ __all__ = ["PostFilter"]
 
 
 class PostFilter(nn.Module):
-    def __init__(self, hidden: int = 32, layers: int = 4) -> None:
+    def __init__(self, hidden: int = 32, layers: int = 4, min_code: int = -(1 << 15)) -> None:
         super().__init__()
-        self.hidden, self.layers = hidden, layers
+        # The filter was trained on steps from 2^(min_code / 16) up: finer steps are left alone.
+        self.hidden, self.layers, self.min_code = hidden, layers, min_code
         convs: list[nn.Module] = [nn.Conv2d(12 + 1, hidden, 3, padding=1), nn.LeakyReLU(0.125)]
         for _ in range(layers - 2):
             convs += [nn.Conv2d(hidden, hidden, 3, padding=1), nn.LeakyReLU(0.125)]
@@ -30,6 +31,8 @@ class PostFilter(nn.Module):
     def forward(self, x: Tensor, step_code: Tensor) -> Tensor:
         """``x: Tensor[N, C, H, W]`` (C = 1 or 3, 0..255) and ``step_code: Tensor[N]`` -> filtered, same shape."""
         n, c, h, w = x.shape
+        if n and bool((step_code < self.min_code).all()):
+            return x
         if c == 1:
             return self.forward(x.expand(n, 3, h, w), step_code)[:, :1]
         ph, pw = h % 2, w % 2
@@ -37,4 +40,5 @@ class PostFilter(nn.Module):
         z = F.pixel_unshuffle(xp / 255.0 - 0.5, 2)
         cond = (step_code.to(z.dtype) / 128).view(n, 1, 1, 1).expand(n, 1, *z.shape[-2:])
         r = F.pixel_shuffle(self.net(torch.cat([z, cond], 1)), 2) * 255.0
-        return x + r[..., :h, :w]
+        keep = (step_code >= self.min_code).to(r.dtype).view(n, 1, 1, 1)
+        return x + keep * r[..., :h, :w]
