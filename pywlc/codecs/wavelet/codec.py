@@ -43,7 +43,7 @@ __all__ = ["StreamHeader", "decode", "encode", "extract", "rd_settings", "read_h
 
 FORMAT_VERSION = 1
 _FIXED = struct.Struct("<BBBh8s")
-_BYTES_PER_PIXEL_ESTIMATE = 480  # peak working memory of the decoder per output pixel (measured, see tests)
+_BYTES_PER_PIXEL_ESTIMATE = 240  # decoder peak memory per pixel: 199 B measured (3 Mpixel RGB, 2 threads) + 20 %
 
 
 @dataclass(frozen=True)
