@@ -591,7 +591,14 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(json.loads(args.markdown.read_text())))
         return 0
 
-    torch.set_grad_enabled(False)
+    # no_grad as a context, not set_grad_enabled(False): main() also runs inside pytest's process.
+    with torch.no_grad():
+        return _run(args, argv)
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
+    import json
+
     files = args.image or test_files(args.data)
     n_images = 2 if args.quick and args.images is None else args.images
     files = files[:n_images] if n_images else files
