@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     img = load_image(images[0])
     name = f"{images[0].name} ({img.shape[-1]}x{img.shape[-2]} RGB)"
 
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: the codec's cached model must stay usable outside it
         lossy, lossless, note = codec_rows(img[0], args.codec_reps)
     runs = "one run" if args.codec_reps == 1 else f"median of {args.codec_reps} runs"
     print(f"\n1. Image codec on {name}: bpp from the bytes, RGB PSNR, times of {runs} on the CPU")
