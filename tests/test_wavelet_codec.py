@@ -234,3 +234,14 @@ def test_training_runs_a_few_steps(tmp_path):
     subprocess.run([*cmd[:-2], "--steps", "3", "--resume", "--cache", str(tmp_path / "cache")], check=True,
                    capture_output=True, timeout=600)
     assert torch.load(out / "last.pt", weights_only=False)["step"] == 3 and first["step"] == 2
+
+
+def test_payload_that_constriction_refuses(model, photo):
+    """A payload whose last word is zero is refused by constriction's constructor: BitstreamError, not ValueError
+    (found by the fuzzer: seed 0, inputs 2389 and 50078)."""
+    d = W.encode(photo[:, :32, :48], quality=50, model=model)
+    c = decode_container(d)
+    layers = list(c.layers)
+    layers[0] = type(layers[0])(layers[0].id, layers[0].label, layers[0].payload[:-4] + bytes(4), None)
+    with pytest.raises(BitstreamError):
+        W.decode(reencode(c, layers=tuple(layers)), model=model)

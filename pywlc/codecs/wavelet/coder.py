@@ -117,7 +117,10 @@ class LayerDecoder:
         if len(payload) % 4:
             raise BitstreamError(f"{what}: payload of {len(payload)} bytes is not a whole number of 32-bit words")
         self.what = what
-        self.coder = constriction.stream.stack.AnsCoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+        try:  # constriction refuses some word sequences outright (e.g. "never ends in a zero word")
+            self.coder = constriction.stream.stack.AnsCoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+        except Exception as e:
+            raise BitstreamError(f"{what}: corrupt entropy-coded data ({e})") from None
 
     def _decode(self, model, n: int) -> np.ndarray:
         try:
@@ -154,5 +157,9 @@ class LayerDecoder:
 
     def close(self) -> None:
         """Every word must have been consumed: leftovers mean a corrupt or foreign payload."""
-        if not self.coder.is_empty():
+        try:
+            empty = self.coder.is_empty()
+        except Exception as e:
+            raise BitstreamError(f"{self.what}: corrupt entropy-coded data ({e})") from None
+        if not empty:
             raise BitstreamError(f"{self.what}: entropy-coded data does not end where the symbols do (corrupt)")
