@@ -638,7 +638,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     n_speed = len([c for c in curves if c.share in ("", c.name, "ours")]) + len(lossless)
     total = sum(len(c.grid) for c in curves) * len(pictures) + len(lossless) * len(pictures) + reps * n_speed
     bar = tqdm(total=total, desc="image codecs", unit="run", disable=args.no_progress)
-    t_start = time.time()
+    t_start, commit = time.time(), _git_commit(ROOT)  # the code that ran, not HEAD when the run ends
     failures: dict[str, str] = {}
     lossy = measure_lossy(curves, pictures, bar, failures)
     lossless_res = measure_lossless(lossless, pictures, bar, failures)
@@ -677,7 +677,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         "device": device_name(device),
         "torch": torch.__version__,
         "pywlc": pywlc.build_info(),
-        "git_commit": _git_commit(ROOT),
+        "git_commit": commit,
         "tools": tool_versions(),
         "command": " ".join(["benchmarks/bench_image_codec.py", *(sys.argv[1:] if argv is None else argv)]),
         "pictures": ("test photos of shared/data/SPLITS.md" if not args.image else "given on the command line")
