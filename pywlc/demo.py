@@ -87,9 +87,9 @@ def _point(codec: str, setting: str, x: torch.Tensor, enc, dec, reps: int) -> di
 
 
 def _jpeg_at(x: torch.Tensor, bpp: float) -> int:
-    """The JPEG quality (1-95) whose rate on ``x`` is nearest ``bpp`` (bisection: rate grows with quality)."""
+    """The JPEG quality (1-100) whose rate on ``x`` is nearest ``bpp`` (bisection: rate grows with quality)."""
     jpeg, pixels = anchors.get("jpeg"), x.shape[-2] * x.shape[-1]
-    lo, hi = 1, 95
+    lo, hi = 1, 100
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if 8.0 * len(jpeg.encode(x, mid)) / pixels < bpp else (lo, mid)
