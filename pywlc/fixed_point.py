@@ -198,7 +198,8 @@ _cache: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, Prepared]] = weakref.W
 
 def prepared(module: nn.Module, params: list[Tensor], make: Callable[[], Prepared], device) -> Prepared:
     """``make()`` cached per module, invalidated when a parameter changes (in place or replaced) or the device."""
-    key = (str(device), *((p._version, p.data_ptr(), p.device) for p in params))
+    # Inference tensors have no version counter (and cannot be changed in place outside inference mode).
+    key = (str(device), *((-1 if p.is_inference() else p._version, p.data_ptr(), p.device) for p in params))
     hit = _cache.get(module)
     if hit is not None and hit[0] == key:
         return hit[1]

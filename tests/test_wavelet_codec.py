@@ -245,3 +245,11 @@ def test_payload_that_constriction_refuses(model, photo):
     layers[0] = type(layers[0])(layers[0].id, layers[0].label, layers[0].payload[:-4] + bytes(4), None)
     with pytest.raises(BitstreamError):
         W.decode(reencode(c, layers=tuple(layers)), model=model)
+
+
+def test_inference_mode(model, photo):
+    x = photo[:, :32, :48].contiguous()
+    with torch.inference_mode():
+        d = W.encode(x, quality=50, model=model)
+        y = W.decode(d, model=model)
+    assert d == W.encode(x, quality=50, model=model) and torch.equal(y, W.decode(d, model=model))

@@ -91,4 +91,7 @@ def load_model(name: str | None = None) -> WaveletModel:
     digest = hashlib.sha256(raw).hexdigest()
     if digest != WEIGHTS[name]:
         raise ValueError(f"weights {weights_file(name)}: sha256 {digest} does not match the pinned {WEIGHTS[name]}")
-    return WaveletModel.from_state(torch.load(io.BytesIO(raw), weights_only=True), name)
+    # Ordinary (not inference) parameters even when first called under torch.inference_mode(): the fixed-point
+    # weight cache keys on the parameters' version counters.
+    with torch.inference_mode(False):
+        return WaveletModel.from_state(torch.load(io.BytesIO(raw), weights_only=True), name)
