@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ...bitstream import CodecId, ColorFormat, Layer, decode_container, drop_layers, encode_container
+from ...bitstream import CodecId, ColorFormat, Container, Layer, decode_container, drop_layers, encode_container
 from ...errors import BitstreamError
 from ..budget import DEFAULT_BUDGET, DecodeBudget, check_budget
 from . import context as ctx
@@ -236,7 +236,10 @@ def read_header(data: bytes | bytearray | memoryview) -> StreamHeader:
     Raises:
         BitstreamError: not a wavelet stream, or an inconsistent header.
     """
-    cont = decode_container(data)
+    return _header_of(decode_container(data))
+
+
+def _header_of(cont: Container) -> StreamHeader:
     if cont.codec != CodecId.WAVELET:
         raise BitstreamError(f"not a wavelet-codec stream (codec id {cont.codec})")
     if cont.color not in (ColorFormat.GRAY, ColorFormat.RGB) or cont.bit_depth != 8 or cont.frames != 1:
@@ -299,7 +302,8 @@ def decode(
     Raises:
         BitstreamError: corrupt, truncated or foreign stream, weights other than the encoder's, over budget.
     """
-    hdr = read_header(data)
+    cont = decode_container(data)
+    hdr = _header_of(cont)
     _check_resolution(resolution)
     model = load_model() if model is None else model
     if hdr.model_id != model.model_id:
@@ -317,7 +321,6 @@ def decode(
         out_h, out_w = (out_h + 1) // 2, (out_w + 1) // 2
     check_budget(budget, width=hdr.width, height=hdr.height, stream_bytes=len(data),
                  memory=_BYTES_PER_PIXEL_ESTIMATE * hdr.width * hdr.height)
-    cont = decode_container(data)
     c = hdr.channels
     (lh, lw), shapes = _band_geometry(hdr.height, hdr.width, hdr.levels)
     qp = QPyramid(torch.zeros(1, c, lh, lw, dtype=torch.int32), [], [])
