@@ -17,11 +17,20 @@ from .budget import DEFAULT_BUDGET, DecodeBudget
 __all__ = ["BASELINE", "WECONVENE", "LearnedImageCodec"]
 
 
+def _needs_compressai() -> None:
+    """ImportError naming the extra when CompressAI (WeConvene's dependency) is missing."""
+    try:
+        import compressai.models  # noqa: F401
+    except ImportError as e:
+        raise ImportError(f"WeConvene needs CompressAI: pip install pywlc[weconvene] ({e})") from e
+
+
 @dataclass(frozen=True)
 class LearnedImageCodec:
     arch: str  # "weconvene" or "baseline" (pywlc.zoo.ARCHS)
 
     def _model(self, quality: int | None, checkpoint: str | None, config: str, device: str):
+        _needs_compressai()
         from ..zoo import LAMBDAS, load_checkpoint, load_pretrained
 
         if checkpoint:
@@ -35,6 +44,7 @@ class LearnedImageCodec:
 
     def encode(self, image: Tensor, quality: int | None = None, *, checkpoint: str | None = None,
                config: str = "compact", device: str = "cpu", tile: int = 1024) -> bytes:
+        _needs_compressai()
         from .image import encode_image
 
         model, q = self._model(quality, checkpoint, config, device)
@@ -44,6 +54,7 @@ class LearnedImageCodec:
 
     def decode(self, data: bytes, *, checkpoint: str | None = None, config: str = "compact", device: str = "cpu",
                budget: DecodeBudget = DEFAULT_BUDGET, **_: Any) -> Tensor:
+        _needs_compressai()
         from ..zoo import load_checkpoint, loader
         from .image import decode_image
 
@@ -53,6 +64,7 @@ class LearnedImageCodec:
         return decode_image(data, lambda codec, quality: base(codec, quality).to(device), budget=budget)
 
     def rd_settings(self) -> list[dict[str, Any]]:
+        _needs_compressai()
         from ..zoo import LAMBDAS
 
         return [{"quality": q} for q in range(1, len(LAMBDAS) + 1)]
