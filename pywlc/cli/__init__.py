@@ -152,7 +152,13 @@ def _decode(args: argparse.Namespace) -> int:
         data = _read(str(src))
         spec = codec_for_stream(data)
         if spec.name == "wavelet":
-            opts = {"resolution": resolution, "postfilter": not args.no_postfilter, "budget": budget}
+            from dataclasses import replace
+
+            from ..codecs.wavelet.codec import DEFAULT_DECODE_BUDGET
+
+            wl_budget = budget if getattr(args, "trusted", False) else replace(
+                DEFAULT_DECODE_BUDGET, max_pixels=args.max_pixels)
+            opts = {"resolution": resolution, "postfilter": not args.no_postfilter, "budget": wl_budget}
         else:
             if resolution != 1:
                 raise ValueError(f"--resolution: {spec.name} streams decode at full resolution only")
