@@ -87,16 +87,6 @@ def sample_batch(pics: list[Tensor], cfg: WaveletTrainConfig, step: int) -> dict
     return {"x": x, "codes": torch.zeros_like(codes) if lossless else codes, "lossless": lossless}
 
 
-def _transform(x: Tensor, lossless: bool):
-    """uint8 ``Tensor[N, C, H, W]`` -> the codec's colour-transformed pyramid."""
-    levels = T.levels_for(*x.shape[-2:])
-    if lossless:
-        xi = x.to(torch.int32)
-        return T.analysis(T.rct_forward(xi) if x.shape[1] == 3 else xi, levels, True)
-    xf = x.float()
-    return T.analysis(T.ict_forward(xf) if x.shape[1] == 3 else xf, levels, False)
-
-
 def _lr(cfg: WaveletTrainConfig, step: int) -> float:
     t = min(1.0, step / max(1, cfg.steps))
     return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * t))
@@ -104,7 +94,7 @@ def _lr(cfg: WaveletTrainConfig, step: int) -> float:
 
 def _entropy_loss(model: SubbandEntropyModel, b: dict) -> tuple[Tensor, dict]:
     x = b["x"]
-    p = _transform(x, b["lossless"])
+    p = T.forward(x, b["lossless"])
     qp = quantize_pyramid(p, T.step_of_code(b["codes"]), b["lossless"])
     xi = T.XI_LOSSLESS if b["lossless"] else T.XI_LOSSY
     bits = model_bits(model, qp, b["codes"], b["lossless"], xi)
@@ -115,7 +105,7 @@ def _entropy_loss(model: SubbandEntropyModel, b: dict) -> tuple[Tensor, dict]:
 def _postfilter_loss(model: PostFilter, b: dict) -> tuple[Tensor, dict]:
     x = b["x"]
     xf = x.float()
-    p = _transform(x, False)
+    p = T.forward(x, False)
     step = T.step_of_code(b["codes"])
     with torch.no_grad():
         qp = quantize_pyramid(p, step, False)

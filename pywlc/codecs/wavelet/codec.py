@@ -164,14 +164,6 @@ def _encode_bpp(x: Tensor, bpp: float, model: WaveletModel) -> bytes:
     return best
 
 
-def _forward(x: Tensor, lossless: bool, levels: int) -> T.Pyramid:
-    if lossless:
-        xi = x.to(torch.int32)
-        return T.analysis(T.rct_forward(xi) if x.shape[1] == 3 else xi, levels, True)
-    xf = x.float()
-    return T.analysis(T.ict_forward(xf) if x.shape[1] == 3 else xf, levels, False)
-
-
 def _layer_labels(levels: int) -> list[str]:
     return [f"res{j}" for j in range(max(1, levels))]
 
@@ -180,7 +172,7 @@ def _layer_labels(levels: int) -> list[str]:
 def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, quality: float | None = None) -> bytes:
     _, c, h, w = x.shape
     levels = T.levels_for(h, w)
-    p = _forward(x, lossless, levels)
+    p = T.forward(x, lossless)
     step = 1.0 if lossless else T.step_of_code(code)
     qp = quantize_pyramid(p, step, lossless)
     xi = T.XI_LOSSLESS if lossless else T.XI_LOSSY

@@ -127,11 +127,6 @@ def scale_index(log2b: Tensor) -> Tensor:
     return torch.floor(t + 0.5).clamp_(0, N_SCALES - 1).long()
 
 
-def snapped_log2b(index: Tensor) -> Tensor:
-    """The log2-scale of table entry ``index``."""
-    return index.double() / SCALES_PER_OCTAVE + LOG2_MIN
-
-
 @torch.no_grad()
 def exact_logscale(net: PassNet, x: Tensor) -> Tensor:
     """``net(x)`` in integer-exact fixed point (float64 out): the same bits on any machine, device, thread count.

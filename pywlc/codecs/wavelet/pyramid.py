@@ -52,11 +52,10 @@ def from_pyramid(p: Pyramid, quantize_band) -> QPyramid:
     return QPyramid(quantize_band(p.ll, -1, -1), levels, shapes)
 
 
-def to_pyramid(qp: QPyramid, dequantize_band, upto: int | None = None) -> Pyramid:
-    """Inverse layout of :func:`from_pyramid` for the ``upto`` coarsest levels (all by default)."""
-    n = len(qp.levels) if upto is None else upto
+def to_pyramid(qp: QPyramid, dequantize_band) -> Pyramid:
+    """Inverse layout of :func:`from_pyramid`."""
     det = []
-    for j in range(n):
+    for j in range(len(qp.levels)):
         bands = ctx.unpad_level(qp.levels[j], qp.shapes[j])
         det.append(tuple(dequantize_band(b, j, o) for o, b in enumerate(bands)))
     return Pyramid(dequantize_band(qp.ll, -1, -1), det)
@@ -85,9 +84,7 @@ def model_bits(model: SubbandEntropyModel, qp: QPyramid, step_code: Tensor, loss
         grid = qp.grid(j)
         phases = ctx.space_to_depth(qp.levels[j])  # [N, C, 3, 4, Hq, Wq]
         valid = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
-        cond = torch.stack(
-            [torch.full((n,), (depth - 1 - j) / 8), step_code.float() / 128, torch.full((n,), float(lossless))], 1
-        ).view(n, 3, 1, 1).expand(n, 3, *grid)
+        cond = ctx.cond_planes(n, grid, depth - 1 - j, step_code, lossless, torch.float32)
         for g, chans in enumerate(group_channels(c)):
             luma = cur[:, :1] if g == 1 else None
             for k, phase in enumerate(ctx.PASS_PHASES):
@@ -153,4 +150,4 @@ def dequantize_pyramid(qp: QPyramid, step: Tensor | float, deltas: Tensor) -> Py
             return b.float() * (s / ll_norm).float()
         return dequantize(b, (s / norms[j][o]).float(), XI_LOSSY, d[:, j])
 
-    return to_pyramid(qp, dq, upto=None)
+    return to_pyramid(qp, dq)

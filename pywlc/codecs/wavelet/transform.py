@@ -25,6 +25,7 @@ __all__ = [
     "ICT",
     "Pyramid",
     "analysis",
+    "forward",
     "band_norms",
     "dequantize",
     "ict_forward",
@@ -98,6 +99,16 @@ def analysis(x: Tensor, levels: int, lossless: bool) -> Pyramid:
     """``x: Tensor[N, C, H, W]`` (float, or int32 when ``lossless``) -> :class:`Pyramid` (same dtype)."""
     ll, det = wavedec2(x, "int5/3" if lossless else "bior4.4", levels)
     return Pyramid(ll, [tuple(d) for d in det])
+
+
+def forward(x: Tensor, lossless: bool) -> Pyramid:
+    """uint8 ``Tensor[N, C, H, W]`` (C = 1 or 3) -> the codec's pyramid: RCT + int 5/3, or ICT + 9/7, J by size."""
+    levels = levels_for(*x.shape[-2:])
+    if lossless:
+        xi = x.to(torch.int32)
+        return analysis(rct_forward(xi) if x.shape[1] == 3 else xi, levels, True)
+    xf = x.float()
+    return analysis(ict_forward(xf) if x.shape[1] == 3 else xf, levels, False)
 
 
 def synthesis(p: Pyramid, lossless: bool) -> Tensor:
