@@ -26,6 +26,23 @@ def _config(value: str) -> str | dict:
     return cfg
 
 
+# Training tasks in their own modules: each has ``register(subparsers)`` and sets ``run=fn(args) -> int | None``
+# on its parsers; one that is not in this tree is skipped.
+_TASK_MODULES = ("pywlc.train.video", "pywlc.train.vfi", "pywlc.train.wavelet_layers")
+
+
+def _register_tasks(module: str, sub: argparse._SubParsersAction) -> None:
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name == module:
+            return
+        raise
+    mod.register(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pywlc.train", description="train pywlc's learned codecs")
     sub = p.add_subparsers(dest="task", required=True)
@@ -66,8 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--entropy", required=True, help="last.pt of the entropy stage")
     x.add_argument("--postfilter", help="last.pt of the post-filter stage")
     x.add_argument("--out", required=True, help="weights file, e.g. pywlc/codecs/wavelet/weights/wavelet-v1.pt")
+    for name in _TASK_MODULES:
+        _register_tasks(name, sub)
     args = p.parse_args(argv)
     try:
+        if getattr(args, "run", None) is not None:  # a task from one of _TASK_MODULES
+            return int(args.run(args) or 0)
         if args.task == "wavelet-export":
             print(export_weights(args.entropy, args.postfilter, args.out))
             return 0
