@@ -118,6 +118,7 @@ class CodecId(enum.IntEnum):
     WECONVENE = 1  # pywlc.models.WeConvene: layers "ll" (base), "hf", "z"
     WECONVENE_BASELINE = 2  # pywlc.models.WeConveneBaseline: layers "y", "z"
     WAVELET = 3  # pywlc.codecs.wavelet: layers "res0" (approximation + coarsest level), "res1", ... (finer levels)
+    WLSVC = 4  # pywlc.video (WL-SVC): one container per segment of frames; layers "mv<l>", "t<k>r<j>" (see its doc)
 
 
 class ColorFormat(enum.IntEnum):
