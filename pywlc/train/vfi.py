@@ -1,0 +1,277 @@
+"""Training of the frame interpolator (:mod:`pywlc.vfi`) on the CPU: ``python -m pywlc.train vfi ...``.
+
+Data (train split of ``data/SPLITS.md`` only): triplets of the train video sequences (``mire2``,
+``forensics_dog``; frames ``i, i+s, i+2s`` with ``s`` in {1, 2}, the middle one the target) and synthetic
+motion over the train photos (a background under a random affine motion and a foreground patch of another
+photo moving on its own, so that occlusions occur; the target time ``t`` is drawn from {1/4, 1/2, 3/4}).
+Random crops, flips, time reversal and channel permutations; grey sequences are replicated to RGB.
+
+Schedule (WaveletVFI Sec. 3.4): a static phase (every layer dense) then a dynamic phase (straight-through
+Gumbel-softmax over the threshold ratios, soft masks, plus a computation term).  Loss: Charbonnier on the frame
+plus an L1 wavelet-coefficient loss on every level's residual (both against the true frame).
+
+The random stream of step ``k`` is seeded by ``(seed, k)``: a resumed run draws the same batches as an
+uninterrupted one.  ``log.jsonl`` has one line per ``--log-every`` steps; ``last.pt`` holds the model, the
+optimiser and the CPU seconds spent; ``vfi-export`` writes the shippable weights and their JSON record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from ..vfi.model import WaveletVFI
+from ..vfi.motion import bidirectional_flow
+from .splits import load_photos, photo_split
+
+__all__ = ["VFITrainConfig", "export", "register", "train_vfi"]
+
+TRAIN_SEQUENCES = ("mire2", "forensics_dog")
+
+
+@dataclass
+class VFITrainConfig:
+    data: str
+    out: str
+    steps: int = 3000
+    dynamic_from: float = 0.7  # fraction of the steps after which the dynamic phase starts
+    batch: int = 8
+    patch: int = 128
+    lr: float = 1e-3
+    lr_final: float = 5e-5
+    synthetic_p: float = 0.4
+    coeff_weight: float = 0.5
+    compute_weight: float = 0.02  # per unit of masked-level density (WaveletVFI's computation term)
+    seed: int = 0
+    threads: int = 1
+    resume: bool = False
+    log_every: int = 25
+    save_every: int = 100
+
+
+def _read_sequence(folder: Path) -> Tensor:
+    """``uint8 Tensor[T, 3, H, W]`` of a folder of PNG frames (grey replicated to three channels)."""
+    frames = []
+    for p in sorted(folder.glob("*.png")):
+        with Image.open(p) as im:
+            a = np.array(im.convert("RGB"))
+        frames.append(torch.from_numpy(a).permute(2, 0, 1))
+    if not frames:
+        raise FileNotFoundError(f"no PNG frames in {folder}")
+    return torch.stack(frames)
+
+
+def _video_triplet(seqs: list[Tensor], g: torch.Generator, patch: int) -> tuple[Tensor, Tensor, Tensor, float]:
+    seq = seqs[int(torch.randint(len(seqs), (1,), generator=g))]
+    step = int(torch.randint(1, 3, (1,), generator=g))
+    i = int(torch.randint(len(seq) - 2 * step, (1,), generator=g))
+    _, _, h, w = seq.shape
+    y, x = (int(torch.randint(s - patch + 1, (1,), generator=g)) for s in (h, w))
+    trip = seq[i : i + 2 * step + 1 : step, :, y : y + patch, x : x + patch].float() / 255
+    return trip[0], trip[2], trip[1], 0.5
+
+
+def _synthetic_triplet(photos: list[Tensor], g: torch.Generator, patch: int) -> tuple[Tensor, Tensor, Tensor, float]:
+    """Background affine motion + an elliptic foreground patch with its own translation."""
+
+    def rnd(lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand((), generator=g))
+
+    bg = photos[int(torch.randint(len(photos), (1,), generator=g))].float()[None] / 255
+    fg = photos[int(torch.randint(len(photos), (1,), generator=g))].float()[None] / 255
+    t = [0.25, 0.5, 0.75][int(torch.randint(3, (1,), generator=g))]
+    _, _, h, w = bg.shape
+    span = patch  # margin from the photo's border (the crop and its motion stay inside)
+    cx, cy = rnd(span, w - span), rnd(span, h - span)
+    motion = [rnd(-14, 14), rnd(-14, 14), rnd(-0.04, 0.04), rnd(-0.03, 0.03)]  # dx, dy (px), log zoom, rotation
+    fmove = [rnd(-20, 20), rnd(-20, 20)]
+    fx, fy = rnd(span, fg.shape[3] - span), rnd(span, fg.shape[2] - span)
+    radius = rnd(0.15, 0.35) * patch
+    centre = (rnd(0.3, 0.7) * patch, rnd(0.3, 0.7) * patch)
+    frames = []
+    for tau in (0.0, t, 1.0):
+        z, r = math.exp(motion[2] * tau), motion[3] * tau
+        # patch pixel (u, v) -> photo pixel: centre + R(r) * z * (u - patch/2, v - patch/2) + tau * (dx, dy)
+        u = torch.arange(patch, dtype=torch.float32) - patch / 2
+        vv, uu = torch.meshgrid(u, u, indexing="ij")
+        px = cx + z * (math.cos(r) * uu - math.sin(r) * vv) + tau * motion[0]
+        py = cy + z * (math.sin(r) * uu + math.cos(r) * vv) + tau * motion[1]
+        grid = torch.stack([2 * px / (w - 1) - 1, 2 * py / (h - 1) - 1], -1)[None]
+        frame = F.grid_sample(bg, grid, mode="bilinear", padding_mode="border", align_corners=True)[0]
+        ox, oy = centre[0] + tau * fmove[0], centre[1] + tau * fmove[1]
+        inside = (((uu + patch / 2 - ox) ** 2 + (vv + patch / 2 - oy) ** 2) < radius**2).float()
+        gx = fx + uu + patch / 2 - ox
+        gy = fy + vv + patch / 2 - oy
+        fgrid = torch.stack([2 * gx / (fg.shape[3] - 1) - 1, 2 * gy / (fg.shape[2] - 1) - 1], -1)[None]
+        obj = F.grid_sample(fg, fgrid, mode="bilinear", padding_mode="border", align_corners=True)[0]
+        frames.append(inside * obj + (1 - inside) * frame)
+    return frames[0], frames[2], frames[1], t
+
+
+def sample_batch(seqs, photos, cfg: VFITrainConfig, g: torch.Generator):
+    """``(i0, i1, gt Tensor[B, 3, P, P], t Tensor[B])`` for one step."""
+    items = []
+    for _ in range(cfg.batch):
+        if float(torch.rand((), generator=g)) < cfg.synthetic_p:
+            a, b, m, t = _synthetic_triplet(photos, g, cfg.patch)
+        else:
+            a, b, m, t = _video_triplet(seqs, g, cfg.patch)
+        if float(torch.rand((), generator=g)) < 0.5:  # time reversal
+            a, b, t = b, a, 1 - t
+        stack = torch.stack([a, b, m])
+        if float(torch.rand((), generator=g)) < 0.5:
+            stack = stack.flip(3)
+        if float(torch.rand((), generator=g)) < 0.5:
+            stack = stack.flip(2)
+        stack = stack[:, torch.randperm(3, generator=g)]
+        items.append((stack, t))
+    trip = torch.stack([s for s, _ in items])
+    times = torch.tensor([t for _, t in items])
+    return trip[:, 0].contiguous(), trip[:, 1].contiguous(), trip[:, 2].contiguous(), times
+
+
+def _charbonnier(x: Tensor, y: Tensor, eps: float = 1e-3) -> Tensor:
+    return torch.sqrt((x - y) ** 2 + eps * eps).mean()
+
+
+def vfi_loss(model: WaveletVFI, i0, i1, gt, t, dynamic: bool, cfg: VFITrainConfig, tau: float):
+    """``(loss, stats dict)`` of one batch (see the module doc)."""
+    f01, f10 = bidirectional_flow(i0, i1, model.cfg.dis_scale, model.cfg.dis_preset)
+    out, _, choice = model(i0, i1, f01, f10, t, "train-dynamic" if dynamic else "dense", gumbel_tau=tau)
+    loss = _charbonnier(out.frame, gt)
+    # wavelet-coefficient loss: each level's residual against the true coefficients minus the blend's
+    target, cur, coeff = gt, None, 0.0
+    from ..vfi.model import haar_split
+
+    c = gt.shape[1]
+    levels = []
+    for _ in range(3):
+        cur = haar_split(target)
+        levels.append(cur)
+        target = cur[:, :c]
+    for k, (r, b) in enumerate(zip(out.residuals, out.base_pyramid, strict=True)):
+        true = levels[2 - k]
+        if k == 0:
+            coeff = coeff + (b + r - true).abs().mean()
+        else:
+            coeff = coeff + (b[:, c:] + r - true[:, c:]).abs().mean()
+    loss = loss + cfg.coeff_weight * coeff
+    density = sum(out.densities) / len(out.densities)
+    if dynamic:
+        loss = loss + cfg.compute_weight * density.mean()
+    with torch.no_grad():
+        mse = F.mse_loss(out.frame.clamp(0, 1), gt)
+    stats = {"psnr": float(-10 * torch.log10(mse + 1e-12)), "density": float(density.mean()),
+             "choice": [round(float(v), 3) for v in choice.mean(0)]}
+    return loss, stats
+
+
+def train_vfi(cfg: VFITrainConfig) -> None:
+    """Run (or resume) a training; writes ``OUT/last.pt`` and ``OUT/log.jsonl``."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+        import cv2
+
+        cv2.setNumThreads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = Path(cfg.data)
+    seqs = [_read_sequence(data / "video" / s) for s in TRAIN_SEQUENCES]
+    train_photos, _ = photo_split(data)
+    photos = load_photos(train_photos, 2, out / "cache")
+    photos = [p for p in photos if min(p.shape[1:]) >= 2 * cfg.patch + 8]
+    torch.manual_seed(cfg.seed)
+    model = WaveletVFI()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    start, cpu_s = 0, 0.0
+    ckpt = out / "last.pt"
+    if cfg.resume and ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        start, cpu_s = state["step"], state.get("cpu_seconds", 0.0)
+    log = (out / "log.jsonl").open("a")
+    t0, c0 = time.time(), time.process_time()
+    dyn_start = int(cfg.dynamic_from * cfg.steps)
+    for step in range(start, cfg.steps):
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        torch.manual_seed(cfg.seed * 1_000_003 + step)  # Gumbel noise
+        i0, i1, gt, t = sample_batch(seqs, photos, cfg, g)
+        lr = cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * step / cfg.steps))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        dynamic = step >= dyn_start
+        tau = max(0.5, 1.0 - (step - dyn_start) / max(1, cfg.steps - dyn_start)) if dynamic else 1.0
+        model.train()
+        loss, stats = vfi_loss(model, i0, i1, gt, t, dynamic, cfg, tau)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            rec = {"step": step + 1, "loss": round(float(loss.detach()), 5), "lr": lr, "dynamic": dynamic, **stats,
+                   "wall_s": round(time.time() - t0, 1), "cpu_s": round(cpu_s + time.process_time() - c0, 1)}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+        if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
+                        "cpu_seconds": cpu_s + time.process_time() - c0, "config": asdict(cfg),
+                        "model_config": asdict(model.cfg)}, tmp)
+            tmp.replace(ckpt)
+
+
+def export(ckpt: str | Path, out: str | Path) -> str:
+    """Write the model weights of ``ckpt`` to ``out`` (``.pt``) with a ``.json`` record; returns the sha256."""
+    state = torch.load(ckpt, weights_only=False)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": state["model"], "model_config": state["model_config"]}, out)
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    cfg = dict(state["config"])
+    cfg.pop("data", None)
+    cfg.pop("out", None)
+    record = {"sha256": digest, "steps": state["step"], "cpu_hours": round(state["cpu_seconds"] / 3600, 3),
+              "train_config": cfg, "model_config": state["model_config"],
+              "data": {"sequences": list(TRAIN_SEQUENCES), "photos": "train split of data/SPLITS.md, downscaled by 2"}}
+    out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+    return digest
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    keys = VFITrainConfig.__dataclass_fields__
+    train_vfi(VFITrainConfig(**{k: v for k, v in vars(args).items() if k in keys}))
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    print(export(args.checkpoint, args.out))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``vfi`` and ``vfi-export`` to ``python -m pywlc.train``."""
+    p = sub.add_parser("vfi", help="train the frame interpolator (pywlc.vfi) on the CPU")
+    p.add_argument("--data", required=True, help="the shared data folder (SPLITS.md, photos/, video/)")
+    p.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl)")
+    for name, field in VFITrainConfig.__dataclass_fields__.items():
+        if name in ("data", "out", "resume"):
+            continue
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(field.default), default=field.default)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.set_defaults(run=_run_train)
+    x = sub.add_parser("vfi-export", help="write the frame interpolator's shippable weights; prints the sha256")
+    x.add_argument("--checkpoint", required=True, help="last.pt of a vfi training")
+    x.add_argument("--out", required=True, help="weights file, e.g. pywlc/vfi/weights/vfi-v1.pt")
+    x.set_defaults(run=_run_export)
