@@ -44,15 +44,17 @@ TRAIN_SEQUENCES = ("mire2", "forensics_dog")
 class VFITrainConfig:
     data: str
     out: str
-    steps: int = 3000
-    dynamic_from: float = 0.7  # fraction of the steps after which the dynamic phase starts
-    batch: int = 8
-    patch: int = 128
+    steps: int = 5500
+    dynamic_from: float = 0.65  # fraction of the steps after which the dynamic phase starts
+    batch: int = 12
+    patch: int = 160
     lr: float = 1e-3
     lr_final: float = 5e-5
     synthetic_p: float = 0.4
     coeff_weight: float = 0.5
-    compute_weight: float = 0.02  # per unit of masked-level density (WaveletVFI's computation term)
+    # WaveletVFI's computation term, per unit of masked-level density.  Small: the Charbonnier loss is ~0.01, and
+    # halving the density should not be bought with more than ~0.1 dB.
+    compute_weight: float = 0.002
     seed: int = 0
     threads: int = 1
     resume: bool = False
