@@ -66,7 +66,31 @@ from ._motion import _grey, _hvsbm_motion, _normalise_motion, _zero_motion, bloc
 from ._types import _FILTERS, _INTERPS, MctfLevel, MctfResult, MotionFields
 from ._validate import check_frames as _check_frames
 
-__all__ = ["MotionFields", "MctfLevel", "MctfResult", "analyze", "block_motion", "synthesize", "connectivity"]
+__all__ = [
+    "MotionFields", "MctfLevel", "MctfResult", "analyze", "block_motion", "synthesize", "connectivity", "make_level",
+]
+
+
+def make_level(motion: Sequence[MotionFields], num_frames: int, temporal_distance: int,
+               filter: str = "5/3") -> MctfLevel:
+    """The :class:`MctfLevel` of ``num_frames`` frames of ``H x W`` from the motion of its ``num_frames // 2`` odd
+    frames -- what a decoder rebuilds from coded side information (the same normalisation and geometry as
+    :func:`analyze`; ``motion[k]`` as a ``motion`` callable would return it for odd frame ``2k + 1``).
+    """
+    if filter not in _FILTERS:
+        raise ValueError(f"filter must be one of {sorted(_FILTERS)}, got {filter!r}")
+    k = num_frames // 2
+    if len(motion) != k:
+        raise ValueError(f"motion must hold {k} entries for {num_frames} frames, got {len(motion)}")
+    if k == 0:
+        raise ValueError(f"num_frames must be >= 2, got {num_frames}")
+    h, w = motion[0].field_left.shape[-2:]
+    haar = filter == "haar"
+    parts = [_normalise_motion(m, h, w, 2 * i + 2 < num_frames and not haar, haar) for i, m in enumerate(motion)]
+    fl, fr, ul, ur = (torch.stack([p[i] for p in parts]) for i in range(4))
+    cut = torch.tensor([p[4] for p in parts], dtype=torch.bool)
+    g = _geometry(fl, fr, ul, ur, cut, 2 * torch.arange(k) + 2 < num_frames)
+    return MctfLevel(temporal_distance, num_frames, fl, fr, ul, ur, cut, g.wl, g.wr, g.conn_l, g.conn_r)
 
 
 def analyze(

@@ -1,0 +1,620 @@
+"""WL-SVC: wavelet scalable video coding -- HVSBM + MCTF + the learned wavelet subband coder, real bitstreams.
+
+Pipeline ("Wavelet-Based Learned Scalable Video Coding", after MC-EZBC: Chen & Woods, IEEE TCSVT 14(10) 2004):
+
+1. The sequence is cut into segments of at most ``segment`` frames (a multiple of the GOP, default 64), each coded
+   independently (a segment is one container: random access, bounded memory, streams that can be cut by segment).
+2. Per segment, ``T = log2(gop)`` levels of bidirectional 5/3 MCTF (:func:`pywlc.mctf.analyze`, the sliding window
+   across GOP borders inside the segment) along HVSBM motion (:func:`pywlc.motion.hvsbm` on luma, quarter pel).
+   Chroma planes are filtered along the luma motion, halved and subsampled for 4:2:0
+   (:func:`pywlc.motion.chroma_field`).
+3. Motion: the quadtree leaves of every H frame, coded losslessly per temporal level
+   (:mod:`pywlc.video.motion_coding`).
+4. Every temporal subband group -- the L frames of level T and the H frames of each level -- and every plane is
+   coded by the image codec's learned subband coder (:mod:`pywlc.video.subband`) at one step for the sequence:
+   MCTF with MC-EZBC's normalisation (alpha = sqrt(23/32), beta = sqrt(3/2)) is close to orthonormal, so equal
+   steps spread the error evenly -- the rate allocation by synthesis gains of the paper, with the gains ~1.
+5. Decoding runs the same steps backwards; the decoder's frames equal the encoder's reconstruction bitwise.
+
+Scalability from one stream (layers of each segment's container):
+
+* ``mv<l>``: motion of temporal level ``l`` (1 = finest, needed for full frame rate only);
+* ``t<g>r<d>``: temporal group ``g`` (0 = the L frames of level T, then the H frames of levels T, T-1, ..., 1) at
+  resolution layer ``d`` (0 = the coarsest approximation and detail level, then finer detail levels; chroma planes
+  with fewer levels start at a later ``d`` so that ``d`` always means the same scale).
+  Dropping the groups of the finest H levels halves the frame rate per level (the decoder outputs the L frames of
+  that level, divided by the DC gain); dropping the finest ``d`` halves the resolution per layer (MCTF synthesis at
+  the lower resolution with the vectors subsampled and halved -- MC-EZBC's spatial scalability, with its drift).
+
+Stream: the segments' containers back to back (codec id :data:`~pywlc.bitstream.CodecId.WLSVC`); each carries
+its geometry and a metadata entry ``"sv"`` (:data:`_META`).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+import torch
+from torch import Tensor
+
+from ..bitstream import CodecId, ColorFormat, Layer, decode_container, encode_container
+from ..codecs.budget import DecodeBudget, check_budget
+from ..codecs.wavelet import transform as T
+from ..codecs.wavelet.model import WaveletModel, load_model
+from ..errors import BitstreamError
+from ..mctf import MctfResult, MotionFields, analyze, make_level, synthesize
+from ..motion import chroma_field, hvsbm
+from .io import Video, chroma_size
+from .motion_coding import Leaves, decode_motion, encode_motion, fields_of, leaves_of
+from .subband import decode_subbands, encode_subbands, levels_for
+
+__all__ = ["StreamInfo", "decode", "encode", "extract", "stream_info"]
+
+FORMAT_VERSION = 1
+# version, temporal levels T, step code, chroma (0 mono, 1 420, 2 444), fps num, fps den, first frame, model id
+_META = struct.Struct("<BBhBIII8s")
+_COLOR = {"mono": ColorFormat.GRAY, "420": ColorFormat.YUV420, "444": ColorFormat.YUV444}
+_CHROMA_CODE = {"mono": 0, "420": 1, "444": 2}
+_CHROMA_OF = {v: k for k, v in _CHROMA_CODE.items()}
+_FILTER = "5/3"
+_ALPHA, _BETA = math.sqrt(23.0 / 32.0), math.sqrt(1.5)  # pywlc.mctf's 5/3 normalisation (its _FILTERS)
+MAX_GOP_LEVELS = 5
+DEFAULT_DECODE_BUDGET = DecodeBudget(max_pixels=1 << 30, max_tile=None, max_pixels_per_byte=1 << 14,
+                                     max_memory=8 << 30)  # fmt: skip
+_BYTES_PER_PIXEL = 48  # decoder working memory per luma sample of a segment (subbands, MCTF, model passes)
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """Encoder settings (not needed to decode).  ``lam``: HVSBM's Lagrange multiplier; ``search_range``: its
+    base integer range (times the temporal distance)."""
+
+    gop: int = 16
+    segment: int = 64
+    lam: float = 24.0
+    search_range: int = 16
+    threads: int | None = None
+
+
+# ------------------------------------------------------------------------------------------------ encoder
+
+
+def _check_video(video: object) -> Video:
+    if not isinstance(video, Video):
+        raise TypeError(f"video must be a pywlc.video.Video, got {type(video).__name__}")
+    if video.frames < 1:
+        raise ValueError("video has no frames")
+    return video
+
+
+def _temporal_levels(n: int, gop_levels: int) -> int:
+    t = gop_levels
+    while t > 0 and math.ceil(n / 2 ** (t - 1)) < 2:
+        t -= 1
+    return t
+
+
+class _MotionRecorder:
+    """The ``motion`` callable of :func:`pywlc.mctf.analyze`: HVSBM per odd frame, its leaves kept for coding, the
+    fields rebuilt from the leaves (exactly what the decoder will have)."""
+
+    def __init__(self, h: int, w: int, opts: EncodeOptions) -> None:
+        self.h, self.w, self.opts = h, w, opts
+        self.leaves: dict[int, list[Leaves]] = {}
+        self.has_right: dict[int, list[bool]] = {}
+
+    def __call__(self, cur: Tensor, left: Tensor, right: Tensor | None, *, level: int,
+                 temporal_distance: int) -> MotionFields:
+        r = hvsbm(cur, left, right, lam=self.opts.lam, search_range=self.opts.search_range,
+                  temporal_distance=temporal_distance, threads=self.opts.threads)  # fmt: skip
+        lv = leaves_of(r)
+        self.leaves.setdefault(level, []).append(lv)
+        self.has_right.setdefault(level, []).append(right is not None)
+        return fields_of(lv, self.h, self.w, right is not None)
+
+
+def _chroma_motion(m: MotionFields, chroma: str) -> MotionFields:
+    if chroma == "444":
+        return m
+    sub = (lambda t: None if t is None else t[::2, ::2])  # noqa: E731
+    return MotionFields(chroma_field(m.field_left), None if m.field_right is None else chroma_field(m.field_right),
+                        sub(m.uses_left), sub(m.uses_right), m.scene_cut)  # fmt: skip
+
+
+def _scaled_motion(m: MotionFields, reduce: int) -> MotionFields:
+    """Motion for a picture ``2^reduce`` times smaller: vectors subsampled and divided (spatial scalability)."""
+    if reduce == 0:
+        return m
+    s = 1 << reduce
+
+    def f(t: Tensor | None) -> Tensor | None:
+        return None if t is None else t[:, ::s, ::s] / s
+
+    def b(t: Tensor | None) -> Tensor | None:
+        return None if t is None else t[::s, ::s]
+
+    return MotionFields(f(m.field_left), f(m.field_right), b(m.uses_left), b(m.uses_right), m.scene_cut)
+
+
+def _groups(res: MctfResult) -> list[Tensor]:
+    """Temporal groups in stream order: the L frames of level T, then the H frames of levels T, ..., 1."""
+    return [res.low, *res.high[::-1]]
+
+
+@dataclass
+class _Analysis:
+    """One segment after motion estimation and MCTF (reused across the step codes of a rate search)."""
+
+    first: int
+    frames: int
+    levels: int
+    motion: dict[int, bytes]  # temporal level -> coded motion
+    groups: list[list[Tensor]]  # per plane: temporal groups [K, 1, h, w]
+
+
+def _analyse(video: Video, first: int, stop: int, gop_levels: int, opts: EncodeOptions) -> _Analysis:
+    planes = [p[first:stop].float()[:, None] for p in video.planes()]
+    n = stop - first
+    t = _temporal_levels(n, gop_levels)
+    if t == 0:
+        return _Analysis(first, n, 0, {}, [[p] for p in planes])
+    h, w = video.height, video.width
+    rec = _MotionRecorder(h, w, opts)
+    luma = analyze(planes[0], levels=t, filter=_FILTER, motion=rec)
+    groups = [_groups(luma)]
+    if len(planes) > 1:
+        chroma_mv = {lvl: [_chroma_motion(fields_of(lv, h, w, hr), video.chroma)
+                           for lv, hr in zip(rec.leaves[lvl], rec.has_right[lvl], strict=True)]
+                     for lvl in rec.leaves}  # fmt: skip
+        counters: dict[int, int] = {}
+
+        def chroma_motion(cur, left, right, *, level: int, temporal_distance: int) -> MotionFields:
+            i = counters.get(level, 0)
+            counters[level] = i + 1
+            return chroma_mv[level][i]
+
+        uv = analyze(torch.cat(planes[1:], 1), levels=t, filter=_FILTER, motion=chroma_motion)
+        g = _groups(uv)
+        groups += [[x[:, :1] for x in g], [x[:, 1:] for x in g]]
+    motion = {lvl: encode_motion(rec.leaves[lvl], h, w, rec.has_right[lvl]) for lvl in rec.leaves}
+    return _Analysis(first, n, t, motion, groups)
+
+
+def _plane_sizes(video_h: int, video_w: int, chroma: str) -> list[tuple[int, int]]:
+    if chroma == "mono":
+        return [(video_h, video_w)]
+    c = chroma_size(video_h, video_w, chroma)
+    return [(video_h, video_w), c, c]
+
+
+def _pack(parts: list[bytes]) -> bytes:
+    return b"".join(len(p).to_bytes(4, "little") + p for p in parts)
+
+
+def _unpack(data: bytes, n: int, what: str) -> list[bytes]:
+    out, pos = [], 0
+    for _ in range(n):
+        if pos + 4 > len(data):
+            raise BitstreamError(f"{what}: truncated")
+        size = int.from_bytes(data[pos : pos + 4], "little")
+        pos += 4
+        if pos + size > len(data):
+            raise BitstreamError(f"{what}: truncated")
+        out.append(data[pos : pos + size])
+        pos += size
+    if pos != len(data):
+        raise BitstreamError(f"{what}: {len(data) - pos} trailing bytes")
+    return out
+
+
+def _code_segment(video: Video, a: _Analysis, code: int, model: WaveletModel) -> tuple[bytes, list[Tensor]]:
+    """One segment's container at step code ``code``, and the reconstructed groups (per plane)."""
+    sizes = _plane_sizes(video.height, video.width, video.chroma)
+    jy = levels_for(*sizes[0])
+    n_res = max(1, jy)
+    payloads: dict[tuple[int, int], list[bytes]] = {}
+    recon: list[list[Tensor]] = []
+    for p, groups in enumerate(a.groups):
+        jp = max(1, levels_for(*sizes[p]))
+        shift = n_res - jp
+        rp = []
+        for g, x in enumerate(groups):
+            parts, r = encode_subbands(x, code, model.entropy)
+            rp.append(r)
+            for d, part in enumerate(parts):
+                payloads.setdefault((g, d + shift), []).append(part)
+        recon.append(rp)
+    layers: list[Layer] = []
+    for lvl in range(a.levels, 0, -1):
+        layers.append(Layer(len(layers), f"mv{lvl}", a.motion[lvl], None))
+    ids: dict[tuple[int, int], int] = {}
+    for d in range(n_res):
+        for g in range(a.levels + 1):
+            dep = ids.get((g, d - 1))
+            ids[(g, d)] = len(layers)
+            layers.append(Layer(len(layers), f"t{g}r{d}", _pack(payloads.get((g, d), [])), dep))
+    fps = video.fps
+    meta = _META.pack(FORMAT_VERSION, a.levels, code, _CHROMA_CODE[video.chroma], fps.numerator, fps.denominator,
+                      a.first, model.model_id)  # fmt: skip
+    data = encode_container(codec=CodecId.WLSVC, quality=min(255, max(0, 127 - code)), width=video.width,
+                            height=video.height, frames=a.frames, color=_COLOR[video.chroma], bit_depth=8,
+                            layers=layers, metadata={"sv": meta})  # fmt: skip
+    return data, [_synthesise(a, rp, p, video) for p, rp in enumerate(recon)]
+
+
+def _synthesise(a: _Analysis, groups: list[Tensor], plane: int, video: Video) -> Tensor:
+    """Encoder-side reconstruction of one plane from its decoded groups (what :func:`decode` computes)."""
+    if a.levels == 0:
+        return groups[0][:, 0]
+    seg = _Segment.of_analysis(a, video, plane)
+    return seg.synthesise(groups, 0, 0)
+
+
+def _quality_code(quality: object) -> int:
+    if isinstance(quality, bool) or not isinstance(quality, int | float):
+        raise TypeError(f"quality must be a number, got {type(quality).__name__}")
+    if not math.isfinite(quality) or not 0 <= quality <= 100:
+        raise ValueError(f"quality must be in [0, 100], got {quality}")
+    return min(max(T.step_code_for_quality(quality), T.STEP_CODE_MIN), T.STEP_CODE_MAX)
+
+
+def _check_options(gop: object, segment: object) -> tuple[int, int]:
+    for name, v in (("gop", gop), ("segment", segment)):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+    if gop < 1 or gop & (gop - 1) or gop > 2**MAX_GOP_LEVELS:
+        raise ValueError(f"gop must be a power of two in 1..{2**MAX_GOP_LEVELS}, got {gop}")
+    if segment < gop or segment % gop:
+        raise ValueError(f"segment must be a positive multiple of gop={gop}, got {segment}")
+    return int(math.log2(gop)), segment
+
+
+def encode(
+    video: Video,
+    quality: float | None = None,
+    *,
+    kbps: float | None = None,
+    gop: int = 16,
+    segment: int = 64,
+    model: WaveletModel | None = None,
+    options: EncodeOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    return_reconstruction: bool = False,
+) -> bytes | tuple[bytes, Video]:
+    """Compress a video with WL-SVC.
+
+    Args:
+        video: :class:`~pywlc.video.Video` (8-bit; mono, 4:2:0 or 4:4:4; any size and length).
+        quality: 0..100 (the image codec's scale: ``log2 step = 7 - quality / 12.5``), or
+        kbps: instead of ``quality``: the best quality whose stream fits ``kbps`` at the video's frame rate
+            (bisection over the step codes, motion estimated once).
+        gop: frames per GOP, ``2^T`` temporal levels (1..32; default 16).
+        segment: frames per independently coded segment (a multiple of ``gop``).
+        model: the learned subband coder (default: the shipped wavelet-codec weights).
+        progress: ``progress(done, total)`` called as segments are analysed and coded.
+        return_reconstruction: also return the decoder's output (bit-identical to :func:`decode`).
+    """
+    video = _check_video(video)
+    if (quality is None) == (kbps is None):
+        raise ValueError("give exactly one of quality= or kbps=")
+    gop_levels, segment = _check_options(gop if options is None else options.gop, segment)
+    opts = replace(options or EncodeOptions(), gop=2**gop_levels, segment=segment)
+    model = load_model() if model is None else model
+    bounds = [(s, min(s + segment, video.frames)) for s in range(0, video.frames, segment)]
+    total = 2 * len(bounds)
+    analyses = []
+    for i, (s, e) in enumerate(bounds):
+        analyses.append(_analyse(video, s, e, gop_levels, opts))
+        if progress is not None:
+            progress(i + 1, total)
+
+    def code_all(code: int, report: bool) -> tuple[bytes, list[list[Tensor]]]:
+        out, rec = [], []
+        for i, a in enumerate(analyses):
+            data, planes = _code_segment(video, a, code, model)
+            out.append(data)
+            rec.append(planes)
+            if report and progress is not None:
+                progress(len(bounds) + i + 1, total)
+        return b"".join(out), rec
+
+    if kbps is not None:
+        if isinstance(kbps, bool) or not isinstance(kbps, int | float) or not math.isfinite(kbps) or kbps <= 0:
+            raise ValueError(f"kbps must be a positive number, got {kbps}")
+        budget = kbps * 1000 / 8 * video.frames / float(video.fps)
+        lo, hi = T.STEP_CODE_MIN, T.STEP_CODE_MAX
+        best = code_all(hi, False)
+        if len(best[0]) <= budget:
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                cand = code_all(mid, False)
+                if len(cand[0]) <= budget:
+                    hi, best = mid, cand
+                else:
+                    lo = mid
+        data, rec = best
+        if progress is not None:
+            progress(total, total)
+    else:
+        data, rec = code_all(_quality_code(quality), True)
+    if not return_reconstruction:
+        return data
+    planes = [torch.cat([r[p] for r in rec]) for p in range(len(rec[0]))]
+    return data, _to_video(planes, video.chroma, video.fps)
+
+
+def _to_video(planes: list[Tensor], chroma: str, fps: Fraction) -> Video:
+    u8 = [p.round().clamp(0, 255).to(torch.uint8) for p in planes]
+    if chroma == "mono":
+        return Video(u8[0], None, None, "mono", fps)
+    return Video(u8[0], u8[1], u8[2], chroma, fps)
+
+
+# ------------------------------------------------------------------------------------------------ decoder
+
+
+@dataclass
+class _Segment:
+    """What synthesis of one plane of one segment needs: the motion per level (full resolution of that plane)."""
+
+    frames: int
+    levels: int
+    motion: dict[int, list[MotionFields]]  # level -> per odd frame
+
+    @classmethod
+    def of_analysis(cls, a: _Analysis, video: Video, plane: int) -> _Segment:
+        h, w = video.height, video.width
+        motion = {}
+        for lvl, payload in a.motion.items():
+            n_l = math.ceil(a.frames / 2 ** (lvl - 1))
+            hr = [2 * k + 2 < n_l for k in range(n_l // 2)]
+            leaves = decode_motion(payload, h, w, hr)
+            motion[lvl] = [fields_of(lv, h, w, r) for lv, r in zip(leaves, hr, strict=True)]
+        seg = cls(a.frames, a.levels, motion)
+        return seg.for_plane(plane, video.chroma)
+
+    def for_plane(self, plane: int, chroma: str) -> _Segment:
+        if plane == 0:
+            return self
+        return _Segment(self.frames, self.levels,
+                        {k: [_chroma_motion(m, chroma) for m in v] for k, v in self.motion.items()})  # fmt: skip
+
+    def synthesise(self, groups: list[Tensor], drop_levels: int, reduce: int) -> Tensor:
+        """Frames ``Tensor[n, h, w]`` of temporal level ``drop_levels`` (0: all frames) from the decoded groups
+        (L of level T, then H of levels T .. drop_levels + 1), at resolution ``1 / 2^reduce``."""
+        if self.levels == drop_levels:
+            return groups[0][:, 0] / _BETA**drop_levels
+        lv = []
+        for lvl in range(drop_levels + 1, self.levels + 1):
+            n_l = math.ceil(self.frames / 2 ** (lvl - 1))
+            lv.append(make_level([_scaled_motion(m, reduce) for m in self.motion[lvl]], n_l, 2 ** (lvl - 1), _FILTER))
+        highs = groups[1:][::-1]  # levels drop_levels + 1 .. T
+        n0 = math.ceil(self.frames / 2**drop_levels)
+        res = MctfResult(groups[0], highs, lv, _FILTER, False, "bilinear", _ALPHA, _BETA, n0)
+        return synthesize(res)[:, 0] / _BETA**drop_levels
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    first: int
+    frames: int
+    temporal_levels: int
+    step_code: int
+    layers: tuple[tuple[str, int], ...]  # (label, bytes)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What :func:`stream_info` reads from the headers (no decoding)."""
+
+    width: int
+    height: int
+    chroma: str
+    fps: Fraction
+    frames: int
+    segments: tuple[SegmentInfo, ...]
+    model_id: bytes
+    bytes: int
+
+    @property
+    def frame_rate_divisor(self) -> int:
+        """1 when every segment holds all its temporal groups, 2 when the finest H level is missing, ..."""
+        return max((2 ** _temporal_drop(s) for s in self.segments), default=1)
+
+    @property
+    def resolution_divisor(self) -> int:
+        return max((2 ** _resolution_drop(s, self.height, self.width, self.chroma) for s in self.segments), default=1)
+
+
+def _segments(data: bytes | bytearray | memoryview):
+    """The containers of a stream, in order, with their parsed metadata."""
+    view = memoryview(bytes(data)) if not isinstance(data, bytes) else memoryview(data)
+    pos = 0
+    if len(view) == 0:
+        raise BitstreamError("empty stream")
+    while pos < len(view):
+        cont = decode_container(view[pos:], allow_trailing=True)
+        if cont.nbytes <= 0:
+            raise BitstreamError("container of zero bytes")
+        pos += cont.nbytes
+        if cont.codec != CodecId.WLSVC:
+            raise BitstreamError(f"not a WL-SVC stream (codec id {cont.codec})")
+        meta = cont.metadata.get("sv")
+        if meta is None or len(meta) != _META.size:
+            raise BitstreamError("missing or malformed 'sv' metadata")
+        version, levels, code, chroma, fnum, fden, first, model_id = _META.unpack(meta)
+        if version != FORMAT_VERSION:
+            raise BitstreamError(f"unsupported WL-SVC version {version} (this decoder reads {FORMAT_VERSION})")
+        if chroma not in _CHROMA_OF or _COLOR[_CHROMA_OF[chroma]] != cont.color or cont.bit_depth != 8:
+            raise BitstreamError("inconsistent colour format")
+        if levels > MAX_GOP_LEVELS or levels != _temporal_levels(cont.frames, levels):
+            raise BitstreamError(f"{levels} temporal levels do not fit {cont.frames} frames")
+        if not T.STEP_CODE_MIN <= code <= T.STEP_CODE_MAX:
+            raise BitstreamError(f"step code {code} out of range")
+        if fnum == 0 or fden == 0:
+            raise BitstreamError("zero frame rate")
+        yield cont, levels, code, _CHROMA_OF[chroma], Fraction(fnum, fden), first, model_id
+
+
+def _temporal_drop(s: SegmentInfo) -> int:
+    labels = {lab for lab, _ in s.layers}
+    groups = sum(1 for g in range(s.temporal_levels + 1) if f"t{g}r0" in labels)
+    return s.temporal_levels + 1 - groups
+
+
+def _resolution_drop(s: SegmentInfo, h: int, w: int, chroma: str) -> int:
+    labels = {lab for lab, _ in s.layers}
+    n_res = max(1, levels_for(h, w))
+    have = sum(1 for d in range(n_res) if f"t0r{d}" in labels)
+    return n_res - have
+
+
+def stream_info(data: bytes | bytearray | memoryview) -> StreamInfo:
+    """Headers of every segment (validated; nothing decoded)."""
+    segs, first_seen = [], None
+    expected_first = 0
+    for cont, levels, code, chroma, fps, first, model_id in _segments(data):
+        if first_seen is None:
+            first_seen = (cont.width, cont.height, chroma, fps, model_id)
+        elif first_seen != (cont.width, cont.height, chroma, fps, model_id):
+            raise BitstreamError("segments disagree on the picture size, colour format, frame rate or model")
+        if first != expected_first:
+            raise BitstreamError(f"segment starts at frame {first}, expected {expected_first}")
+        expected_first += cont.frames
+        segs.append(SegmentInfo(first, cont.frames, levels, code,
+                                tuple((lay.label, len(lay.payload)) for lay in cont.layers)))  # fmt: skip
+    w, h, chroma, fps, model_id = first_seen
+    return StreamInfo(w, h, chroma, fps, expected_first, tuple(segs), model_id, len(data))
+
+
+def _check_divisor(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value & (value - 1):
+        raise ValueError(f"{name} must be a power of two >= 1, got {value}")
+    return int(math.log2(value))
+
+
+def decode(
+    data: bytes | bytearray | memoryview,
+    *,
+    fps_divisor: int = 1,
+    resolution: int = 1,
+    model: WaveletModel | None = None,
+    budget: DecodeBudget | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Video:
+    """Decompress a WL-SVC stream (or a sub-stream cut by :func:`extract`).
+
+    Args:
+        fps_divisor: 1, 2, 4, ...: decode 1 / fps_divisor of the frames (drops the finest temporal levels).
+        resolution: 1, 2, 4, ...: decode at 1 / resolution of the size (drops the finest spatial levels).
+            The stream's own operating point (after :func:`extract`) is the finest available.
+        budget: resource limits checked per segment before decoding (default :data:`DEFAULT_DECODE_BUDGET`).
+    Raises:
+        BitstreamError: corrupt, truncated or foreign stream; weights other than the encoder's; over budget.
+    """
+    t_drop_req = _check_divisor(fps_divisor, "fps_divisor")
+    r_drop_req = _check_divisor(resolution, "resolution")
+    info = stream_info(data)
+    model = load_model() if model is None else model
+    if info.model_id != model.model_id:
+        raise BitstreamError(f"the stream was coded with other entropy-model weights (id {info.model_id.hex()}, "
+                             f"this decoder has {model.model_id.hex()})")  # fmt: skip
+    budget = DEFAULT_DECODE_BUDGET if budget is None else budget
+    sizes = _plane_sizes(info.height, info.width, info.chroma)
+    n_res = max(1, levels_for(info.height, info.width))
+    t_drop = max(t_drop_req, max(_temporal_drop(s) for s in info.segments))
+    r_drop = max(r_drop_req, max(_resolution_drop(s, info.height, info.width, info.chroma) for s in info.segments))
+    max_shift = max(n_res - max(1, levels_for(*s)) for s in sizes)
+    r_drop = min(r_drop, n_res - 1 - max_shift)  # every plane keeps at least its coarsest layer
+    out: list[list[Tensor]] = []
+    segs = list(_segments(data))
+    for i, (cont, levels, code, _, _, _, _) in enumerate(segs):
+        check_budget(budget, width=info.width, height=info.height, frames=cont.frames, stream_bytes=len(data),
+                     memory=_BYTES_PER_PIXEL * info.width * info.height * cont.frames)  # fmt: skip
+        out.append(_decode_segment(cont, levels, code, info, sizes, n_res, min(t_drop, levels), r_drop, model))
+        if progress is not None:
+            progress(i + 1, len(segs))
+    planes = [torch.cat([o[p] for o in out]) for p in range(len(sizes))]
+    fps = info.fps / 2**t_drop
+    return _to_video(planes, info.chroma, fps)
+
+
+def _decode_segment(cont, levels: int, code: int, info: StreamInfo, sizes, n_res: int, t_drop: int, r_drop: int,
+                    model: WaveletModel) -> list[Tensor]:
+    h, w = info.height, info.width
+    labels = {lay.label: lay for lay in cont.layers}
+    motion: dict[int, list[MotionFields]] = {}
+    for lvl in range(t_drop + 1, levels + 1):
+        lay = labels.get(f"mv{lvl}")
+        if lay is None:
+            raise BitstreamError(f"segment at frame {cont.frames}: motion layer mv{lvl} is missing")
+        n_l = math.ceil(cont.frames / 2 ** (lvl - 1))
+        hr = [2 * k + 2 < n_l for k in range(n_l // 2)]
+        leaves = decode_motion(lay.payload, h, w, hr, f"motion layer mv{lvl}")
+        motion[lvl] = [fields_of(lv, h, w, r) for lv, r in zip(leaves, hr, strict=True)]
+    seg = _Segment(cont.frames, levels, motion)
+    use_res = n_res - r_drop
+    shifts = [n_res - max(1, levels_for(*s)) for s in sizes]
+    planes_out = []
+    for p, (ph, pw) in enumerate(sizes):
+        shift = shifts[p]
+        groups = []
+        for g in range(levels - t_drop + 1):
+            n_frames = _group_frames(cont.frames, levels, g)
+            parts = []
+            for d in range(shift, use_res):
+                lay = labels.get(f"t{g}r{d}")
+                if lay is None:
+                    raise BitstreamError(f"layer t{g}r{d} is missing")
+                present = [q for q in range(len(sizes)) if d >= shifts[q]]  # planes with a level at d
+                parts_d = _unpack(lay.payload, len(present), f"layer t{g}r{d}")
+                idx = present.index(p)
+                parts.append(parts_d[idx])
+            if not parts:  # a chroma plane below its coarsest layer: not decodable at this resolution
+                raise BitstreamError(f"plane {p} has no layer at this resolution")
+            groups.append(decode_subbands(parts, n_frames, ph, pw, code, model.entropy, f"layer t{g}"))
+        planes_out.append(seg.for_plane(p, info.chroma).synthesise(groups, t_drop, r_drop))
+    return planes_out
+
+
+def _group_frames(frames: int, levels: int, g: int) -> int:
+    """Frames in temporal group ``g`` (0: L of level ``levels``; g >= 1: H of level ``levels - g + 1``)."""
+    if levels == 0:
+        return frames
+    if g == 0:
+        return math.ceil(frames / 2**levels)
+    lvl = levels - g + 1
+    return math.ceil(frames / 2 ** (lvl - 1)) // 2
+
+
+def extract(data: bytes | bytearray | memoryview, *, fps_divisor: int = 1, resolution: int = 1) -> bytes:
+    """The sub-stream of a lower frame rate and/or resolution: layers dropped, nothing re-encoded."""
+    from ..bitstream import drop_layers
+
+    t_drop = _check_divisor(fps_divisor, "fps_divisor")
+    r_drop = _check_divisor(resolution, "resolution")
+    info = stream_info(data)
+    n_res = max(1, levels_for(info.height, info.width))
+    out = []
+    view = bytes(data)
+    pos = 0
+    for cont, levels, *_ in _segments(view):
+        chunk = view[pos : pos + cont.nbytes]
+        pos += cont.nbytes
+        td = min(t_drop, levels)
+        keep_res = max(1, n_res - r_drop)
+        keep = []
+        for lay in cont.layers:
+            if lay.label.startswith("mv"):
+                if int(lay.label[2:]) > td:
+                    keep.append(lay.id)
+            else:
+                g, d = (int(v) for v in lay.label[1:].split("r"))
+                if g <= levels - td and d < keep_res:
+                    keep.append(lay.id)
+        out.append(drop_layers(chunk, keep))
+    return b"".join(out)

@@ -1,0 +1,162 @@
+"""The wavelet subband coder of the image codec applied to MCTF subbands: one plane, a batch of frames, per
+spatial resolution layer.
+
+A temporal subband group (the ``K`` H frames of one temporal level, or the L frames, of one colour plane) is
+``Tensor[K, 1, H, W]`` float.  It is transformed with the image codec's CDF 9/7 (:mod:`pywlc.codecs.wavelet.transform`),
+quantised with its dead-zone quantiser at the step ``2^(code / 16)`` (band steps divided by the synthesis norms, so
+that every band costs the same image-domain MSE per unit of error), and coded with the learned
+:class:`~pywlc.codecs.wavelet.entropy_model.SubbandEntropyModel` (luma networks, four parallel passes per level,
+decoder-side parameters in exact fixed point) -- the WL-SVC design: classical transforms, learned entropy model.
+
+Payload ``j`` (coarsest first) holds: for ``j = 0``, the approximation (DPCM, one tabulated Laplace whose scale
+index is the first byte) and the coarsest detail level; for ``j > 0``, detail level ``j``.  Every detail payload
+starts with the ``K`` reconstruction offsets of its level (a byte per frame: the centroid of the nonzero bins,
+:func:`~pywlc.codecs.wavelet.pyramid.optimal_deltas`).  Decoding fewer payloads gives the subbands at a lower
+resolution (spatial scalability).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..codecs.wavelet import context as ctx
+from ..codecs.wavelet import transform as T
+from ..codecs.wavelet.coder import (
+    LayerDecoder,
+    LayerEncoder,
+    ll_from_residuals,
+    ll_residuals,
+    ll_scale_indices,
+    pass_indices,
+)
+from ..codecs.wavelet.entropy_model import N_SCALES, SubbandEntropyModel
+from ..codecs.wavelet.pyramid import QPyramid, dequantize_pyramid, optimal_deltas, quantize_pyramid
+from ..errors import BitstreamError
+
+__all__ = ["band_geometry", "decode_subbands", "encode_subbands", "levels_for"]
+
+MAX_LL_MAGNITUDE = 1 << 24
+
+
+def levels_for(height: int, width: int) -> int:
+    """Spatial levels of a subband of ``height x width``: the image codec's rule (coarsest LL >= ~8 samples)."""
+    return T.levels_for(height, width)
+
+
+def band_geometry(h: int, w: int, levels: int) -> tuple[tuple[int, int], list[list[tuple[int, int]]]]:
+    """Shapes of the coarsest approximation and of every level's (cH, cV, cD), coarsest first."""
+    per = []
+    for _ in range(levels):
+        per.append([(h // 2, (w + 1) // 2), ((h + 1) // 2, w // 2), (h // 2, w // 2)])
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return (h, w), per[::-1]
+
+
+def _walk(model: SubbandEntropyModel, qp: QPyramid, j: int, code: int, enc: LayerEncoder | None,
+          dec: LayerDecoder | None) -> None:
+    """Code or decode (in place) detail level ``j`` of a one-channel ``qp``: four passes, grouped by table."""
+    valid_ph = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
+    for k, phase in enumerate(ctx.PASS_PHASES):
+        idx = pass_indices(model, qp, j, 0, k, code, False)  # [N, 1, 3, Hq, Wq]
+        sel = valid_ph[:, phase].expand_as(idx)
+        phases = ctx.space_to_depth(qp.levels[j])  # [N, 1, 3, 4, Hq, Wq]
+        part = phases[:, :, :, phase]
+        if enc is not None:
+            enc.code(part[sel], idx[sel], T.XI_LOSSY)
+        else:
+            part[sel] = dec.decode(idx[sel], T.XI_LOSSY).to(part.dtype)
+            phases[:, :, :, phase] = part
+            qp.levels[j] = ctx.depth_to_space(phases)
+
+
+@torch.no_grad()
+def encode_subbands(x: Tensor, code: int, model: SubbandEntropyModel) -> tuple[list[bytes], Tensor]:
+    """Code ``x: float Tensor[K, 1, H, W]`` at step code ``code``.
+
+    Returns:
+        ``(payloads, recon)``: one payload per resolution layer (coarsest first; at least one), and the decoder's
+        full-resolution reconstruction ``float32 Tensor[K, 1, H, W]`` (bit-identical to :func:`decode_subbands`).
+    """
+    k, c, h, w = x.shape
+    if c != 1:
+        raise ValueError(f"x must have one channel, got shape {tuple(x.shape)}")
+    levels = levels_for(h, w)
+    step = T.step_of_code(code)
+    p = T.analysis(x.float(), levels, False)
+    qp = quantize_pyramid(p, step, False)
+    if qp.ll.numel() and int(qp.ll.abs().max()) >= MAX_LL_MAGNITUDE:
+        raise ValueError("subband values out of the coder's range")
+    deltas = optimal_deltas(p, qp, step) if levels else torch.zeros(k, 0, dtype=torch.float64)  # [K, J]
+    dbytes = (deltas * 255).round().clamp(0, 255).to(torch.uint8)
+    r = ll_residuals(qp.ll)
+    ll_idx = ll_scale_indices(r)[0]
+    payloads = []
+    for j in range(max(1, levels)):
+        enc = LayerEncoder()
+        side = bytearray()
+        if j == 0:
+            side.append(ll_idx)
+            enc.code(r[:, 0], torch.full_like(r[:, 0], ll_idx), T.XI_LOSSLESS)
+        if levels:
+            side += bytes(dbytes[:, j].tolist())
+            _walk(model, qp, j, code, enc, None)
+        payloads.append(bytes(side) + enc.finish())
+    recon = _reconstruct(qp, step, dbytes.double() / 255, levels)
+    return payloads, recon
+
+
+def _reconstruct(qp: QPyramid, step: float, deltas: Tensor, use_levels: int) -> Tensor:
+    full = dequantize_pyramid(qp, step, deltas)
+    p = T.Pyramid(full.ll, full.details[:use_levels])
+    reduce = len(qp.levels) - use_levels
+    return T.synthesis(p, False) / (2.0**reduce)  # 9/7 approximation: DC gain 2 per 2-D level
+
+
+@torch.no_grad()
+def decode_subbands(payloads: list[bytes], frames: int, height: int, width: int, code: int,
+                    model: SubbandEntropyModel, what: str = "subband") -> Tensor:
+    """Inverse of :func:`encode_subbands` from the first ``len(payloads)`` layers: ``float32 Tensor[K, 1, h, w]``
+    at ``1 / 2^(levels - len(payloads) + 1)`` resolution when payloads are missing (full size when all are there).
+
+    Raises:
+        BitstreamError: corrupt or truncated payloads.
+    """
+    levels = levels_for(height, width)
+    n_layers = len(payloads)
+    if not 1 <= n_layers <= max(1, levels):
+        raise BitstreamError(f"{what}: {n_layers} resolution layers for a {levels}-level subband")
+    (lh, lw), shapes = band_geometry(height, width, levels)
+    qp = QPyramid(torch.zeros(frames, 1, lh, lw, dtype=torch.int32), [], [])
+    for j in range(levels):
+        grid = ctx.level_grid(tuple(torch.empty(0, 0, *s) for s in shapes[j]))  # type: ignore[arg-type]
+        qp.levels.append(torch.zeros(frames, 1, 3, 2 * grid[0], 2 * grid[1], dtype=torch.int32))
+        qp.shapes.append(shapes[j])
+    deltas = torch.full((frames, levels), 0.5, dtype=torch.float64)
+    step = T.step_of_code(code)
+    for j in range(n_layers):
+        data = payloads[j]
+        side = (1 if j == 0 else 0) + (frames if levels else 0)
+        if len(data) < side:
+            raise BitstreamError(f"{what}: layer {j} truncated")
+        pos = 0
+        if j == 0:
+            ll_idx = data[0]
+            if ll_idx >= N_SCALES:
+                raise BitstreamError(f"{what}: approximation scale index {ll_idx} out of range")
+            pos = 1
+        if levels:
+            deltas[:, j] = torch.tensor(list(data[pos : pos + frames]), dtype=torch.float64) / 255
+            pos += frames
+        dec = LayerDecoder(data[pos:], f"{what} layer {j}")
+        if j == 0:
+            res = dec.decode(torch.full((frames, lh, lw), ll_idx, dtype=torch.int64), T.XI_LOSSLESS)
+            ll = ll_from_residuals(res[:, None])
+            if ll.numel() and int(ll.abs().max()) >= MAX_LL_MAGNITUDE:
+                raise BitstreamError(f"{what}: approximation values out of range (corrupt stream)")
+            qp.ll = ll.to(torch.int32)
+        if levels:
+            _walk(model, qp, j, code, None, dec)
+        dec.close()
+    use = n_layers if levels else 0
+    return _reconstruct(qp, step, deltas, use)
