@@ -60,6 +60,8 @@ class VFITrainConfig:
     resume: bool = False
     log_every: int = 25
     save_every: int = 100
+    stop_at: int = 0  # stop (checkpointed) after this step, to resume later; 0: run to ``steps``
+    cache: str = ""  # folder of the downscaled-photo cache (default: OUT/cache)
 
 
 def _read_sequence(folder: Path) -> Tensor:
@@ -174,7 +176,7 @@ def vfi_loss(model: WaveletVFI, i0, i1, gt, t, dynamic: bool, cfg: VFITrainConfi
         loss = loss + cfg.compute_weight * density.mean()
     with torch.no_grad():
         mse = F.mse_loss(out.frame.clamp(0, 1), gt)
-    stats = {"psnr": float(-10 * torch.log10(mse + 1e-12)), "density": float(density.mean()),
+    stats = {"psnr": float(-10 * torch.log10(mse + 1e-12)), "density": float(density.detach().mean()),
              "choice": [round(float(v), 3) for v in choice.mean(0)]}
     return loss, stats
 
@@ -191,7 +193,7 @@ def train_vfi(cfg: VFITrainConfig) -> None:
     data = Path(cfg.data)
     seqs = [_read_sequence(data / "video" / s) for s in TRAIN_SEQUENCES]
     train_photos, _ = photo_split(data)
-    photos = load_photos(train_photos, 2, out / "cache")
+    photos = load_photos(train_photos, 2, Path(cfg.cache) if cfg.cache else out / "cache")
     photos = [p for p in photos if min(p.shape[1:]) >= 2 * cfg.patch + 8]
     torch.manual_seed(cfg.seed)
     model = WaveletVFI()
@@ -206,7 +208,8 @@ def train_vfi(cfg: VFITrainConfig) -> None:
     log = (out / "log.jsonl").open("a")
     t0, c0 = time.time(), time.process_time()
     dyn_start = int(cfg.dynamic_from * cfg.steps)
-    for step in range(start, cfg.steps):
+    end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+    for step in range(start, end):
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # Gumbel noise
         i0, i1, gt, t = sample_batch(seqs, photos, cfg, g)
@@ -221,12 +224,12 @@ def train_vfi(cfg: VFITrainConfig) -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+        if (step + 1) % cfg.log_every == 0 or step + 1 == end:
             rec = {"step": step + 1, "loss": round(float(loss.detach()), 5), "lr": lr, "dynamic": dynamic, **stats,
                    "wall_s": round(time.time() - t0, 1), "cpu_s": round(cpu_s + time.process_time() - c0, 1)}
             log.write(json.dumps(rec) + "\n")
             log.flush()
-        if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
+        if (step + 1) % cfg.save_every == 0 or step + 1 == end:
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
                         "cpu_seconds": cpu_s + time.process_time() - c0, "config": asdict(cfg),

@@ -24,6 +24,8 @@ densely with the same weights.
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +35,7 @@ from torch import Tensor, nn
 from ..ops import active_tiles, dwt, idwt, masked_conv2d, warp, wavelet_mask
 from .motion import intermediate_flows
 
-__all__ = ["MULTIPLE", "RATIOS", "VFIConfig", "WaveletVFI", "haar_split", "haar_merge"]
+__all__ = ["MULTIPLE", "RATIOS", "VFIConfig", "WaveletVFI", "haar_split", "haar_merge", "conv_macs"]
 
 # Frames are padded to a multiple of this: 3 Haar levels (8) and the motion net's 1/4 grid of DIS at 1/2.
 MULTIPLE = 16
@@ -68,7 +70,7 @@ class VFIConfig:
     mid: int = 32
     fine: int = 32
     feat: int = 16
-    dis_scale: int = 2
+    dis_scale: int = 1
     dis_preset: str = "fast"
 
 
@@ -134,6 +136,35 @@ class _Level(nn.Module):
         return x
 
 
+class StageTimer:
+    """Wall-clock seconds per named stage (``times``), summed over calls; ``stage(name)`` is a context manager.
+
+    The benchmark's per-stage breakdown; a model without one (``WaveletVFI.timer = None``) times nothing.
+    """
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):  # noqa: D102
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t0
+
+
+@contextmanager
+def _untimed(name: str):
+    yield
+
+
+def conv_macs(module: nn.Module) -> int:
+    """Multiply-accumulates per output pixel of every ``nn.Conv2d`` in ``module`` (3x3, groups=1)."""
+    return sum(m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1]
+               for m in module.modules() if isinstance(m, nn.Conv2d))
+
+
 @dataclass
 class SynthesisOutput:
     """What one synthesis pass returns (shapes for frames ``[N, C, H, W]``)."""
@@ -158,36 +189,42 @@ class WaveletSynthesis(nn.Module):
             nn.init.zeros_(lvl.out.weight)
             nn.init.zeros_(lvl.out.bias)
 
-    def forward(self, w0: Tensor, w1: Tensor, base: Tensor, merge: Tensor, flows: Tensor, masks) -> SynthesisOutput:
+    def forward(self, w0: Tensor, w1: Tensor, base: Tensor, merge: Tensor, flows: Tensor, masks,
+                stage=_untimed) -> SynthesisOutput:
         """``w0, w1, base Tensor[N, C, H, W]``, ``merge Tensor[N, 1, H, W]``, ``flows Tensor[N, 4, H, W]``;
         ``masks``: ``fn(level, residual, base_ll) -> mask or None`` giving each masked level's mask from the
-        coarser level's residual (see :meth:`WaveletVFI.forward`)."""
+        coarser level's residual (see :meth:`WaveletVFI.forward`); ``stage``: :meth:`StageTimer.stage`."""
         c = self.c
-        pyr = []  # per level 1..3: (w0, w1, base) coefficients [N, 4C, ...]
-        cur = (w0, w1, base)
-        for _ in range(3):
-            cur = tuple(haar_split(x) for x in cur)
-            pyr.append(cur)
-            cur = tuple(x[:, :c] for x in cur)
-        m8 = F.avg_pool2d(merge, 8)
-        f8 = F.avg_pool2d(flows, 8) / 8
-        out3 = self.coarse.run(torch.cat([*pyr[2], m8, f8], 1), None)
-        r3, feat = out3[:, : 4 * c], F.pixel_shuffle(out3[:, 4 * c :], 2)
-        ll = haar_merge(pyr[2][2] + r3)  # LL2 of the output
+        with stage("synthesis.dwt"):
+            pyr = []  # per level 1..3: (w0, w1, base) coefficients [N, 4C, ...]
+            cur = (w0, w1, base)
+            for _ in range(3):
+                cur = tuple(haar_split(x) for x in cur)
+                pyr.append(cur)
+                cur = tuple(x[:, :c] for x in cur)
+        with stage("synthesis.coarse"):
+            m8 = F.avg_pool2d(merge, 8)
+            f8 = F.avg_pool2d(flows, 8) / 8
+            out3 = self.coarse.run(torch.cat([*pyr[2], m8, f8], 1), None)
+            r3, feat = out3[:, : 4 * c], F.pixel_shuffle(out3[:, 4 * c :], 2)
+            ll = haar_merge(pyr[2][2] + r3)  # LL2 of the output
         residuals, densities = [r3], []
         prev = r3
-        for lvl, net in ((1, self.mid), (0, self.fine)):
+        for lvl, net, name in ((1, self.mid, "synthesis.mid"), (0, self.fine, "synthesis.fine")):
             b0, b1, bb = pyr[lvl]
-            mask = masks(lvl, prev, pyr[lvl + 1][2][:, :c])
-            hf = [b0[:, c:], b1[:, c:], bb[:, c:]]
-            x = torch.cat([*hf, ll, feat, F.avg_pool2d(merge, 2 ** (lvl + 1))], 1)
-            out = net.run(x, mask)
-            r = out[:, : 3 * c]
-            if net is self.mid:
-                feat = F.pixel_shuffle(out[:, 3 * c :], 2)
-            densities.append(torch.ones(len(x), device=x.device) if mask is None else mask.float().mean((1, 2, 3)))
+            with stage(name + ".mask"):
+                mask = masks(lvl, prev, pyr[lvl + 1][2][:, :c])
+            with stage(name):
+                hf = [b0[:, c:], b1[:, c:], bb[:, c:]]
+                x = torch.cat([*hf, ll, feat, F.avg_pool2d(merge, 2 ** (lvl + 1))], 1)
+                out = net.run(x, mask)
+                r = out[:, : 3 * c]
+                if net is self.mid:
+                    feat = F.pixel_shuffle(out[:, 3 * c :], 2)
+                ll = haar_merge(torch.cat([ll, bb[:, c:] + r], 1))
+            dens = torch.ones(len(x), device=x.device) if mask is None else mask.float().mean((1, 2, 3))
+            densities.append(dens)
             residuals.append(r)
-            ll = haar_merge(torch.cat([ll, bb[:, c:] + r], 1))
             prev = r
         return SynthesisOutput(ll, residuals, [p[2] for p in pyr[::-1]], densities)
 
@@ -201,6 +238,7 @@ class WaveletVFI(nn.Module):
         self.motion = MotionRefiner(self.cfg.motion)
         self.synthesis = WaveletSynthesis(self.cfg)
         self.register_buffer("ratios", torch.tensor(RATIOS), persistent=False)
+        self.timer: StageTimer | None = None  # set one to time the stages (benchmarks/bench_vfi.py)
 
     def motion_stage(self, i0: Tensor, i1: Tensor, f01: Tensor, f10: Tensor, t: Tensor):
         """``-> (ft0, ft1, merge, ratio_logits)``: refined ``Tensor[N, 2, H, W]`` flows, merge ``[N, 1, H, W]``
@@ -231,9 +269,12 @@ class WaveletVFI(nn.Module):
         soft masks, WaveletVFI Sec. 3.4), or ``"ratio:<float>"`` (one fixed ratio for every sample).
         Returns ``(synthesis output, ratio_logits Tensor[N, R], choice Tensor[N, R]`` one-hot or soft).
         """
-        ft0, ft1, merge, ratio_logits = self.motion_stage(i0, i1, f01, f10, t)
-        w0, w1 = warp(i0, ft0), warp(i1, ft1)
-        base = merge * w0 + (1 - merge) * w1
+        stage = self.timer.stage if self.timer is not None else _untimed
+        with stage("motion"):
+            ft0, ft1, merge, ratio_logits = self.motion_stage(i0, i1, f01, f10, t)
+        with stage("warp"):
+            w0, w1 = warp(i0, ft0), warp(i1, ft1)
+            base = merge * w0 + (1 - merge) * w1
         n = len(i0)
         if mode == "train-dynamic":
             choice = F.gumbel_softmax(ratio_logits, tau=gumbel_tau, hard=True)
@@ -250,7 +291,7 @@ class WaveletVFI(nn.Module):
             ratio = (choice @ self.ratios.to(choice.dtype)) if choice is not None else k
             masks = _hard_masks(ratio)
         flows = torch.cat([ft0, ft1], 1)
-        out = self.synthesis(w0, w1, base, merge, flows, masks)
+        out = self.synthesis(w0, w1, base, merge, flows, masks, stage)
         return out, ratio_logits, choice if choice is not None else ratio_logits.new_zeros(n, len(RATIOS))
 
 

@@ -1,0 +1,50 @@
+"""The interpolator's shipped weights (``weights/*.pt`` + a ``.json`` record of their training), pinned by sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from .model import VFIConfig, WaveletVFI
+
+__all__ = ["WEIGHTS", "load_model", "weights_file"]
+
+_DIR = Path(__file__).with_name("weights")
+# name -> sha256 of the file; the default model is the first entry.  Training: weights/<name>.json.
+WEIGHTS: dict[str, str] = {}
+
+
+def weights_file(name: str) -> Path:
+    return _DIR / f"{name}.pt"
+
+
+def model_from_state(state: dict) -> WaveletVFI:
+    """A :class:`WaveletVFI` from ``{"model": state_dict, "model_config": dict}`` (eval mode)."""
+    model = WaveletVFI(VFIConfig(**state["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+@cache
+def load_model(name: str | None = None) -> WaveletVFI:
+    """The shipped interpolator ``name`` (default: the first of :data:`WEIGHTS`), sha256-checked, on the CPU.
+
+    Raises:
+        FileNotFoundError: no shipped weights of that name; ValueError: a digest mismatch.
+    """
+    if name is None:
+        if not WEIGHTS:
+            raise FileNotFoundError("this pywlc build ships no frame-interpolation weights")
+        name = next(iter(WEIGHTS))
+    if name not in WEIGHTS:
+        raise FileNotFoundError(f"no shipped frame-interpolation weights named {name!r} (have {sorted(WEIGHTS)})")
+    raw = weights_file(name).read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != WEIGHTS[name]:
+        raise ValueError(f"weights {weights_file(name)}: sha256 {digest} does not match the pinned {WEIGHTS[name]}")
+    with torch.inference_mode(False):
+        return model_from_state(torch.load(io.BytesIO(raw), weights_only=True))
