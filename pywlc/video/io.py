@@ -43,6 +43,7 @@ __all__ = [
     "MATRICES",
     "PIX_FMTS",
     "Video",
+    "chroma_size",
     "read_video",
     "rgb_to_yuv",
     "write_png_folder",
