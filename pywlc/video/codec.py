@@ -78,6 +78,12 @@ class EncodeOptions:
     lam: float = 24.0
     search_range: int = 16
     threads: int | None = None
+    h_offset: int = 0  # step-code offset (1/16 octave) of every H group against the L group
+    chroma_offset: int = 0  # step-code offset of the chroma planes
+
+    def group_offsets(self, levels: int) -> list[int]:
+        """Step-code offsets of the temporal groups (L, then H of levels T .. 1), written into the stream."""
+        return [0] + [self.h_offset] * levels
 
 
 # ------------------------------------------------------------------------------------------------ encoder
@@ -211,19 +217,22 @@ def _unpack(data: bytes, n: int, what: str) -> list[bytes]:
     return out
 
 
-def _code_segment(video: Video, a: _Analysis, code: int, model: WaveletModel) -> tuple[bytes, list[Tensor]]:
+def _code_segment(video: Video, a: _Analysis, code: int, model: WaveletModel,
+                  opts: EncodeOptions) -> tuple[bytes, list[Tensor]]:
     """One segment's container at step code ``code``, and the reconstructed groups (per plane)."""
     sizes = _plane_sizes(video.height, video.width, video.chroma)
     jy = levels_for(*sizes[0])
     n_res = max(1, jy)
     payloads: dict[tuple[int, int], list[bytes]] = {}
     recon: list[list[Tensor]] = []
+    offsets = opts.group_offsets(a.levels)
     for p, groups in enumerate(a.groups):
         jp = max(1, levels_for(*sizes[p]))
         shift = n_res - jp
         rp = []
         for g, x in enumerate(groups):
-            parts, r = encode_subbands(x, code, model.entropy)
+            gc = _group_code(code, offsets[g], opts.chroma_offset if p else 0)
+            parts, r = encode_subbands(x, gc, model.entropy)
             rp.append(r)
             for d, part in enumerate(parts):
                 payloads.setdefault((g, d + shift), []).append(part)
@@ -239,11 +248,19 @@ def _code_segment(video: Video, a: _Analysis, code: int, model: WaveletModel) ->
             layers.append(Layer(len(layers), f"t{g}r{d}", _pack(payloads.get((g, d), [])), dep))
     fps = video.fps
     meta = _META.pack(FORMAT_VERSION, a.levels, code, _CHROMA_CODE[video.chroma], fps.numerator, fps.denominator,
-                      a.first, model.model_id)  # fmt: skip
+                      a.first, model.model_id) + _offsets_bytes(offsets, opts.chroma_offset)  # fmt: skip
     data = encode_container(codec=CodecId.WLSVC, quality=min(255, max(0, 127 - code)), width=video.width,
                             height=video.height, frames=a.frames, color=_COLOR[video.chroma], bit_depth=8,
                             layers=layers, metadata={"sv": meta})  # fmt: skip
     return data, [_synthesise(a, rp, p, video) for p, rp in enumerate(recon)]
+
+
+def _group_code(code: int, offset: int, chroma_offset: int) -> int:
+    return min(max(code + offset + chroma_offset, T.STEP_CODE_MIN), T.STEP_CODE_MAX)
+
+
+def _offsets_bytes(offsets: list[int], chroma_offset: int) -> bytes:
+    return struct.pack(f"<{len(offsets) + 1}b", *offsets, chroma_offset)
 
 
 def _synthesise(a: _Analysis, groups: list[Tensor], plane: int, video: Video) -> Tensor:
@@ -315,7 +332,7 @@ def encode(
     def code_all(code: int, report: bool) -> tuple[bytes, list[list[Tensor]]]:
         out, rec = [], []
         for i, a in enumerate(analyses):
-            data, planes = _code_segment(video, a, code, model)
+            data, planes = _code_segment(video, a, code, model, opts)
             out.append(data)
             rec.append(planes)
             if report and progress is not None:
@@ -444,9 +461,12 @@ def _segments(data: bytes | bytearray | memoryview):
         if cont.codec != CodecId.WLSVC:
             raise BitstreamError(f"not a WL-SVC stream (codec id {cont.codec})")
         meta = cont.metadata.get("sv")
-        if meta is None or len(meta) != _META.size:
+        if meta is None or len(meta) < _META.size:
             raise BitstreamError("missing or malformed 'sv' metadata")
-        version, levels, code, chroma, fnum, fden, first, model_id = _META.unpack(meta)
+        version, levels, code, chroma, fnum, fden, first, model_id = _META.unpack_from(meta)
+        if len(meta) != _META.size + levels + 2:
+            raise BitstreamError("malformed 'sv' metadata (step offsets)")
+        *offsets, chroma_offset = struct.unpack_from(f"<{levels + 2}b", meta, _META.size)
         if version != FORMAT_VERSION:
             raise BitstreamError(f"unsupported WL-SVC version {version} (this decoder reads {FORMAT_VERSION})")
         if chroma not in _CHROMA_OF or _COLOR[_CHROMA_OF[chroma]] != cont.color or cont.bit_depth != 8:
@@ -457,7 +477,7 @@ def _segments(data: bytes | bytearray | memoryview):
             raise BitstreamError(f"step code {code} out of range")
         if fnum == 0 or fden == 0:
             raise BitstreamError("zero frame rate")
-        yield cont, levels, code, _CHROMA_OF[chroma], Fraction(fnum, fden), first, model_id
+        yield cont, levels, (code, offsets, chroma_offset), _CHROMA_OF[chroma], Fraction(fnum, fden), first, model_id
 
 
 def _temporal_drop(s: SegmentInfo) -> int:
@@ -485,7 +505,7 @@ def stream_info(data: bytes | bytearray | memoryview) -> StreamInfo:
         if first != expected_first:
             raise BitstreamError(f"segment starts at frame {first}, expected {expected_first}")
         expected_first += cont.frames
-        segs.append(SegmentInfo(first, cont.frames, levels, code,
+        segs.append(SegmentInfo(first, cont.frames, levels, code[0],
                                 tuple((lay.label, len(lay.payload)) for lay in cont.layers)))  # fmt: skip
     w, h, chroma, fps, model_id = first_seen
     return StreamInfo(w, h, chroma, fps, expected_first, tuple(segs), model_id, len(data))
@@ -543,7 +563,7 @@ def decode(
     return _to_video(planes, info.chroma, fps)
 
 
-def _decode_segment(cont, levels: int, code: int, info: StreamInfo, sizes, n_res: int, t_drop: int, r_drop: int,
+def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_res: int, t_drop: int, r_drop: int,
                     model: WaveletModel) -> list[Tensor]:
     h, w = info.height, info.width
     labels = {lay.label: lay for lay in cont.layers}
@@ -576,7 +596,8 @@ def _decode_segment(cont, levels: int, code: int, info: StreamInfo, sizes, n_res
                 parts.append(parts_d[idx])
             if not parts:  # a chroma plane below its coarsest layer: not decodable at this resolution
                 raise BitstreamError(f"plane {p} has no layer at this resolution")
-            groups.append(decode_subbands(parts, n_frames, ph, pw, code, model.entropy, f"layer t{g}"))
+            gc = _group_code(code[0], code[1][g], code[2] if p else 0)
+            groups.append(decode_subbands(parts, n_frames, ph, pw, gc, model.entropy, f"layer t{g}"))
         planes_out.append(seg.for_plane(p, info.chroma).synthesise(groups, t_drop, r_drop))
     return planes_out
 
