@@ -61,6 +61,7 @@ _COLOR = {"mono": ColorFormat.GRAY, "420": ColorFormat.YUV420, "444": ColorForma
 _CHROMA_CODE = {"mono": 0, "420": 1, "444": 2}
 _CHROMA_OF = {v: k for k, v in _CHROMA_CODE.items()}
 _FILTER = "5/3"
+_INTERPS = ("bilinear", "bicubic")
 _ALPHA, _BETA = math.sqrt(23.0 / 32.0), math.sqrt(1.5)  # pywlc.mctf's 5/3 normalisation (its _FILTERS)
 MAX_GOP_LEVELS = 5
 DEFAULT_DECODE_BUDGET = DecodeBudget(max_pixels=1 << 30, max_tile=None, max_pixels_per_byte=1 << 14,
@@ -78,6 +79,7 @@ class EncodeOptions:
     lam: float = 24.0
     search_range: int = 16
     threads: int | None = None
+    interp: str = "bicubic"  # MCTF's sub-pel interpolation (pywlc.mctf.analyze), written into the stream
     h_offset: int = 0  # step-code offset (1/16 octave) of every H group against the L group
     chroma_offset: int = 0  # step-code offset of the chroma planes
 
@@ -160,6 +162,7 @@ class _Analysis:
     levels: int
     motion: dict[int, bytes]  # temporal level -> coded motion
     groups: list[list[Tensor]]  # per plane: temporal groups [K, 1, h, w]
+    interp: str = "bilinear"
 
 
 def _analyse(video: Video, first: int, stop: int, gop_levels: int, opts: EncodeOptions) -> _Analysis:
@@ -167,10 +170,10 @@ def _analyse(video: Video, first: int, stop: int, gop_levels: int, opts: EncodeO
     n = stop - first
     t = _temporal_levels(n, gop_levels)
     if t == 0:
-        return _Analysis(first, n, 0, {}, [[p] for p in planes])
+        return _Analysis(first, n, 0, {}, [[p] for p in planes], opts.interp)
     h, w = video.height, video.width
     rec = _MotionRecorder(h, w, opts)
-    luma = analyze(planes[0], levels=t, filter=_FILTER, motion=rec)
+    luma = analyze(planes[0], levels=t, filter=_FILTER, motion=rec, interp=opts.interp)
     groups = [_groups(luma)]
     if len(planes) > 1:
         chroma_mv = {lvl: [_chroma_motion(fields_of(lv, h, w, hr), video.chroma)
@@ -183,11 +186,11 @@ def _analyse(video: Video, first: int, stop: int, gop_levels: int, opts: EncodeO
             counters[level] = i + 1
             return chroma_mv[level][i]
 
-        uv = analyze(torch.cat(planes[1:], 1), levels=t, filter=_FILTER, motion=chroma_motion)
+        uv = analyze(torch.cat(planes[1:], 1), levels=t, filter=_FILTER, motion=chroma_motion, interp=opts.interp)
         g = _groups(uv)
         groups += [[x[:, :1] for x in g], [x[:, 1:] for x in g]]
     motion = {lvl: encode_motion(rec.leaves[lvl], h, w, rec.has_right[lvl]) for lvl in rec.leaves}
-    return _Analysis(first, n, t, motion, groups)
+    return _Analysis(first, n, t, motion, groups, opts.interp)
 
 
 def _plane_sizes(video_h: int, video_w: int, chroma: str) -> list[tuple[int, int]]:
@@ -248,7 +251,8 @@ def _code_segment(video: Video, a: _Analysis, code: int, model: WaveletModel,
             layers.append(Layer(len(layers), f"t{g}r{d}", _pack(payloads.get((g, d), [])), dep))
     fps = video.fps
     meta = _META.pack(FORMAT_VERSION, a.levels, code, _CHROMA_CODE[video.chroma], fps.numerator, fps.denominator,
-                      a.first, model.model_id) + _offsets_bytes(offsets, opts.chroma_offset)  # fmt: skip
+                      a.first, model.model_id) + _offsets_bytes(offsets, opts.chroma_offset) + bytes(
+                          [_INTERPS.index(a.interp)])  # fmt: skip
     data = encode_container(codec=CodecId.WLSVC, quality=min(255, max(0, 127 - code)), width=video.width,
                             height=video.height, frames=a.frames, color=_COLOR[video.chroma], bit_depth=8,
                             layers=layers, metadata={"sv": meta})  # fmt: skip
@@ -381,6 +385,7 @@ class _Segment:
     frames: int
     levels: int
     motion: dict[int, list[MotionFields]]  # level -> per odd frame
+    interp: str = "bilinear"
 
     @classmethod
     def of_analysis(cls, a: _Analysis, video: Video, plane: int) -> _Segment:
@@ -391,14 +396,15 @@ class _Segment:
             hr = [2 * k + 2 < n_l for k in range(n_l // 2)]
             leaves = decode_motion(payload, h, w, hr)
             motion[lvl] = [fields_of(lv, h, w, r) for lv, r in zip(leaves, hr, strict=True)]
-        seg = cls(a.frames, a.levels, motion)
+        seg = cls(a.frames, a.levels, motion, a.interp)
         return seg.for_plane(plane, video.chroma)
 
     def for_plane(self, plane: int, chroma: str) -> _Segment:
         if plane == 0:
             return self
         return _Segment(self.frames, self.levels,
-                        {k: [_chroma_motion(m, chroma) for m in v] for k, v in self.motion.items()})  # fmt: skip
+                        {k: [_chroma_motion(m, chroma) for m in v] for k, v in self.motion.items()},
+                        self.interp)  # fmt: skip
 
     def synthesise(self, groups: list[Tensor], drop_levels: int, reduce: int) -> Tensor:
         """Frames ``Tensor[n, h, w]`` of temporal level ``drop_levels`` (0: all frames) from the decoded groups
@@ -411,7 +417,7 @@ class _Segment:
             lv.append(make_level([_scaled_motion(m, reduce) for m in self.motion[lvl]], n_l, 2 ** (lvl - 1), _FILTER))
         highs = groups[1:][::-1]  # levels drop_levels + 1 .. T
         n0 = math.ceil(self.frames / 2**drop_levels)
-        res = MctfResult(groups[0], highs, lv, _FILTER, False, "bilinear", _ALPHA, _BETA, n0)
+        res = MctfResult(groups[0], highs, lv, _FILTER, False, self.interp, _ALPHA, _BETA, n0)
         return synthesize(res)[:, 0] / _BETA**drop_levels
 
 
@@ -464,9 +470,12 @@ def _segments(data: bytes | bytearray | memoryview):
         if meta is None or len(meta) < _META.size:
             raise BitstreamError("missing or malformed 'sv' metadata")
         version, levels, code, chroma, fnum, fden, first, model_id = _META.unpack_from(meta)
-        if len(meta) != _META.size + levels + 2:
+        if len(meta) != _META.size + levels + 3:
             raise BitstreamError("malformed 'sv' metadata (step offsets)")
         *offsets, chroma_offset = struct.unpack_from(f"<{levels + 2}b", meta, _META.size)
+        if meta[-1] >= len(_INTERPS):
+            raise BitstreamError(f"unknown interpolation code {meta[-1]}")
+        interp = _INTERPS[meta[-1]]
         if version != FORMAT_VERSION:
             raise BitstreamError(f"unsupported WL-SVC version {version} (this decoder reads {FORMAT_VERSION})")
         if chroma not in _CHROMA_OF or _COLOR[_CHROMA_OF[chroma]] != cont.color or cont.bit_depth != 8:
@@ -477,7 +486,8 @@ def _segments(data: bytes | bytearray | memoryview):
             raise BitstreamError(f"step code {code} out of range")
         if fnum == 0 or fden == 0:
             raise BitstreamError("zero frame rate")
-        yield cont, levels, (code, offsets, chroma_offset), _CHROMA_OF[chroma], Fraction(fnum, fden), first, model_id
+        coding = (code, offsets, chroma_offset, interp)
+        yield cont, levels, coding, _CHROMA_OF[chroma], Fraction(fnum, fden), first, model_id
 
 
 def _temporal_drop(s: SegmentInfo) -> int:
@@ -576,7 +586,7 @@ def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_r
         hr = [2 * k + 2 < n_l for k in range(n_l // 2)]
         leaves = decode_motion(lay.payload, h, w, hr, f"motion layer mv{lvl}")
         motion[lvl] = [fields_of(lv, h, w, r) for lv, r in zip(leaves, hr, strict=True)]
-    seg = _Segment(cont.frames, levels, motion)
+    seg = _Segment(cont.frames, levels, motion, code[3])
     use_res = n_res - r_drop
     shifts = [n_res - max(1, levels_for(*s)) for s in sizes]
     planes_out = []
