@@ -3,9 +3,10 @@
 ::
 
     wlc encode IMG|DIR OUT --quality Q | --bpp B | --lossless          # the wavelet codec (default)
+    wlc encode IMG OUT --layers 20,40,60,80 | --layers-bpp 0.1,0.3,0.6,1.2   # one stream, embedded quality layers
     wlc encode IMG OUT.wlc --codec weconvene --quality 1..6 [--checkpoint CKPT] [--device cpu|cuda] [--tile T]
-    wlc decode IN.wlc|DIR OUT.png [--resolution 1/2] [--no-postfilter] [--max-pixels N] [--trusted]
-    wlc extract IN.wlc OUT.wlc --resolution 1/2                          # lower resolution, no re-encoding
+    wlc decode IN.wlc|DIR OUT.png [--resolution 1/2] [--layers K] [--no-postfilter] [--max-pixels N] [--trusted]
+    wlc extract IN.wlc OUT.wlc [--resolution 1/2] [--layers K]           # lower resolution / quality, no re-encoding
     wlc info IN.wlc
     wlc eval DIR --codecs wavelet,jpeg,webp,jpeg2000 [--checkpoints CKPT ...] --out results.json
 
@@ -40,17 +41,19 @@ def _device(name: str) -> str:
 
 def _quality(args: argparse.Namespace, codec: str) -> None:
     """``--quality`` / ``--bpp`` / ``--lossless``, checked before any file is read or model built."""
-    chosen = sum(v is not None for v in (args.quality, args.bpp)) + bool(args.lossless)
+    layered = (args.layers, args.layers_bpp)
+    chosen = sum(v is not None for v in (args.quality, args.bpp, *layered)) + bool(args.lossless)
     if codec == "wavelet":
         if chosen != 1:
-            raise ValueError("give exactly one of --quality Q (0..100), --bpp B or --lossless")
+            raise ValueError("give exactly one of --quality Q (0..100), --bpp B, --lossless, --layers Q1,Q2,... or "
+                             "--layers-bpp B1,B2,...")
         if args.quality is not None and not 0 <= args.quality <= 100:
             raise ValueError(f"--quality must be in [0, 100] for the wavelet codec, got {args.quality:g}")
         if args.bpp is not None and not args.bpp > 0:
             raise ValueError(f"--bpp must be positive, got {args.bpp:g}")
         return
-    if args.bpp is not None or args.lossless:
-        raise ValueError(f"--bpp and --lossless are options of the wavelet codec, not of {codec}")
+    if args.bpp is not None or args.lossless or any(v is not None for v in layered):
+        raise ValueError(f"--bpp, --lossless and --layers are options of the wavelet codec, not of {codec}")
     if args.quality is not None and (args.quality != int(args.quality) or not 0 <= args.quality <= 255):
         raise ValueError(
             f"--quality must be a rate index: 1..6 (shipped models) or 0..255 (a checkpoint), got {args.quality:g}"
@@ -107,7 +110,8 @@ def _encode(args: argparse.Namespace) -> int:
 
     impl = codec(name).load()
     if name == "wavelet":
-        opts = {"quality": args.quality, "bpp": args.bpp, "lossless": args.lossless}
+        opts = {"quality": args.quality, "bpp": args.bpp, "lossless": args.lossless, "layers": args.layers,
+                "layers_bpp": args.layers_bpp}
     else:
         opts = {"quality": None if args.quality is None else int(args.quality), "checkpoint": args.checkpoint,
                 "config": args.config, "device": _device(args.device), "tile": args.tile}
@@ -121,8 +125,31 @@ def _encode(args: argparse.Namespace) -> int:
 
         q = decode_container(data).quality
         what = "lossless" if args.lossless else f"target {args.bpp:g} bpp, quality {q}" if args.bpp else f"quality {q}"
+        if args.layers or args.layers_bpp:
+            what = f"{len(args.layers or args.layers_bpp)} quality layers, top quality {q}"
         print(f"{dst}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp ({w}x{h}, {name}, {what})")
     return 0
+
+
+def _numbers(text: str) -> list[float]:
+    """``"20,40,60"`` -> ``[20.0, 40.0, 60.0]`` (argparse type of ``--layers`` / ``--layers-bpp``)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return values
+
+
+def _layer_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of quality layers, got {text!r}")
+    return value
 
 
 def _resolution(text: str) -> int:
@@ -150,6 +177,22 @@ def _decode(args: argparse.Namespace) -> int:
     resolution = _resolution(args.resolution)
     for src, dst in _progress(pairs, "wlc decode"):
         data = _read(str(src))
+        if _layered(data):  # before codec_for_stream: a layered stream with corrupt upper layers still decodes
+            from dataclasses import replace
+
+            from ..codecs.wavelet.codec import DEFAULT_DECODE_BUDGET
+            from ..codecs.wavelet.layered import decode_layers, dropped_message
+
+            res = decode_layers(data, layers=args.layers, resolution=resolution, postfilter=not args.no_postfilter,
+                                budget=budget if getattr(args, "trusted", False) else replace(
+                                    DEFAULT_DECODE_BUDGET, max_pixels=args.max_pixels))
+            if res.dropped:
+                print(f"wlc: warning: {src}: {dropped_message(res)}", file=sys.stderr)
+            save_image(res.image, dst)
+            print(f"{dst}: {res.image.shape[-1]}x{res.image.shape[-2]}, {res.layers} quality layer(s)")
+            continue
+        if args.layers is not None and args.layers != 1:
+            raise ValueError(f"--layers {args.layers}: {src} is not a layered stream (it has one quality layer)")
         spec = codec_for_stream(data)
         if spec.name == "wavelet":
             from dataclasses import replace
@@ -173,6 +216,8 @@ def _decode(args: argparse.Namespace) -> int:
 def _extract(args: argparse.Namespace) -> int:
     from ..imageio import check_output_path
 
+    if args.resolution is None and args.layers is None:
+        raise ValueError("give --resolution 1/2, 1/4, ... and/or --layers K")
     data = _read(args.input)
     check_output_path(args.output)
     from ..codecs import codec_for_stream
@@ -181,10 +226,24 @@ def _extract(args: argparse.Namespace) -> int:
     impl = spec.load()
     if not hasattr(impl, "extract"):
         raise ValueError(f"{spec.name} streams have no resolution layers to extract")
-    out = impl.extract(data, resolution=_resolution(args.resolution))
+    resolution = _resolution(args.resolution or "1")
+    if args.layers is not None:
+        if not _layered(data) and args.layers != 1:
+            raise ValueError(f"--layers {args.layers}: {args.input} is not a layered stream (it has one quality layer)")
+        out = impl.extract(data, resolution=resolution, layers=args.layers)
+    else:
+        out = impl.extract(data, resolution=resolution)
     Path(args.output).write_bytes(out)
-    print(f"{args.output}: {len(out)} of {len(data)} bytes (resolution {args.resolution})")
+    what = ", ".join(w for w in (f"resolution {args.resolution}" if args.resolution else "",
+                                 f"{args.layers} quality layer(s)" if args.layers else "") if w)
+    print(f"{args.output}: {len(out)} of {len(data)} bytes ({what})")
     return 0
+
+
+def _layered(data: bytes) -> bool:
+    from ..codecs.wavelet.layered import is_layered
+
+    return is_layered(data)
 
 
 def _read(path: str) -> bytes:
@@ -220,7 +279,18 @@ def _info(args: argparse.Namespace) -> int:
     for lay in c.layers:
         dep = "-" if lay.depends_on is None else str(lay.depends_on)
         size = len(lay.payload)
-        print(f"  layer {lay.id}   {lay.label:<3} depends on {dep:<2} {size:>10} bytes  {8 * size / pixels:.4f} bpp")
+        print(f"  layer {lay.id:<3} {lay.label:<5} depends on {dep:<3} {size:>10} bytes  {8 * size / pixels:.4f} bpp")
+    wq = c.metadata.get("wq") if codec == "WAVELET" else None
+    if wq is not None and len(wq) >= 19 and len(wq) >= 19 + 2 * wq[2]:  # layered: version, levels, K, 2 model ids
+        codes = struct.unpack_from(f"<{wq[2]}h", wq, 19)
+        total = header
+        for k, code in enumerate(codes):
+            part = sum(len(lay.payload) for lay in c.layers if lay.label.endswith(f"q{k}"))
+            if not part:
+                break
+            total += part
+            print(f"  quality {k}  step code {code:>4} (quality {(7 - code / 16) * 12.5:5.1f})  prefix "
+                  f"{total:>10} bytes  {8 * total / pixels:.4f} bpp (all resolutions present)")
     return 0
 
 
@@ -282,6 +352,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="wavelet: 0..100 (continuous); weconvene/baseline: rate index 1..6 or a checkpoint's")
     e.add_argument("--bpp", type=float, help="wavelet: target bits per pixel (the best quality within it)")
     e.add_argument("--lossless", action="store_true", help="wavelet: bitwise lossless")
+    e.add_argument("--layers", type=_numbers, help="wavelet: one scalable stream of embedded quality layers at these "
+                   "increasing qualities, e.g. 20,40,60,80")
+    e.add_argument("--layers-bpp", type=_numbers, help="wavelet: quality layers by increasing cumulative bits per "
+                   "pixel, e.g. 0.1,0.3,0.6,1.2")
     e.add_argument("--checkpoint", help="weconvene/baseline: a checkpoint instead of shipped weights")
     e.add_argument("--model", choices=["weconvene", "baseline"], help="weconvene/baseline: the shipped model")
     e.add_argument("--config", default="compact", help="configuration of the shipped weights")
@@ -294,6 +368,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("input")
     d.add_argument("output")
     d.add_argument("--resolution", default="1", help="wavelet: decode at 1, 1/2, 1/4 ... of the size")
+    d.add_argument("--layers", type=_layer_count, help="layered wavelet streams: decode the first K quality layers")
     d.add_argument("--no-postfilter", action="store_true", help="wavelet: skip the learned post-filter")
     d.add_argument("--checkpoint")
     d.add_argument("--config", default="compact")
@@ -309,10 +384,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.set_defaults(func=_decode)
 
-    x = sub.add_parser("extract", help="cut a wavelet stream down to a lower resolution (no re-encoding)")
+    x = sub.add_parser("extract", help="cut a wavelet stream down to a lower resolution / fewer quality layers "
+                       "(no re-encoding)")
     x.add_argument("input")
     x.add_argument("output")
-    x.add_argument("--resolution", required=True, help="1/2, 1/4, ...")
+    x.add_argument("--resolution", help="1/2, 1/4, ...")
+    x.add_argument("--layers", type=_layer_count, help="layered streams: keep the first K quality layers")
     x.set_defaults(func=_extract)
 
     i = sub.add_parser("info", help="print a stream's header and layers")

@@ -115,6 +115,8 @@ def encode(
     *,
     bpp: float | None = None,
     lossless: bool = False,
+    layers: list[float] | tuple[float, ...] | None = None,
+    layers_bpp: list[float] | tuple[float, ...] | None = None,
     model: WaveletModel | None = None,
 ) -> bytes:
     """Compress an 8-bit picture.
@@ -126,15 +128,22 @@ def encode(
         bpp: instead of ``quality``: the best quality whose stream has at most ``bpp`` bits per pixel
             (bisection over the step codes; the coarsest step if even that is larger).
         lossless: bitwise lossless coding (RCT + integer 5/3); excludes ``quality`` and ``bpp``.
-        model: the learned parts (default: the shipped weights, :func:`.model.load_model`).
+        layers: instead: embedded quality layers at these increasing qualities, one scalable stream
+            (:func:`.layered.encode_layers`); ``layers_bpp``: the same with cumulative bits-per-pixel targets.
+        model: the learned parts (default: the shipped weights, :func:`.model.load_model`; for ``layers``, a
+            :class:`.layered_model.LayeredModel`).
     Returns:
         The stream (a pywlc container).
     Raises:
         TypeError / ValueError: bad arguments, non-finite pixels.
     """
-    given = sum(v is not None for v in (quality, bpp)) + bool(lossless)
+    given = sum(v is not None for v in (quality, bpp, layers, layers_bpp)) + bool(lossless)
     if given != 1:
-        raise ValueError("give exactly one of quality=, bpp= or lossless=True")
+        raise ValueError("give exactly one of quality=, bpp=, lossless=True, layers= or layers_bpp=")
+    if layers is not None or layers_bpp is not None:
+        from .layered import encode_layers
+
+        return encode_layers(image, layers, bpps=layers_bpp, model=model)  # type: ignore[arg-type]
     x = _as_image(image, bool(lossless))
     model = load_model() if model is None else model
     if lossless:
@@ -287,6 +296,7 @@ def decode(
     postfilter: bool = True,
     budget: DecodeBudget | None = None,
     model: WaveletModel | None = None,
+    layers: int | None = None,
 ) -> Tensor:
     """Decompress a wavelet stream to ``uint8 Tensor[C, H, W]``.
 
@@ -297,9 +307,21 @@ def decode(
         budget: resource limits checked before decoding (:class:`~pywlc.codecs.budget.DecodeBudget`); default
             :data:`DEFAULT_DECODE_BUDGET` (at most 1024 pixels per stream byte: the learned decoder costs ~2 CPU
             seconds per Mpixel, so a tiny corrupt stream must not claim a huge picture).
+        layers: for a layered stream (:mod:`.layered`), the number of quality layers to decode (default all);
+            missing or corrupt upper layers are dropped with a :class:`~.layered.LayersDroppedWarning`
+            (:func:`.layered.decode_layers` returns them as a field).  A single-layer stream has one.
     Raises:
         BitstreamError: corrupt, truncated or foreign stream, weights other than the encoder's, over budget.
     """
+    from .layered import decode_layers, is_layered, warn_dropped
+
+    if is_layered(data):
+        res = decode_layers(data, layers=layers, resolution=resolution, postfilter=postfilter, budget=budget,
+                            model=model)  # type: ignore[arg-type]
+        warn_dropped(res)
+        return res.image
+    if layers is not None and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 1):
+        raise ValueError(f"layers must be a positive int or None, got {layers!r}")
     cont = decode_container(data)
     hdr = _header_of(cont)
     _check_resolution(resolution)
@@ -367,8 +389,15 @@ def _reconstruct(qp: QPyramid, hdr: StreamHeader, use_levels: int, model: Wavele
     return y[0].round().to(torch.uint8)
 
 
-def extract(data: bytes | bytearray | memoryview, *, resolution: int) -> bytes:
-    """The sub-stream that decodes at 1/``resolution`` size: the finest layers dropped, nothing re-encoded."""
+def extract(data: bytes | bytearray | memoryview, *, resolution: int = 1, layers: int | None = None) -> bytes:
+    """The sub-stream that decodes at 1/``resolution`` size (and, for a layered stream, with its first ``layers``
+    quality layers): the other layers dropped, nothing re-encoded."""
+    from .layered import extract_layers, is_layered
+
+    if is_layered(data):
+        return extract_layers(data, layers=layers, resolution=resolution)
+    if layers is not None and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 1):
+        raise ValueError(f"layers must be a positive int or None, got {layers!r}")
     hdr = read_header(data)
     _check_resolution(resolution)
     keep = max(1, min(len(hdr.layers), hdr.levels - int(math.log2(resolution))))

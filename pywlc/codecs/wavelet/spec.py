@@ -8,8 +8,11 @@ SPEC = register_codec(
         name="wavelet",
         codec_id=CodecId.WAVELET,
         module="pywlc.codecs.wavelet",
-        description="lifting wavelets + learned entropy model + learned post-filter (lossy and lossless)",
-        layers=("res0", "res1", "..."),
-        options={"quality": "0..100", "bpp": "target bits per pixel", "lossless": "bitwise lossless"},
+        description="lifting wavelets + learned entropy model + learned post-filter (lossy and lossless); "
+        "scalable streams of embedded quality layers",
+        layers=("res0", "res1", "...", "| layered: r0q0", "r1q0", "...", "r0q1", "..."),
+        options={"quality": "0..100", "bpp": "target bits per pixel", "lossless": "bitwise lossless",
+                 "layers": "increasing qualities of embedded quality layers (one scalable stream)",
+                 "layers_bpp": "increasing cumulative bits-per-pixel targets of the quality layers"},
     )
 )
