@@ -188,3 +188,17 @@ def test_weights_and_arguments_are_checked(mono_stream):
     other = WaveletModel(SubbandEntropyModel(), None)
     with pytest.raises(BitstreamError, match="other entropy-model weights"):
         C.decode(data, model=other)
+
+
+def test_classical_entropy_model_round_trip():
+    """The ablation without learned modules: same pipeline, classical forward-adaptive contexts."""
+    from pywlc.video.classical import CLASSICAL_ID
+
+    v = _video("420", frames=4, h=30, w=36)
+    data, rec = C.encode(v, 45, gop=4, segment=4, model="classical", return_reconstruction=True)
+    assert C.stream_info(data).model_id == CLASSICAL_ID
+    assert _equal(C.decode(data), rec)
+    learned = C.encode(v, 45, gop=4, segment=4)
+    assert C.stream_info(learned).model_id != CLASSICAL_ID
+    with pytest.raises(BitstreamError, match="other entropy-model weights"):
+        C.decode(learned, model="classical")

@@ -32,13 +32,9 @@ from torch import Tensor
 from ..codecs.wavelet import transform as T
 from ..codecs.wavelet.model import load_model
 from ..codecs.wavelet.pyramid import model_bits, quantize_pyramid
+from ..video.subband import temporal_class
 
 __all__ = ["VideoTrainConfig", "register", "temporal_class", "train_video", "video_split"]
-
-
-def temporal_class(group: int, levels: int) -> float:
-    """Conditioning value of temporal group ``group`` (0: L frames; g >= 1: H frames of level ``levels - g + 1``)."""
-    return 0.0 if group == 0 else -(levels - group + 1) / 8
 
 
 @dataclass

@@ -48,9 +48,10 @@ from ..codecs.wavelet.model import WaveletModel, load_model
 from ..errors import BitstreamError
 from ..mctf import MctfResult, MotionFields, analyze, make_level, synthesize
 from ..motion import chroma_field, hvsbm
+from .classical import CLASSICAL_ID
 from .io import Video, chroma_size
 from .motion_coding import Leaves, decode_motion, encode_motion, fields_of, leaves_of
-from .subband import decode_subbands, encode_subbands, levels_for
+from .subband import decode_subbands, encode_subbands, levels_for, temporal_class
 
 __all__ = ["StreamInfo", "decode", "encode", "extract", "stream_info"]
 
@@ -86,6 +87,13 @@ class EncodeOptions:
     def group_offsets(self, levels: int) -> list[int]:
         """Step-code offsets of the temporal groups (L, then H of levels T .. 1), written into the stream."""
         return [0] + [self.h_offset] * levels
+
+
+def load_video_model() -> WaveletModel:
+    """WL-SVC's shipped entropy model (:data:`VIDEO_WEIGHTS`, sha256-pinned), or the image codec's when none ships."""
+    from .model import load_video_weights
+
+    return load_video_weights() or load_model()
 
 
 # ------------------------------------------------------------------------------------------------ encoder
@@ -220,7 +228,26 @@ def _unpack(data: bytes, n: int, what: str) -> list[bytes]:
     return out
 
 
-def _code_segment(video: Video, a: _Analysis, code: int, model: WaveletModel,
+class _Entropy:
+    """The subband entropy model of a stream: learned (``WaveletModel``) or classical (``model=None``)."""
+
+    def __init__(self, model: WaveletModel | str | None) -> None:
+        if model == "classical":
+            self.net, self.model_id, self.temporal = None, CLASSICAL_ID, False
+            return
+        if model is None:
+            model = load_video_model()
+        if not isinstance(model, WaveletModel):
+            raise TypeError(f"model must be a WaveletModel, 'classical' or None, got {type(model).__name__}")
+        self.net, self.model_id = model.entropy, model.model_id
+        # Models trained by ``python -m pywlc.train video`` read the temporal class; the image model does not.
+        self.temporal = model.name.startswith("wlsvc")
+
+    def tclass(self, group: int, levels: int) -> float:
+        return temporal_class(group, levels) if self.temporal else 0.0
+
+
+def _code_segment(video: Video, a: _Analysis, code: int, ent: _Entropy,
                   opts: EncodeOptions) -> tuple[bytes, list[Tensor]]:
     """One segment's container at step code ``code``, and the reconstructed groups (per plane)."""
     sizes = _plane_sizes(video.height, video.width, video.chroma)
@@ -235,7 +262,7 @@ def _code_segment(video: Video, a: _Analysis, code: int, model: WaveletModel,
         rp = []
         for g, x in enumerate(groups):
             gc = _group_code(code, offsets[g], opts.chroma_offset if p else 0)
-            parts, r = encode_subbands(x, gc, model.entropy)
+            parts, r = encode_subbands(x, gc, ent.net, ent.tclass(g, a.levels))
             rp.append(r)
             for d, part in enumerate(parts):
                 payloads.setdefault((g, d + shift), []).append(part)
@@ -251,7 +278,7 @@ def _code_segment(video: Video, a: _Analysis, code: int, model: WaveletModel,
             layers.append(Layer(len(layers), f"t{g}r{d}", _pack(payloads.get((g, d), [])), dep))
     fps = video.fps
     meta = _META.pack(FORMAT_VERSION, a.levels, code, _CHROMA_CODE[video.chroma], fps.numerator, fps.denominator,
-                      a.first, model.model_id) + _offsets_bytes(offsets, opts.chroma_offset) + bytes(
+                      a.first, ent.model_id) + _offsets_bytes(offsets, opts.chroma_offset) + bytes(
                           [_INTERPS.index(a.interp)])  # fmt: skip
     data = encode_container(codec=CodecId.WLSVC, quality=min(255, max(0, 127 - code)), width=video.width,
                             height=video.height, frames=a.frames, color=_COLOR[video.chroma], bit_depth=8,
@@ -301,7 +328,7 @@ def encode(
     kbps: float | None = None,
     gop: int = 16,
     segment: int = 64,
-    model: WaveletModel | None = None,
+    model: WaveletModel | str | None = None,
     options: EncodeOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
     return_reconstruction: bool = False,
@@ -315,7 +342,8 @@ def encode(
             (bisection over the step codes, motion estimated once).
         gop: frames per GOP, ``2^T`` temporal levels (1..32; default 16).
         segment: frames per independently coded segment (a multiple of ``gop``).
-        model: the learned subband coder (default: the shipped wavelet-codec weights).
+        model: the learned subband coder (default: :func:`load_video_model`), or ``"classical"`` for the
+            non-learned context model of :mod:`pywlc.video.classical` (the ablation).
         progress: ``progress(done, total)`` called as segments are analysed and coded.
         return_reconstruction: also return the decoder's output (bit-identical to :func:`decode`).
     """
@@ -324,7 +352,7 @@ def encode(
         raise ValueError("give exactly one of quality= or kbps=")
     gop_levels, segment = _check_options(gop if options is None else options.gop, segment)
     opts = replace(options or EncodeOptions(), gop=2**gop_levels, segment=segment)
-    model = load_model() if model is None else model
+    ent = _Entropy(model)
     bounds = [(s, min(s + segment, video.frames)) for s in range(0, video.frames, segment)]
     total = 2 * len(bounds)
     analyses = []
@@ -336,7 +364,7 @@ def encode(
     def code_all(code: int, report: bool) -> tuple[bytes, list[list[Tensor]]]:
         out, rec = [], []
         for i, a in enumerate(analyses):
-            data, planes = _code_segment(video, a, code, model, opts)
+            data, planes = _code_segment(video, a, code, ent, opts)
             out.append(data)
             rec.append(planes)
             if report and progress is not None:
@@ -532,7 +560,7 @@ def decode(
     *,
     fps_divisor: int = 1,
     resolution: int = 1,
-    model: WaveletModel | None = None,
+    model: WaveletModel | str | None = None,
     budget: DecodeBudget | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Video:
@@ -549,10 +577,10 @@ def decode(
     t_drop_req = _check_divisor(fps_divisor, "fps_divisor")
     r_drop_req = _check_divisor(resolution, "resolution")
     info = stream_info(data)
-    model = load_model() if model is None else model
-    if info.model_id != model.model_id:
+    ent = _Entropy("classical" if info.model_id == CLASSICAL_ID and model is None else model)
+    if info.model_id != ent.model_id:
         raise BitstreamError(f"the stream was coded with other entropy-model weights (id {info.model_id.hex()}, "
-                             f"this decoder has {model.model_id.hex()})")  # fmt: skip
+                             f"this decoder has {ent.model_id.hex()})")  # fmt: skip
     budget = DEFAULT_DECODE_BUDGET if budget is None else budget
     sizes = _plane_sizes(info.height, info.width, info.chroma)
     n_res = max(1, levels_for(info.height, info.width))
@@ -565,7 +593,7 @@ def decode(
     for i, (cont, levels, code, _, _, _, _) in enumerate(segs):
         check_budget(budget, width=info.width, height=info.height, frames=cont.frames, stream_bytes=len(data),
                      memory=_BYTES_PER_PIXEL * info.width * info.height * cont.frames)  # fmt: skip
-        out.append(_decode_segment(cont, levels, code, info, sizes, n_res, min(t_drop, levels), r_drop, model))
+        out.append(_decode_segment(cont, levels, code, info, sizes, n_res, min(t_drop, levels), r_drop, ent))
         if progress is not None:
             progress(i + 1, len(segs))
     planes = [torch.cat([o[p] for o in out]) for p in range(len(sizes))]
@@ -574,7 +602,7 @@ def decode(
 
 
 def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_res: int, t_drop: int, r_drop: int,
-                    model: WaveletModel) -> list[Tensor]:
+                    ent: _Entropy) -> list[Tensor]:
     h, w = info.height, info.width
     labels = {lay.label: lay for lay in cont.layers}
     motion: dict[int, list[MotionFields]] = {}
@@ -607,7 +635,7 @@ def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_r
             if not parts:  # a chroma plane below its coarsest layer: not decodable at this resolution
                 raise BitstreamError(f"plane {p} has no layer at this resolution")
             gc = _group_code(code[0], code[1][g], code[2] if p else 0)
-            groups.append(decode_subbands(parts, n_frames, ph, pw, gc, model.entropy, f"layer t{g}"))
+            groups.append(decode_subbands(parts, n_frames, ph, pw, gc, ent.net, f"layer t{g}", ent.tclass(g, levels)))
         planes_out.append(seg.for_plane(p, info.chroma).synthesise(groups, t_drop, r_drop))
     return planes_out
 

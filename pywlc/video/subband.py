@@ -33,10 +33,18 @@ from ..codecs.wavelet.coder import (
 from ..codecs.wavelet.entropy_model import N_SCALES, SubbandEntropyModel
 from ..codecs.wavelet.pyramid import QPyramid, dequantize_pyramid, optimal_deltas, quantize_pyramid
 from ..errors import BitstreamError
+from . import classical
 
-__all__ = ["band_geometry", "decode_subbands", "encode_subbands", "levels_for"]
+__all__ = ["band_geometry", "decode_subbands", "encode_subbands", "levels_for", "temporal_class"]
 
 MAX_LL_MAGNITUDE = 1 << 24
+
+
+def temporal_class(group: int, levels: int) -> float:
+    """Conditioning value of temporal group ``group`` (0: L frames, like pictures; g >= 1: the H frames of level
+    ``levels - g + 1`` get ``-level / 8``), fed to the entropy model's third conditioning plane (dyadic: exact in
+    fixed point)."""
+    return 0.0 if group == 0 else -(levels - group + 1) / 8
 
 
 def levels_for(height: int, width: int) -> int:
@@ -53,12 +61,35 @@ def band_geometry(h: int, w: int, levels: int) -> tuple[tuple[int, int], list[li
     return (h, w), per[::-1]
 
 
-def _walk(model: SubbandEntropyModel, qp: QPyramid, j: int, code: int, enc: LayerEncoder | None,
-          dec: LayerDecoder | None) -> None:
-    """Code or decode (in place) detail level ``j`` of a one-channel ``qp``: four passes, grouped by table."""
-    valid_ph = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
+def _classical_scales(qp: QPyramid, j: int) -> list[int]:
+    """Encoder side of the classical model: the table index per (orientation, class) for level ``j``."""
+    valid_ph = ctx.space_to_depth(qp.valid(j))
+    phases = ctx.space_to_depth(qp.levels[j])
+    qs, cs, os_ = [], [], []
     for k, phase in enumerate(ctx.PASS_PHASES):
-        idx = pass_indices(model, qp, j, 0, k, code, False)  # [N, 1, 3, Hq, Wq]
+        cls = classical.contexts(qp, j, k)
+        sel = valid_ph[:, phase].expand_as(cls)
+        orient = torch.arange(3).view(1, 1, 3, 1, 1).expand_as(cls)
+        qs.append(phases[:, :, :, phase][sel].long())
+        cs.append(cls[sel])
+        os_.append(orient[sel])
+    return classical.choose_scales(torch.cat(qs), torch.cat(cs), torch.cat(os_), T.XI_LOSSY)
+
+
+def _walk(model: SubbandEntropyModel | None, qp: QPyramid, j: int, code: int, tclass: float,
+          enc: LayerEncoder | None, dec: LayerDecoder | None, scales: list[int] | None = None) -> None:
+    """Code or decode (in place) detail level ``j`` of a one-channel ``qp``: four passes, grouped by table.
+
+    ``model`` None: the classical context model with the per-(orientation, class) tables ``scales``."""
+    valid_ph = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
+    table_of = None if scales is None else torch.tensor(scales, dtype=torch.int64).view(3, classical.N_CONTEXTS)
+    for k, phase in enumerate(ctx.PASS_PHASES):
+        if model is None:
+            cls = classical.contexts(qp, j, k)  # [N, 1, 3, Hq, Wq]
+            idx = table_of[torch.arange(3).view(1, 1, 3, 1, 1), cls]
+        else:
+            # tclass rides on the model's third conditioning plane (pywlc.train.video.temporal_class).
+            idx = pass_indices(model, qp, j, 0, k, code, tclass)  # [N, 1, 3, Hq, Wq]
         sel = valid_ph[:, phase].expand_as(idx)
         phases = ctx.space_to_depth(qp.levels[j])  # [N, 1, 3, 4, Hq, Wq]
         part = phases[:, :, :, phase]
@@ -71,8 +102,10 @@ def _walk(model: SubbandEntropyModel, qp: QPyramid, j: int, code: int, enc: Laye
 
 
 @torch.no_grad()
-def encode_subbands(x: Tensor, code: int, model: SubbandEntropyModel) -> tuple[list[bytes], Tensor]:
-    """Code ``x: float Tensor[K, 1, H, W]`` at step code ``code``.
+def encode_subbands(x: Tensor, code: int, model: SubbandEntropyModel | None,
+                    tclass: float = 0.0) -> tuple[list[bytes], Tensor]:
+    """Code ``x: float Tensor[K, 1, H, W]`` at step code ``code`` with the learned ``model`` (conditioned on the
+    temporal class ``tclass``) or, for ``model=None``, the classical context model (:mod:`.classical`).
 
     Returns:
         ``(payloads, recon)``: one payload per resolution layer (coarsest first; at least one), and the decoder's
@@ -100,7 +133,11 @@ def encode_subbands(x: Tensor, code: int, model: SubbandEntropyModel) -> tuple[l
             enc.code(r[:, 0], torch.full_like(r[:, 0], ll_idx), T.XI_LOSSLESS)
         if levels:
             side += bytes(dbytes[:, j].tolist())
-            _walk(model, qp, j, code, enc, None)
+            scales = None
+            if model is None:
+                scales = _classical_scales(qp, j)
+                side += bytes(scales)
+            _walk(model, qp, j, code, tclass, enc, None, scales)
         payloads.append(bytes(side) + enc.finish())
     recon = _reconstruct(qp, step, dbytes.double() / 255, levels)
     return payloads, recon
@@ -115,7 +152,7 @@ def _reconstruct(qp: QPyramid, step: float, deltas: Tensor, use_levels: int) -> 
 
 @torch.no_grad()
 def decode_subbands(payloads: list[bytes], frames: int, height: int, width: int, code: int,
-                    model: SubbandEntropyModel, what: str = "subband") -> Tensor:
+                    model: SubbandEntropyModel | None, what: str = "subband", tclass: float = 0.0) -> Tensor:
     """Inverse of :func:`encode_subbands` from the first ``len(payloads)`` layers: ``float32 Tensor[K, 1, h, w]``
     at ``1 / 2^(levels - len(payloads) + 1)`` resolution when payloads are missing (full size when all are there).
 
@@ -136,7 +173,8 @@ def decode_subbands(payloads: list[bytes], frames: int, height: int, width: int,
     step = T.step_of_code(code)
     for j in range(n_layers):
         data = payloads[j]
-        side = (1 if j == 0 else 0) + (frames if levels else 0)
+        n_scales = 3 * classical.N_CONTEXTS if model is None and levels else 0
+        side = (1 if j == 0 else 0) + (frames if levels else 0) + n_scales
         if len(data) < side:
             raise BitstreamError(f"{what}: layer {j} truncated")
         pos = 0
@@ -145,9 +183,15 @@ def decode_subbands(payloads: list[bytes], frames: int, height: int, width: int,
             if ll_idx >= N_SCALES:
                 raise BitstreamError(f"{what}: approximation scale index {ll_idx} out of range")
             pos = 1
+        scales = None
         if levels:
             deltas[:, j] = torch.tensor(list(data[pos : pos + frames]), dtype=torch.float64) / 255
             pos += frames
+            if model is None:
+                scales = list(data[pos : pos + n_scales])
+                if max(scales) >= N_SCALES:
+                    raise BitstreamError(f"{what}: table index out of range")
+                pos += n_scales
         dec = LayerDecoder(data[pos:], f"{what} layer {j}")
         if j == 0:
             res = dec.decode(torch.full((frames, lh, lw), ll_idx, dtype=torch.int64), T.XI_LOSSLESS)
@@ -156,7 +200,7 @@ def decode_subbands(payloads: list[bytes], frames: int, height: int, width: int,
                 raise BitstreamError(f"{what}: approximation values out of range (corrupt stream)")
             qp.ll = ll.to(torch.int32)
         if levels:
-            _walk(model, qp, j, code, None, dec)
+            _walk(model, qp, j, code, tclass, None, dec, scales)
         dec.close()
     use = n_layers if levels else 0
     return _reconstruct(qp, step, deltas, use)
