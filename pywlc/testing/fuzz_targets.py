@@ -178,6 +178,60 @@ if importlib.util.find_spec("pywlc.codecs.wavelet") is not None:
 
 
 # ----------------------------------------------------------------------------------------------------
+# WL-SVC video streams (pywlc.video.codec): segments of containers back to back
+
+
+def _wlsvc_setup() -> tuple[list[bytes], Any]:
+    from fractions import Fraction
+
+    from ..video import codec as C
+    from ..video.io import Video
+
+    torch.set_num_threads(1)
+
+    def clip(chroma: str, n: int, h: int, w: int, seed: int) -> Video:
+        y = torch.stack([_picture(1, h, w, seed + t)[0] for t in range(n)])
+        if chroma == "mono":
+            return Video(y, None, None, "mono", Fraction(25))
+        u = torch.stack([_picture(1, (h + 1) // 2, (w + 1) // 2, seed + 50 + t)[0] for t in range(n)])
+        return Video(y, u, u.flip(-1).contiguous(), "420", Fraction(25))
+
+    full = C.encode(clip("mono", 6, 24, 32, 1), 40, gop=4, segment=4)
+    seeds = [
+        full,
+        C.extract(full, fps_divisor=2),
+        C.extract(full, resolution=2),
+        C.encode(clip("420", 3, 19, 26, 9), 55, gop=2, segment=2),
+        C.encode(clip("mono", 4, 20, 20, 17), 30, gop=4, segment=4, model="classical"),
+    ]
+
+    def decode(data: bytes) -> None:
+        C.decode(data)
+
+    return seeds, decode
+
+
+def _wlsvc_structured(rng: random.Random, seed: bytes) -> bytes:
+    """One segment re-wrapped with valid CRCs (:func:`_image_structured`), the others kept."""
+    from ..bitstream import decode_container
+
+    segs, pos = [], 0
+    while pos < len(seed):
+        c = decode_container(seed[pos:], allow_trailing=True)
+        segs.append(seed[pos : pos + c.nbytes])
+        pos += c.nbytes
+    i = rng.randrange(len(segs))
+    segs[i] = _image_structured(rng, segs[i])
+    if len(segs) > 1 and rng.random() < 0.1:
+        segs.pop(rng.randrange(len(segs)))
+    return b"".join(segs)
+
+
+if importlib.util.find_spec("pywlc.video.codec") is not None:
+    register_decoder("wlsvc", _wlsvc_setup, structured=_wlsvc_structured, structured_share=0.3)
+
+
+# ----------------------------------------------------------------------------------------------------
 # mctf.synthesize with mutated side information
 
 
