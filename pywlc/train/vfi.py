@@ -44,17 +44,17 @@ TRAIN_SEQUENCES = ("mire2", "forensics_dog")
 class VFITrainConfig:
     data: str
     out: str
-    steps: int = 5500
+    steps: int = 2400
     dynamic_from: float = 0.65  # fraction of the steps after which the dynamic phase starts
     batch: int = 12
-    patch: int = 160
+    patch: int = 128
     lr: float = 1e-3
     lr_final: float = 5e-5
     synthetic_p: float = 0.4
     coeff_weight: float = 0.5
-    # WaveletVFI's computation term, per unit of masked-level density.  Small: the Charbonnier loss is ~0.01, and
-    # halving the density should not be bought with more than ~0.1 dB.
-    compute_weight: float = 0.002
+    # WaveletVFI's computation term, per unit of masked-level density.  Small: the Charbonnier loss is ~0.015 and
+    # 0.1 dB is ~1.2 % of it (~0.0002): halving the density should not be bought with more than ~0.1 dB.
+    compute_weight: float = 0.0005
     seed: int = 0
     threads: int = 1
     resume: bool = False
