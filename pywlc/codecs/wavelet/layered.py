@@ -8,8 +8,10 @@ Quality layer 0 is the single-layer codec's stream at step code ``c_0`` (same sy
 quantises the same 9/7 pyramid at a finer step ``c_k < c_{k-1}`` and codes each fine index inside the coarse bin
 the lower layers decoded, with the refinement model (:mod:`.refine_model`, :mod:`.refine_coder`); the approximation
 band is re-sent at the fine step (DPCM, a few bytes).  Every layer's fine indices are those the single-layer
-encoder would send at ``c_k``, and its reconstruction uses its own encoder-measured offsets: decoding k layers gives
-the single-layer codec's picture at ``c_k``, post-filter conditioned on that layer's step included.
+encoder would send at ``c_k``, reconstructed with that layer's own encoder-measured offsets, except where the coarse
+bin cuts the fine bin (dead-zone bins do not nest): there the coefficient goes inside the intersection, which the
+lower layers' bits pay for.  The post-filter is conditioned on the decoded layer's step.  Decoding one layer gives
+the single-layer codec's picture at ``c_0`` bit for bit.
 
 Stream (``pywlc.bitstream`` container, codec :attr:`~pywlc.bitstream.CodecId.WAVELET`, metadata ``"wq"`` instead of
 the single-layer ``"wl"``): ``version u8 | levels u8 | K u8 | base model_id 8 bytes | refine model_id 8 bytes |
@@ -566,10 +568,48 @@ def decode_layers(
                 dec.close()
             qps.append(qp)
         use_levels = n_res if hdr.levels else 0
-        image = _reconstruct(qps[-1], hdr.single(n_q - 1), use_levels, model.base,
-                             postfilter and use_levels == hdr.levels)
+        image = _reconstruct_refined(qps, hdr, use_levels, model, postfilter and use_levels == hdr.levels)
     corrupt = tuple(b for b in bad if b in dropped)
     return LayeredResult(image, n_q, 1 << (hdr.levels - use_levels), dropped, corrupt)
+
+
+def _reconstruct_refined(qps: list[QPyramid], hdr: LayeredHeader, use_levels: int, model: LayeredModel,
+                         postfilter: bool) -> Tensor:
+    """The picture of the top decoded layer: the single-layer reconstruction, except where the coarse bin cuts the
+    fine bin (the straddling bins of non-nested dead-zone quantisers): there the coefficient is placed inside the
+    intersection (at the layer's in-bin offset ``delta`` of its width) -- the lower layers' bits say which part of
+    the fine bin holds it, so the layered picture is at least as close as the single-layer one."""
+    k = len(qps) - 1
+    if k == 0 or not hdr.levels:
+        return _reconstruct(qps[-1], hdr.single(k), use_levels, model.base, postfilter)
+    fine, coarse = qps[-1], qps[-2]
+    ratio = gap_ratio(hdr.codes[k - 1] - hdr.codes[k])
+    step = T.step_of_code(hdr.codes[k])
+    _, norms = T.band_norms(hdr.levels)
+    xi = T.XI_LOSSY
+    details = []
+    for j in range(use_levels):
+        bands = []
+        for o, (qf, qc) in enumerate(zip(ctx.unpad_level(fine.levels[j], fine.shapes[j]),
+                                         ctx.unpad_level(coarse.levels[j], coarse.shapes[j]), strict=True)):
+            fa, ca = qf.abs().double(), qc.abs().double()
+            u = torch.where(ca > 0, (ca - xi) * ratio, torch.zeros_like(ca))
+            v = (ca + (1 - xi)) * ratio
+            lo = torch.maximum(fa - xi, u)
+            hi = torch.minimum(fa + (1 - xi), v)
+            delta = hdr.deltas[k][j]
+            mag = torch.where((lo > fa - xi) | (hi < fa + (1 - xi)), lo + delta * (hi - lo), fa - xi + delta)
+            bands.append((torch.sign(qf) * mag * (qf != 0) * (step / norms[j][o])).float())
+        details.append(tuple(bands))
+    ll = (fine.ll.double() * (step / T.band_norms(hdr.levels)[0])).float()
+    reduce = hdr.levels - use_levels
+    y = T.synthesis(T.Pyramid(ll, details), False) / (2.0**reduce)
+    if hdr.channels == 3:
+        y = T.ict_inverse(y)
+    y = y.clamp(0, 255)
+    if postfilter and model.base.postfilter is not None:
+        y = model.base.postfilter(y, torch.tensor([hdr.codes[k]])).clamp(0, 255)
+    return y[0].round().to(torch.uint8)
 
 
 def extract_layers(data: bytes | bytearray | memoryview, *, layers: int | None = None, resolution: int = 1) -> bytes:
