@@ -7,11 +7,11 @@
 Quality layer 0 is the single-layer codec's stream at step code ``c_0`` (same symbols, same model).  Layer k
 quantises the same 9/7 pyramid at a finer step ``c_k < c_{k-1}`` and codes each fine index inside the coarse bin
 the lower layers decoded, with the refinement model (:mod:`.refine_model`, :mod:`.refine_coder`); the approximation
-band is re-sent at the fine step (DPCM, a few bytes).  Every layer's fine indices are those the single-layer
-encoder would send at ``c_k``, reconstructed with that layer's own encoder-measured offsets, except where the coarse
-bin cuts the fine bin (dead-zone bins do not nest): there the coefficient goes inside the intersection, which the
-lower layers' bits pay for.  The post-filter is conditioned on the decoded layer's step.  Decoding one layer gives
-the single-layer codec's picture at ``c_0`` bit for bit.
+band is sent at the fine step as its difference from the coarse values rescaled (``round(q_{k-1} R)``).  Every
+layer's fine indices are those the single-layer encoder would send at ``c_k``, reconstructed with that layer's own
+encoder-measured offsets, except where the coarse bin cuts the fine bin (dead-zone bins do not nest): there the
+coefficient goes inside the intersection, which the lower layers' bits pay for.  The post-filter is conditioned on
+the decoded layer's step.  Decoding one layer gives the single-layer codec's picture at ``c_0`` bit for bit.
 
 Stream (``pywlc.bitstream`` container, codec :attr:`~pywlc.bitstream.CodecId.WAVELET`, metadata ``"wq"`` instead of
 the single-layer ``"wl"``): ``version u8 | levels u8 | K u8 | base model_id 8 bytes | refine model_id 8 bytes |
@@ -188,7 +188,7 @@ class _Encoder:
             qp.levels = [nest(f, c, gap_ratio(gap)) for f, c in zip(qp.levels, coarse.levels, strict=True)]
         deltas = b"" if not self.levels else bytes(int(round(float(d) * 255))
                                                    for d in optimal_deltas(self.p, qp, step)[0])
-        r = ll_residuals(qp.ll)
+        r = qp.ll.long() - _ll_prediction(self.qps[-1].ll, self.codes[-1] - code) if k else ll_residuals(qp.ll)
         ll_idx = ll_scale_indices(r)
         payloads = []
         for j in range(max(1, self.levels)):
@@ -291,6 +291,12 @@ def encode_layers(
                 best = (lo, coded)
         enc.push(*best)
     return enc.stream()
+
+
+def _ll_prediction(coarse_ll: Tensor, gap: int) -> Tensor:
+    """The approximation band of a refinement layer is coded as its difference from the coarse layer's values
+    rescaled to the fine step (``round(q R)``, one IEEE product and a round: the same on every machine)."""
+    return torch.round(coarse_ll.double() * gap_ratio(gap)).long()
 
 
 def refine_pass_indices(model: RefineEntropyModel, fine: QPyramid, coarse: QPyramid, j: int, g: int, k: int,
@@ -555,7 +561,8 @@ def decode_layers(
                 if j == 0:
                     r = torch.stack([dec.decode(torch.full((lh, lw), hdr.ll_scales[k][ch], dtype=torch.int64),
                                                 T.XI_LOSSLESS) for ch in range(c)])[None]
-                    ll = ll_from_residuals(r)
+                    ll = ll_from_residuals(r) if k == 0 else r + _ll_prediction(
+                        qps[-1].ll, hdr.codes[k - 1] - hdr.codes[k])
                     if ll.numel() and int(ll.abs().max()) >= 1 << 30:
                         raise BitstreamError("approximation values out of range (corrupt stream)")
                     qp.ll = ll.to(torch.int32)
