@@ -202,3 +202,13 @@ def test_classical_entropy_model_round_trip():
     assert C.stream_info(learned).model_id != CLASSICAL_ID
     with pytest.raises(BitstreamError, match="other entropy-model weights"):
         C.decode(learned, model="classical")
+
+
+def test_postfilter_switch():
+    v = _video("mono", frames=4)
+    data, rec = C.encode(v, 25, gop=4, segment=4, return_reconstruction=True)  # a step the filter was trained on
+    plain = C.decode(data, postfilter=False)
+    assert not torch.equal(plain.y, rec.y)  # the default runs the learned post-filter on luma
+    _, rec_plain = C.encode(v, 25, gop=4, segment=4, return_reconstruction=True, postfilter=False)
+    assert _equal(plain, rec_plain)
+    assert _equal(C.decode(data), rec)

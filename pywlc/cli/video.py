@@ -153,7 +153,8 @@ def _eval(args: argparse.Namespace) -> int:
     qualities = [float(q) for q in args.qualities.split(",")]
     anchors = [a for a in args.anchors.split(",") if a]
     run_eval(args.sequences, out=args.out, qualities=qualities, anchors=anchors, frames=args.frames, gop=args.gop,
-             plot_path=args.plot, quiet=args.quiet)  # fmt: skip
+             plot_path=args.plot, quiet=args.quiet, ablation=args.ablation,
+             scalability=args.scalability)  # fmt: skip
     return 0
 
 
@@ -207,5 +208,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--anchors", default="x264,x265", help="ffmpeg anchors (x264, x265; empty for none)")
     ev.add_argument("--frames", type=int, default=64, help="first N frames of each sequence")
     ev.add_argument("--gop", type=int, default=16)
+    ev.add_argument("--ablation", action="store_true", help="also WL-SVC with the classical (non-learned) model")
+    ev.add_argument("--scalability", action="store_true",
+                    help="also the 1/2, 1/4 frame-rate and 1/2 resolution sub-streams vs the first anchor")
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(func=_eval)

@@ -66,6 +66,7 @@ _FILTER = "5/3"
 _INTERPS = ("bilinear", "bicubic")
 _ALPHA, _BETA = math.sqrt(23.0 / 32.0), math.sqrt(1.5)  # pywlc.mctf's 5/3 normalisation (its _FILTERS)
 MAX_GOP_LEVELS = 5
+PF_OFFSET = -16  # post-filter condition: step code of the L frames minus one octave (see _Entropy.filter_luma)
 DEFAULT_DECODE_BUDGET = DecodeBudget(max_pixels=1 << 30, max_tile=None, max_pixels_per_byte=1 << 14,
                                      max_memory=8 << 30)  # fmt: skip
 _BYTES_PER_PIXEL = 48  # decoder working memory per luma sample of a segment (subbands, MCTF, model passes)
@@ -253,7 +254,7 @@ class _Entropy:
 
     def __init__(self, model: WaveletModel | str | None) -> None:
         if model == "classical":
-            self.net, self.model_id, self.temporal = None, CLASSICAL_ID, False
+            self.net, self.model_id, self.temporal, self.postfilter = None, CLASSICAL_ID, False, None
             return
         if model is None:
             model = load_video_model()
@@ -262,6 +263,19 @@ class _Entropy:
         self.net, self.model_id = model.entropy, model.model_id
         # Models trained by ``python -m pywlc.train video`` read the temporal class; the image model does not.
         self.temporal = model.name.startswith("wlsvc")
+        self.postfilter = model.postfilter if model.postfilter is not None else load_model().postfilter
+
+    def filter_luma(self, y: Tensor, code: int) -> Tensor:
+        """The learned post-filter on decoded luma ``Tensor[n, h, w]`` (0..255) of a segment coded at ``code``.
+
+        The image codec's post-filter, conditioned one octave finer than the L frames' step (:data:`PF_OFFSET`):
+        measured on cube (8 frames) it gains +0.07 / +0.09 / +0.27 dB Y-PSNR at step codes 48 / 64 / 80, where
+        conditioning on the step itself over-smooths the finer H-frame detail."""
+        if self.postfilter is None or y.numel() == 0:
+            return y
+        with torch.no_grad():
+            pc = torch.full((y.shape[0],), code + PF_OFFSET)
+            return self.postfilter(y[:, None].clamp(0, 255), pc)[:, 0].clamp(0, 255)
 
     def tclass(self, group: int, levels: int) -> float:
         return temporal_class(group, levels) if self.temporal else 0.0
@@ -352,6 +366,7 @@ def encode(
     options: EncodeOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
     return_reconstruction: bool = False,
+    postfilter: bool = True,
     timings: dict[str, float] | None = None,
 ) -> bytes | tuple[bytes, Video]:
     """Compress a video with WL-SVC.
@@ -366,7 +381,9 @@ def encode(
         model: the learned subband coder (default: :func:`load_video_model`), or ``"classical"`` for the
             non-learned context model of :mod:`pywlc.video.classical` (the ablation).
         progress: ``progress(done, total)`` called as segments are analysed and coded.
-        return_reconstruction: also return the decoder's output (bit-identical to :func:`decode`).
+        return_reconstruction: also return the decoder's output (bit-identical to :func:`decode` with the same
+            ``postfilter`` on the same machine and thread count).
+        postfilter: whether that reconstruction runs the learned post-filter (as :func:`decode` does by default).
         timings: a dict that receives wall-clock seconds per stage (motion_estimation, mctf_analysis,
             subband_coding, reconstruction).
     """
@@ -414,17 +431,24 @@ def encode(
                 else:
                     lo = mid
         data, rec = best
+        codes = [hi] * len(analyses)
         if progress is not None:
             progress(total, total)
     else:
         data, rec = code_all(_quality_code(quality), True)
+        codes = [_quality_code(quality)] * len(analyses)
     if timings is not None:  # analysis = motion estimation + MCTF
         timings["mctf_analysis"] = timings.pop("analysis", 0.0) - timings.get("motion_estimation", 0.0)
     if not return_reconstruction:
         return data
     t0 = time.perf_counter()
-    planes = [torch.cat([_synthesise(a, r[p], p, video) for a, r in zip(analyses, rec, strict=True)])
-              for p in range(len(rec[0]))]  # fmt: skip
+    planes = []
+    for p in range(len(rec[0])):
+        parts = []
+        for a, r, c in zip(analyses, rec, codes, strict=True):
+            x = _synthesise(a, r[p], p, video)
+            parts.append(ent.filter_luma(x.clamp(0, 255), c) if p == 0 and postfilter else x)
+        planes.append(torch.cat(parts))
     clock.add("reconstruction", t0)
     return data, _to_video(planes, video.chroma, video.fps)
 
@@ -596,6 +620,7 @@ def decode(
     model: WaveletModel | str | None = None,
     budget: DecodeBudget | None = None,
     progress: Callable[[int, int], None] | None = None,
+    postfilter: bool = True,
     timings: dict[str, float] | None = None,
 ) -> Video:
     """Decompress a WL-SVC stream (or a sub-stream cut by :func:`extract`).
@@ -605,8 +630,9 @@ def decode(
         resolution: 1, 2, 4, ...: decode at 1 / resolution of the size (drops the finest spatial levels).
             The stream's own operating point (after :func:`extract`) is the finest available.
         budget: resource limits checked per segment before decoding (default :data:`DEFAULT_DECODE_BUDGET`).
+        postfilter: run the learned post-filter on luma (full resolution; streams of the learned model).
         timings: a dict that receives wall-clock seconds per stage (motion_decoding, subband_decoding,
-            mctf_synthesis).
+            mctf_synthesis, postfilter).
     Raises:
         BitstreamError: corrupt, truncated or foreign stream; weights other than the encoder's; over budget.
     """
@@ -629,8 +655,13 @@ def decode(
     for i, (cont, levels, code, _, _, _, _) in enumerate(segs):
         check_budget(budget, width=info.width, height=info.height, frames=cont.frames, stream_bytes=len(data),
                      memory=_BYTES_PER_PIXEL * info.width * info.height * cont.frames)  # fmt: skip
-        out.append(_decode_segment(cont, levels, code, info, sizes, n_res, min(t_drop, levels), r_drop, ent,
-                                   _Clock(timings)))  # fmt: skip
+        planes = _decode_segment(cont, levels, code, info, sizes, n_res, min(t_drop, levels), r_drop, ent,
+                                 _Clock(timings))  # fmt: skip
+        if postfilter and r_drop == 0:
+            t0 = time.perf_counter()
+            planes[0] = ent.filter_luma(planes[0].clamp(0, 255), code[0])
+            _Clock(timings).add("postfilter", t0)
+        out.append(planes)
         if progress is not None:
             progress(i + 1, len(segs))
     planes = [torch.cat([o[p] for o in out]) for p in range(len(sizes))]

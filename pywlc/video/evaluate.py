@@ -43,21 +43,26 @@ def _point(ref: Video, dist: Video, nbytes: int, seconds: float, **extra) -> dic
 
 
 def wlsvc_curve(video: Video, qualities: Sequence[float], gop: int, *, verify_one: bool = True,
-                encode: Callable | None = None, decode: Callable | None = None, label: str = "wlsvc",
-                log: Callable[[str], None] = print) -> list[dict]:
-    """WL-SVC's RD points on ``video``: per quality the stream size, PSNRs of the reconstruction and timings."""
-    encode = encode or C.encode
-    decode = decode or C.decode
+                model: object = None, label: str = "wlsvc", log: Callable[[str], None] = print,
+                streams: dict | None = None) -> list[dict]:
+    """WL-SVC's RD points on ``video``: per quality the stream size, PSNRs of the reconstruction and timings
+    (``model``: as :func:`pywlc.video.codec.encode`; ``streams``, if given, receives ``quality -> bytes``)."""
     pts = []
     for i, q in enumerate(qualities):
         t0 = time.perf_counter()
-        data, rec = encode(video, q, gop=gop, segment=max(gop, 64 // gop * gop), return_reconstruction=True)
+        enc_t: dict[str, float] = {}
+        data, rec = C.encode(video, q, gop=gop, segment=max(gop, 64 // gop * gop), model=model,
+                             return_reconstruction=True, timings=enc_t)  # fmt: skip
         enc_s = time.perf_counter() - t0
-        extra = {"quality": q, "encode_seconds": enc_s}
+        if streams is not None:
+            streams[q] = data
+        extra = {"quality": q, "encode_seconds": enc_s, "encode_stages": enc_t}
         if verify_one and i == len(qualities) // 2:
             t0 = time.perf_counter()
-            out = decode(data)
+            dec_t: dict[str, float] = {}
+            out = C.decode(data, model=model, timings=dec_t)
             extra["decode_seconds"] = time.perf_counter() - t0
+            extra["decode_stages"] = dec_t
             extra["decoder_bitwise_equal"] = bool(all(torch.equal(a, b) for a, b in
                                                       zip(out.planes(), rec.planes(), strict=True)))  # fmt: skip
             if not extra["decoder_bitwise_equal"]:
@@ -80,6 +85,47 @@ def anchor_curve(video: Video, codec: str, gop: int, qps: Sequence[int] = ANCHOR
         log(f"  {codec} qp={r.qp}: {pts[-1]['kbps']:.1f} kbps, Y {pts[-1]['psnr_y']:.2f} dB, "
             f"YUV {pts[-1]['psnr_yuv']:.2f} dB")  # fmt: skip
     return pts
+
+
+def reference_at(video: Video, fps_divisor: int, resolution: int) -> Video:
+    """What a sub-stream is compared with: every ``fps_divisor``-th frame (the frames the L frames track), each
+    plane downscaled by the CDF 9/7 analysis low-pass (the LL band / 2 per level: what the spatial layers hold)."""
+    from ..codecs.wavelet import transform as T
+
+    planes = [p[::fps_divisor] for p in video.planes()]
+    levels = resolution.bit_length() - 1
+    if levels:
+        planes = [(T.analysis(p.float()[:, None], levels, False).ll[:, 0] / 2**levels).round().clamp(0, 255)
+                  .to(torch.uint8) for p in planes]  # fmt: skip
+    fps = video.fps / fps_divisor
+    if video.chroma == "mono":
+        return Video(planes[0], None, None, "mono", fps)
+    return Video(planes[0], planes[1], planes[2], video.chroma, fps)
+
+
+def scalability_rows(video: Video, streams: dict, gop: int, anchor: str, log: Callable[[str], None] = print) -> dict:
+    """RD of the sub-streams (half / quarter frame rate, half resolution) cut from the full streams, against
+    ``anchor`` coding the same sub-sampled video directly (GOP scaled with the frame rate)."""
+    out = {}
+    for label, fd, res in (("fps_1_2", 2, 1), ("fps_1_4", 4, 1), ("res_1_2", 1, 2)):
+        ref = crop_even(reference_at(video, fd, res))
+        pts = []
+        for q, data in streams.items():
+            sub = C.extract(data, fps_divisor=fd, resolution=res)
+            t0 = time.perf_counter()
+            dec = C.decode(sub)
+            seconds = time.perf_counter() - t0
+            if (dec.height, dec.width) != (ref.height, ref.width):  # the anchor's even crop
+                dec = crop_even(dec) if dec.chroma == "420" else dec
+            pts.append(_point(ref, dec, len(sub), seconds, quality=q))
+        sub_gop = max(1, gop // fd)
+        anc = anchor_curve(ref, anchor, sub_gop, log=lambda s: None)
+        entry = {"wlsvc": pts, anchor: anc, "reference": f"every {fd}-th frame" + (
+            ", CDF 9/7 LL band / 2 per level" if res > 1 else ""), "anchor_gop": sub_gop}
+        entry["bd_rate_percent"] = bd_table({"wlsvc": pts, anchor: anc}, [anchor], ["wlsvc"])
+        log(f"  {label}: BD-rate vs {anchor}: {json.dumps(entry['bd_rate_percent'])}")
+        out[label] = entry
+    return out
 
 
 def bd_table(curves: dict[str, list[dict]], anchors: Sequence[str], tests: Sequence[str]) -> dict:
@@ -124,7 +170,7 @@ def plot(results: dict, path: Path) -> None:
 
 def run_eval(sequences: Sequence[str], *, out: str, qualities: Sequence[float], anchors: Sequence[str],
              frames: int = 64, gop: int = 16, plot_path: str | None = None, quiet: bool = False,
-             extra_contenders: dict[str, tuple[Callable, Callable]] | None = None) -> dict:
+             ablation: bool = False, scalability: bool = False) -> dict:
     """Evaluate and write ``out`` (JSON) and its RD plot; returns the results dict."""
     from .anchors import encoder_available, ffmpeg_available
 
@@ -141,16 +187,22 @@ def run_eval(sequences: Sequence[str], *, out: str, qualities: Sequence[float], 
         name = Path(path).name.split(".")[0]
         video = crop_even(read_video(path, max_frames=frames))
         log(f"{name}: {video}")
-        curves: dict[str, list[dict]] = {"wlsvc": wlsvc_curve(video, qualities, gop, log=log)}
-        for label, (enc, dec) in (extra_contenders or {}).items():
-            curves[label] = wlsvc_curve(video, qualities, gop, encode=enc, decode=dec, label=label, log=log)
+        streams: dict = {}
+        curves: dict[str, list[dict]] = {"wlsvc": wlsvc_curve(video, qualities, gop, log=log, streams=streams)}
+        if ablation:
+            curves["wlsvc-classical"] = wlsvc_curve(video, qualities, gop, model="classical",
+                                                    label="wlsvc-classical", log=log)  # fmt: skip
         for a in anchors:
             curves[a] = anchor_curve(video, a, gop, log=log)
-        tests = ["wlsvc", *(extra_contenders or {})]
-        results["sequences"][name] = {"frames": video.frames, "size": f"{video.width}x{video.height}",
-                                      "chroma": video.chroma, "fps": str(video.fps), "curves": curves,
-                                      "bd_rate_percent": bd_table(curves, list(anchors), tests)}  # fmt: skip
-        log(f"  BD-rate: {json.dumps(results['sequences'][name]['bd_rate_percent'])}")
+        tests = ["wlsvc", *(["wlsvc-classical"] if ablation else [])]
+        entry = {"frames": video.frames, "size": f"{video.width}x{video.height}", "chroma": video.chroma,
+                 "fps": str(video.fps), "curves": curves, "bd_rate_percent": bd_table(curves, list(anchors), tests)}
+        if ablation:
+            entry["bd_rate_percent"].update(bd_table(curves, ["wlsvc-classical"], ["wlsvc"]))
+        log(f"  BD-rate: {json.dumps(entry['bd_rate_percent'])}")
+        if scalability and anchors:
+            entry["scalability"] = scalability_rows(video, streams, gop, anchors[0], log=log)
+        results["sequences"][name] = entry
     outp = Path(out)
     outp.parent.mkdir(parents=True, exist_ok=True)
 
