@@ -606,6 +606,13 @@ def stream_info(data: bytes | bytearray | memoryview) -> StreamInfo:
     return StreamInfo(w, h, chroma, fps, expected_first, tuple(segs), model_id, len(data))
 
 
+def _max_resolution_drop(info: StreamInfo) -> int:
+    """How many resolution layers can go while every plane keeps its coarsest one (4:2:0 chroma has a level fewer)."""
+    sizes = _plane_sizes(info.height, info.width, info.chroma)
+    n_res = max(1, levels_for(info.height, info.width))
+    return max(0, n_res - 1 - max(n_res - max(1, levels_for(*s)) for s in sizes))
+
+
 def _check_divisor(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value & (value - 1):
         raise ValueError(f"{name} must be a power of two >= 1, got {value}")
@@ -648,8 +655,11 @@ def decode(
     n_res = max(1, levels_for(info.height, info.width))
     t_drop = max(t_drop_req, max(_temporal_drop(s) for s in info.segments))
     r_drop = max(r_drop_req, max(_resolution_drop(s, info.height, info.width, info.chroma) for s in info.segments))
-    max_shift = max(n_res - max(1, levels_for(*s)) for s in sizes)
-    r_drop = min(r_drop, n_res - 1 - max_shift)  # every plane keeps at least its coarsest layer
+    r_max = _max_resolution_drop(info)
+    if r_drop_req > r_max:
+        raise ValueError(f"resolution=1/{resolution}: this {info.width}x{info.height} stream decodes at 1/{2**r_max} "
+                         "at the lowest")  # fmt: skip
+    r_drop = min(r_drop, r_max)
     out: list[list[Tensor]] = []
     segs = list(_segments(data))
     for i, (cont, levels, code, _, _, _, _) in enumerate(segs):
@@ -730,6 +740,10 @@ def extract(data: bytes | bytearray | memoryview, *, fps_divisor: int = 1, resol
     r_drop = _check_divisor(resolution, "resolution")
     info = stream_info(data)
     n_res = max(1, levels_for(info.height, info.width))
+    r_max = _max_resolution_drop(info)
+    if r_drop > r_max:
+        raise ValueError(f"resolution=1/{resolution}: this {info.width}x{info.height} stream decodes at 1/{2**r_max} "
+                         "at the lowest")  # fmt: skip
     out = []
     view = bytes(data)
     pos = 0
