@@ -9,7 +9,8 @@ namespace pywlc {
 
 // DWT (csrc/dwt): element type, boundary mode, and the four linear maps a lifting DWT needs: analysis A,
 // synthesis A^-1, and their adjoints (the backward passes of A and A^-1).
-enum DwtDtype : int { kFloat32 = 0, kFloat64 = 1, kInt32 = 2 };
+// float16 / bfloat16: read and written as such by the fused 2-D CPU kernel (computed in float32).
+enum DwtDtype : int { kFloat32 = 0, kFloat64 = 1, kInt32 = 2, kFloat16 = 3, kBFloat16 = 4 };
 enum DwtMode : int { kSymmetric = 0, kPeriodization = 1 };
 enum DwtOp : int { kForward = 0, kInverse = 1, kForwardAdjoint = 2, kInverseAdjoint = 3 };
 
@@ -32,6 +33,8 @@ inline constexpr AbiCode kAbiCodes[] = {
     {"dwt_dtype", "float32", kFloat32},
     {"dwt_dtype", "float64", kFloat64},
     {"dwt_dtype", "int32", kInt32},
+    {"dwt_dtype", "float16", kFloat16},
+    {"dwt_dtype", "bfloat16", kBFloat16},
     {"dwt_mode", "symmetric", kSymmetric},
     {"dwt_mode", "periodization", kPeriodization},
     {"dwt_op", "forward", kForward},

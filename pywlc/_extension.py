@@ -143,14 +143,18 @@ def abi() -> dict[str, dict[str, int]]:
 
 
 def build_info() -> dict[str, Any]:
-    """What was built: version, compiled core, CUDA version and archs, OpenMP; and the torch in use."""
+    """What was built: version, compiled core, CUDA version and archs, OpenMP; the CPU DWT's instruction set
+    (``simd``: the one in use, chosen at run time for this CPU; ``simd_supported``: those compiled in that this
+    CPU runs, widest first); and the torch in use."""
     from ._version import __version__
 
     c = load()
     info: dict[str, Any] = {"version": __version__, "compiled": c is not None, "torch": torch.__version__}
     if c is None:
-        info.update(cuda=False, openmp=False, error=_error)
+        info.update(cuda=False, openmp=False, simd=None, simd_supported=[], error=_error)
     else:
         info.update(c.build_info())
+        isa = c.dwt_cpu_isa() if hasattr(c, "dwt_cpu_isa") else {"selected": None, "supported": []}
+        info.update(simd=isa["selected"], simd_supported=list(isa["supported"]))
     info["gpu_available"] = torch.cuda.is_available()
     return info

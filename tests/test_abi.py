@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.skipif(ext.load() is None, reason="needs the compiled core")
 def test_python_codes_equal_the_compiled_ones():
     abi = ext.abi()
-    dtype = {torch.float32: "float32", torch.float64: "float64", torch.int32: "int32"}
+    dtype = {torch.float32: "float32", torch.float64: "float64", torch.int32: "int32", torch.float16: "float16"}
+    dtype[torch.bfloat16] = "bfloat16"
     assert abi["dwt_dtype"] == {dtype[k]: v for k, v in dwt._KERNEL_DTYPE.items()}
     assert abi["dwt_mode"] == wavelets.MODES
     ops = {"forward": dwt.FORWARD, "inverse": dwt.INVERSE}

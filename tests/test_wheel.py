@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import zipfile
@@ -78,5 +79,9 @@ def test_wheel_installs_beside_another_torch(tmp_path):
     assert res["torch"].split("+")[0] == OTHER_TORCH, res["torch"]
     assert not res["file"].startswith(str(ROOT)), res["file"]
     assert res["info"]["compiled"] and res["kernel"], res["info"]
+    # Run-time dispatch in the wheel (built for the x86-64 baseline): the widest instruction set this CPU runs.
+    assert res["info"]["simd"] == res["info"]["simd_supported"][0], res["info"]
+    if platform.machine() == "x86_64" and "avx2" in Path("/proc/cpuinfo").read_text():
+        assert res["info"]["simd"] in ("avx2", "avx512"), res["info"]
     assert res["err"] < 1e-10 and res["int_ok"]
     assert "pip install pywlc[weconvene]" in res["models"]

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "../bind_checks.h"
@@ -35,7 +36,7 @@ pywlc::DwtArgs make_dwt_args(uintptr_t src, uintptr_t dst, int dtype, int64_t ba
   a.integer = integer;
   pywlc::dwt_plan(a);  // validate while holding the GIL so errors surface as ValueError
   // Second line of defence (csrc/bind_checks.h): the element count fits, both buffers are non-null and aligned.
-  const int64_t es = dtype == pywlc::kFloat64 ? 8 : 4;
+  const int64_t es = dtype == pywlc::kFloat64 ? 8 : (dtype == pywlc::kFloat16 || dtype == pywlc::kBFloat16) ? 2 : 4;
   const int64_t n = pywlc::checked_numel({batch, dims[0], dims[1], dims[2]}, es, "dwt");
   pywlc::check_ptr(src, n, es, "dwt src");
   pywlc::check_ptr(dst, n, es, "dwt dst");
@@ -56,6 +57,18 @@ PYWLC_REGISTER_BINDINGS(dwt) {
         pywlc::dwt_cpu(a);
       },
       "Multi-level lifting DWT on host memory, Tensor[B, D0, D1, D2] -> same (packed layout).");
+  m.def(
+      "dwt_cpu_isa",
+      [](const std::string& set) {
+        if (!set.empty() && !pywlc::dwt2_fused_set_isa(set))
+          throw std::invalid_argument("instruction set '" + set + "' is not compiled in or not run by this CPU");
+        py::dict d;
+        d["selected"] = pywlc::dwt2_fused_isa();
+        d["supported"] = pywlc::dwt2_fused_isas_supported();
+        return d;
+      },
+      py::arg("set") = "",
+      "The fused CPU DWT's instruction set: {'selected', 'supported'}; `set` switches it (tests, benchmarks).");
 #ifdef PYWLC_WITH_CUDA
   m.def(
       "dwt_cuda",

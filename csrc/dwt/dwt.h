@@ -106,6 +106,13 @@ inline LineGeometry line_geometry(const DwtArgs& a, const DwtPass& p) {
 }
 
 void dwt_cpu(const DwtArgs& args);
+// Fused one-pass-per-level 2-D lifting (cpu/dwt2_fused_cpu.cpp, see dwt2_fused.h); dwt_cpu() uses it when
+// applicable.  It alone reads float16 / bfloat16 directly.
+bool dwt2_fused_applicable(const DwtArgs& args);
+void dwt2_fused_cpu(const DwtArgs& args);
+const char* dwt2_fused_isa();                           // instruction set in use: "avx512", "avx2", "baseline"
+std::vector<std::string> dwt2_fused_isas_supported();  // compiled in and run by this CPU, widest first
+bool dwt2_fused_set_isa(const std::string& name);       // tests/benchmarks: false if unsupported here
 // Fused one-pass-per-level 2-D Haar (cpu/haar2_cpu.cpp); dwt_cpu() uses it when applicable.
 bool haar2_applicable(const DwtArgs& args);
 void haar2_cpu(const DwtArgs& args);

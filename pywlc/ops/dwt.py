@@ -14,7 +14,8 @@ reversible ``int5/3`` of JPEG 2000 on int32 (bitwise lossless).  Modes: ``symmet
 non-expansive symmetric extension, any size) and ``periodization`` (even sizes at every level; equals
 pywt's ``periodization``).  pywt's own ``symmetric`` mode is expansive and differs at the borders.
 
-dtypes: float32, float64, float16 and bfloat16 (computed in float32, rounded once at the end); int32
+dtypes: float32, float64, float16 and bfloat16 (computed in float32, rounded once at the end; the 2-D CPU
+forward and inverse read and write the half types directly, with no float32 copy of the tensor); int32
 for ``int5/3``.  Backward is the adjoint transform, a kernel of its own.
 """
 
@@ -49,7 +50,7 @@ __all__ = [
 
 FORWARD, INVERSE, FORWARD_ADJOINT, INVERSE_ADJOINT = 0, 1, 2, 3
 _ADJOINT = {FORWARD: FORWARD_ADJOINT, INVERSE: INVERSE_ADJOINT, FORWARD_ADJOINT: FORWARD, INVERSE_ADJOINT: INVERSE}
-_KERNEL_DTYPE = {torch.float32: 0, torch.float64: 1, torch.int32: 2}
+_KERNEL_DTYPE = {torch.float32: 0, torch.float64: 1, torch.int32: 2, torch.float16: 3, torch.bfloat16: 4}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -112,15 +113,22 @@ def _kernel_scheme(wavelet: str) -> tuple:
     return s.flat(), s.k_low, s.k_high, s.zero_tail, s.integer
 
 
+def _reads_half(x: Tensor, wavelet: str, ndim: int, op: int) -> bool:
+    """Whether the kernel reads and writes ``x``'s half dtype itself: the fused 2-D CPU forward / inverse
+    (``csrc/dwt/dwt2_fused.h``) computes in float32 registers, without a float32 copy of the tensor.  Not Haar:
+    its float32 kernel is the direct 2x2 one (``haar2_cpu.cpp``), and half results must equal its rounding."""
+    return x.device.type == "cpu" and ndim == 2 and op in (FORWARD, INVERSE) and wavelet != "haar"
+
+
 def _run(x: Tensor, wavelet: str, levels: int, ndim: int, mode: str, op: int) -> Tensor:
     """Apply one of the four lifting maps to ``Tensor[..., *S]`` (validated); returns a new tensor."""
     out_dtype = x.dtype
-    if out_dtype in HALF_DTYPES:
+    launch = kernel("dwt", x)
+    if out_dtype in HALF_DTYPES and not (launch is not None and _reads_half(x, wavelet, ndim, op)):
         x = x.float()  # fp32 arithmetic inside, one rounding at the end
     x = x.contiguous()
     if x.numel() == 0 or levels == 0:
         return x.clone().to(out_dtype)
-    launch = kernel("dwt", x)
     if launch is not None:
         shape = x.shape
         dims = [1] * (3 - ndim) + list(shape[len(shape) - ndim :])

@@ -187,6 +187,7 @@ void run(const DwtArgs& a) {
 
 void dwt_cpu(const DwtArgs& args) {
   if (haar2_applicable(args)) return haar2_cpu(args);
+  if (dwt2_fused_applicable(args)) return dwt2_fused_cpu(args);
   switch (args.dtype) {
     case kFloat32:
       run<float>(args);
@@ -198,7 +199,8 @@ void dwt_cpu(const DwtArgs& args) {
       run<int32_t>(args);
       break;
     default:
-      throw std::invalid_argument("dtype must be float32, float64 or int32");
+      throw std::invalid_argument(
+          "dtype must be float32, float64 or int32 (float16 / bfloat16 only for the 2-D forward and inverse)");
   }
 }
 

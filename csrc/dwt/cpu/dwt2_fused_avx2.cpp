@@ -1,0 +1,26 @@
+// The fused 2-D DWT's row kernels (dwt2_fused_kernel.h) compiled for AVX2 + FMA (x86-64-v3), chosen at run time where the CPU has them.
+// The target pragma comes after every include: library code stays at the baseline, only the kernels widen.
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "../lifting_common.h"  // kPredict, kUpdate; DwtMode, DwtOp (abi.h)
+#include "../dwt2_fused.h"
+
+#if defined(PYWLC_DWT2_X86) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma")
+#endif
+
+namespace pywlc {
+namespace dwt2_avx2 {
+#include "dwt2_fused_kernel.h"
+}  // namespace dwt2_avx2
+}  // namespace pywlc
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif

@@ -1,0 +1,26 @@
+// The fused 2-D DWT's row kernels (dwt2_fused_kernel.h) compiled for AVX-512 F/BW/DQ/VL with 512-bit vectors (x86-64-v4), chosen at run time where the CPU has them.
+// The target pragma comes after every include: library code stays at the baseline, only the kernels widen.
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "../lifting_common.h"  // kPredict, kUpdate; DwtMode, DwtOp (abi.h)
+#include "../dwt2_fused.h"
+
+#if defined(PYWLC_DWT2_X86) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,prefer-vector-width=512")
+#endif
+
+namespace pywlc {
+namespace dwt2_avx512 {
+#include "dwt2_fused_kernel.h"
+}  // namespace dwt2_avx512
+}  // namespace pywlc
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif

@@ -1,0 +1,232 @@
+// Fused 2-D lifting DWT on the CPU (../dwt2_fused.h): levels, strips, threads, and the run-time choice of the
+// row kernels' instruction set.
+//
+// Levels chain through two scratch low bands per plane (ping-pong, in the compute type), so no level reads
+// what it writes and half-precision tensors round once, at the end.  Within a level, work items are strips
+// of output rows of one plane; a strip re-lifts a halo above it, so items are independent and the result is
+// the same for any thread count.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../dwt.h"
+#include "../dwt2_fused.h"
+
+namespace pywlc {
+namespace {
+
+// Below this many samples in a level, threads cost more than they save (same rule as the two-pass kernel).
+constexpr int64_t kParallelMinSamples = 1 << 15;
+// Strips never get fewer output row pairs than this: the halo (num_steps rows) stays a small overhead.
+constexpr int64_t kMinStripRows = 16;
+
+struct IsaEntry {
+  const char* name;
+  Dwt2StripFn fn;
+};
+
+// Widest first.
+std::vector<IsaEntry> compiled_isas() {
+  std::vector<IsaEntry> v;
+#ifdef PYWLC_DWT2_X86
+  v.push_back({"avx512", &dwt2_avx512::run_strip});
+  v.push_back({"avx2", &dwt2_avx2::run_strip});
+#endif
+  v.push_back({"baseline", &dwt2_baseline::run_strip});
+  return v;
+}
+
+bool cpu_has(const std::string& isa) {
+#if defined(PYWLC_DWT2_X86) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (isa == "avx512")
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("fma");
+  if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  return isa == "baseline";
+}
+
+// The widest instruction set this CPU runs, capped by PYWLC_DWT_ISA (baseline / avx2 / avx512) if set.
+IsaEntry& selected() {
+  static IsaEntry chosen = [] {
+    const char* cap = std::getenv("PYWLC_DWT_ISA");
+    bool allowed = cap == nullptr || *cap == '\0';
+    for (const IsaEntry& e : compiled_isas()) {
+      allowed = allowed || std::strcmp(cap, e.name) == 0;
+      if (allowed && cpu_has(e.name)) return e;
+    }
+    return compiled_isas().back();
+  }();
+  return chosen;
+}
+
+template <typename C>
+void run_levels(const DwtArgs& a) {
+  const int64_t planes = a.batch * a.dims[0], H = a.dims[1], W = a.dims[2];
+  if (planes * H * W == 0) return;
+  const int64_t plane = H * W;
+  const bool analysis = a.op == kForward;
+  const int64_t storage_size = a.dtype == kFloat64 ? 8 : (a.dtype == kFloat16 || a.dtype == kBFloat16) ? 2 : 4;
+  char* src = static_cast<char*>(const_cast<void*>(a.src));
+  char* dst = static_cast<char*>(a.dst);
+  // Scratch low bands: level l's low band lives in scratch[l & 1] (every level but the coarsest).
+  // Level 0's low band is the largest; level 1's a quarter of it (uninitialised: every sample is written
+  // before it is read).
+  const int64_t sw = (W + 1) / 2, scratch_plane[2] = {((H + 1) / 2) * sw, ((H + 3) / 4) * sw};
+  const int64_t scratch_size = a.levels > 1 ? planes * (scratch_plane[0] + (a.levels > 2 ? scratch_plane[1] : 0)) : 0;
+  std::unique_ptr<C[]> scratch(new C[static_cast<size_t>(scratch_size)]);
+  auto scratch_view = [&](int l, int64_t b) {
+    C* base = scratch.get() + (l & 1) * planes * scratch_plane[0];
+    return Dwt2View{base + b * scratch_plane[l & 1], sw, true};
+  };
+  auto tensor_view = [&](char* base, int64_t b) { return Dwt2View{base + b * plane * storage_size, W, false}; };
+
+  Dwt2Strip proto{};
+  proto.op = a.op;
+  proto.mode = a.mode;
+  proto.storage = a.dtype;
+  proto.num_steps = static_cast<int>(a.steps.size() / 3);
+  for (int q = 0; q < proto.num_steps; ++q) {
+    proto.kind[q] = static_cast<int>(a.steps[3 * q]);
+    proto.a[q] = a.steps[3 * q + 1];
+    proto.b[q] = a.steps[3 * q + 2];
+  }
+  proto.k_low = a.k_low;
+  proto.k_high = a.k_high;
+  proto.zero_tail = a.zero_tail;
+  proto.integer = a.integer;
+  proto.ring_rows = dwt2_fused_ring_rows(proto.kind, proto.num_steps);
+
+#ifdef _OPENMP
+  const int threads = omp_get_max_threads();
+#else
+  const int threads = 1;
+#endif
+  // Per-thread work memory, sized for the widest level (level 0), 64-byte aligned rows of the ring.
+  const int64_t work_bytes = (dwt2_fused_work_bytes(W, proto.ring_rows, a.dtype) + 63) / 64 * 64;
+  std::unique_ptr<unsigned char[]> work_mem(new unsigned char[static_cast<size_t>(work_bytes * threads + 64)]);
+  unsigned char* work0 = work_mem.get() + (64 - reinterpret_cast<uintptr_t>(work_mem.get()) % 64) % 64;
+  const Dwt2StripFn fn = selected().fn;
+
+  int64_t h = H, w = W;
+  std::vector<int64_t> hs(a.levels), ws(a.levels);
+  for (int l = 0; l < a.levels; ++l) {
+    hs[l] = h;
+    ws[l] = w;
+    h = (h + 1) / 2;
+    w = (w + 1) / 2;
+  }
+  for (int step = 0; step < a.levels; ++step) {
+    const int l = analysis ? step : a.levels - 1 - step;
+    const int64_t lh = hs[l], lw = ws[l], pairs = (lh + 1) / 2;
+    const bool parallel = threads > 1 && planes * lh * lw >= kParallelMinSamples;
+    // Enough items to balance the team (8 per thread), none shorter than kMinStripRows.
+    int64_t strips = 1;
+    if (parallel) {
+      strips = (8 * threads + planes - 1) / planes;
+      strips = std::max<int64_t>(1, std::min(strips, pairs / kMinStripRows));
+    }
+    const int64_t items = planes * strips;
+#pragma omp parallel if (parallel && items > 1)
+    {
+#ifdef _OPENMP
+      unsigned char* work = work0 + work_bytes * omp_get_thread_num();
+#else
+      unsigned char* work = work0;
+#endif
+#pragma omp for schedule(static)
+      for (int64_t q = 0; q < items; ++q) {
+        const int64_t b = q / strips, t = q % strips;
+        Dwt2Strip s = proto;
+        s.h = lh;
+        s.w = lw;
+        s.j0 = pairs * t / strips;
+        s.j1 = pairs * (t + 1) / strips;
+        s.work = work;
+        if (analysis) {
+          s.samples = l == 0 ? tensor_view(src, b) : scratch_view(l - 1, b);
+          s.low = l == a.levels - 1 ? tensor_view(dst, b) : scratch_view(l, b);
+          s.bands = tensor_view(dst, b);
+        } else {
+          s.low = l == a.levels - 1 ? tensor_view(src, b) : scratch_view(l, b);
+          s.bands = tensor_view(src, b);
+          s.samples = l == 0 ? tensor_view(dst, b) : scratch_view(l - 1, b);
+        }
+        fn(s);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int dwt2_fused_ring_rows(const int* kind, int num_steps) {
+  // Longest lag of the forward order and of the reversed (synthesis) order, as make_steps() computes them.
+  int longest = 0;
+  for (int reversed = 0; reversed < 2; ++reversed) {
+    int lag = 0;
+    for (int q = 1; q < num_steps; ++q) {
+      const int cur = reversed ? kind[num_steps - 1 - q] : kind[q];
+      const int prev = reversed ? kind[num_steps - q] : kind[q - 1];
+      lag += (cur == kPredict && prev == kUpdate) ? 1 : 0;
+    }
+    longest = std::max(longest, lag);
+  }
+  // At sweep position k the ring holds rows k - out_lag .. k + 1, out_lag = longest + 2.
+  int rows = 1;
+  while (rows < longest + 4) rows *= 2;
+  return rows;
+}
+
+int64_t dwt2_fused_work_bytes(int64_t w, int ring_rows, int storage) {
+  // Rows padded as the kernel's ring_stride() does: whole 64-byte lines plus one.
+  const int64_t c = storage == kD2Float64 ? 8 : 4, line = 64 / c;
+  auto padded = [line](int64_t n) { return (n + line - 1) / line * line + line; };
+  return c * (2 * ring_rows * padded(w) + 2 * padded((w + 1) / 2)) + 64;
+}
+
+bool dwt2_fused_applicable(const DwtArgs& a) {
+  return a.ndim == 2 && (a.op == kForward || a.op == kInverse) && a.src != a.dst && a.levels > 0 &&
+         a.steps.size() % 3 == 0 && a.steps.size() / 3 <= static_cast<size_t>(kMaxLiftSteps);
+}
+
+void dwt2_fused_cpu(const DwtArgs& a) {
+  dwt_plan(a);  // same validation as the two-pass kernel
+  switch (a.dtype) {
+    case kFloat64:
+      return run_levels<double>(a);
+    case kInt32:
+      return run_levels<int32_t>(a);
+    default:  // float32, float16, bfloat16: computed in float32
+      return run_levels<float>(a);
+  }
+}
+
+const char* dwt2_fused_isa() { return selected().name; }
+
+std::vector<std::string> dwt2_fused_isas_supported() {
+  std::vector<std::string> v;
+  for (const IsaEntry& e : compiled_isas())
+    if (cpu_has(e.name)) v.push_back(e.name);
+  return v;
+}
+
+bool dwt2_fused_set_isa(const std::string& name) {
+  for (const IsaEntry& e : compiled_isas())
+    if (name == e.name && cpu_has(e.name)) {
+      selected() = e;
+      return true;
+    }
+  return false;
+}
+
+}  // namespace pywlc

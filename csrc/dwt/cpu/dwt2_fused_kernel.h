@@ -1,0 +1,523 @@
+// Row kernels of the fused 2-D lifting DWT (../dwt2_fused.h), written once and compiled once per instruction
+// set: cpu/dwt2_fused_<isa>.cpp includes this file after a `#pragma GCC target` and inside
+// `namespace pywlc::dwt2_<isa>`.  Everything below has internal linkage except run_strip(), so no copy
+// compiled for a wider instruction set can be picked by the linker for a narrower one (the usual trap of
+// multi-versioning through inline/template functions).  The includer provides <cstdint>, <cstring>,
+// ../dwt2_fused.h and ../../abi.h, all before its target pragma.
+//
+// Layout of a level (ITU-T T.800 Annex F, 2D_SD / 2D_SR): analysis lifts columns first, then rows;
+// synthesis rows first, then columns -- the order of the two-pass kernel, so integer 5/3 stays bitwise equal.
+//   forward: raw rows enter a ring (even rows -> E, odd rows -> O); the column steps run as one sweep over
+//            ring positions, step q working `lag[q]` rows behind the newest (Kutil 2006); a row leaving the
+//            sweep is scaled, lifted along the row and written to its two bands.
+//   inverse: a row of two bands is unscaled and lifted along the row into the ring; the column steps sweep
+//            in reverse order with negated weights; a row leaving the sweep is written out.
+// Conventions (steps, boundary rules, scalings) are those of lifting_common.h and pywlc/ops/wavelets.py.
+
+namespace {
+
+using i64 = int64_t;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PYWLC_DWT2_INLINE inline __attribute__((always_inline))
+#else
+#define PYWLC_DWT2_INLINE inline
+#endif
+
+// ----------------------------------------------------------------------------------------------------
+// Element types and their conversions to the compute type
+
+struct F16 {  // torch.float16 bits
+  uint16_t bits;
+};
+struct BF16 {  // torch.bfloat16 bits
+  uint16_t bits;
+};
+
+inline uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float float_of(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// IEEE binary16 <-> binary32, round to nearest even, branch-free so loops over a row vectorise
+// (F. Giesen, "half_to_float" / "float_to_half_fast3_rtne", public domain).
+inline float half_to_float(uint16_t h) {
+  const uint32_t shifted_exp = 0x7c00u << 13;
+  uint32_t o = (static_cast<uint32_t>(h) & 0x7fffu) << 13;
+  const uint32_t exp = shifted_exp & o;
+  o += (127u - 15u) << 23;
+  if (exp == shifted_exp) o += (128u - 16u) << 23;  // Inf / NaN
+  if (exp == 0) o = bits_of(float_of(o + (1u << 23)) - float_of(113u << 23));  // zero / subnormal
+  return float_of(o | ((static_cast<uint32_t>(h) & 0x8000u) << 16));
+}
+
+inline uint16_t float_to_half(float v) {
+  const uint32_t f32_inf = 255u << 23, f16_max = (127u + 16u) << 23;
+  const uint32_t denorm_magic = ((127u - 15u) + (23u - 10u) + 1u) << 23;
+  uint32_t f = bits_of(v);
+  const uint32_t sign = f & 0x80000000u;
+  f ^= sign;
+  uint32_t o;
+  if (f >= f16_max) {
+    o = f > f32_inf ? 0x7e00u : 0x7c00u;
+  } else if (f < (113u << 23)) {  // subnormal or zero: the float addition rounds to nearest even
+    o = bits_of(float_of(f) + float_of(denorm_magic)) - denorm_magic;
+  } else {
+    const uint32_t mant_odd = (f >> 13) & 1u;
+    f += 0xc8000fffu + mant_odd;  // exponent rebias (15 - 127) << 23, plus the rounding bias
+    o = f >> 13;
+  }
+  return static_cast<uint16_t>(o | (sign >> 16));
+}
+
+// binary32 -> bfloat16, round to nearest even (c10::BFloat16's rule; NaN stays a quiet NaN).
+inline uint16_t float_to_bf16(float v) {
+  const uint32_t u = bits_of(v);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+template <class C>
+inline C load1(const C* p, i64 i) {
+  return p[i];
+}
+inline float load1(const F16* p, i64 i) { return half_to_float(p[i].bits); }
+inline float load1(const BF16* p, i64 i) { return float_of(static_cast<uint32_t>(p[i].bits) << 16); }
+
+template <class C>
+inline void store1(C* p, i64 i, C v) {
+  p[i] = v;
+}
+inline void store1(F16* p, i64 i, float v) { p[i].bits = float_to_half(v); }
+inline void store1(BF16* p, i64 i, float v) { p[i].bits = float_to_bf16(v); }
+
+template <class C, class S>
+void store_row(S* __restrict__ dst, const C* __restrict__ src, i64 n) {
+  for (i64 i = 0; i < n; ++i) store1(dst, i, src[i]);
+}
+
+template <class C, class S>
+void load_row(C* __restrict__ dst, const S* __restrict__ src, i64 n) {
+  for (i64 i = 0; i < n; ++i) dst[i] = load1(src, i);
+}
+
+// ----------------------------------------------------------------------------------------------------
+// Lifting arithmetic
+
+template <class C>
+constexpr bool kInteger = static_cast<C>(1) / static_cast<C>(2) == static_cast<C>(0);
+
+// Neighbour of sample i of a length-n sequence under the boundary rule; -1 contributes 0
+// (lifting_common.h, lift_neighbour).  Periodic ring rows are addressed virtually and never come here.
+inline i64 neighbour(i64 i, i64 n, int mode, bool zero_tail) {
+  if (i >= 0 && i < n) return i;
+  if (mode == kPeriodization) return ((i % n) + n) % n;
+  if (zero_tail) return -1;
+  return i < 0 ? 0 : n - 1;
+}
+
+// t[i] += a * s0[i] + b * s1[i]: every float lifting step, along a row or across ring rows.
+template <class C>
+inline void axpby(C* __restrict__ t, const C* __restrict__ s0, const C* __restrict__ s1, i64 n, C a, C b) {
+  for (i64 i = 0; i < n; ++i) t[i] += a * s0[i] + b * s1[i];
+}
+
+// out[i] = t[i] + a * s0[i] + b * s1[i]: a step whose target row is read from the tensor and written to the ring
+// (the forward's first two steps load rows this way instead of copying them first).
+template <class C>
+inline void axpby_to(C* __restrict__ out, const C* __restrict__ t, const C* __restrict__ s0, const C* __restrict__ s1,
+                     i64 n, C a, C b) {
+  for (i64 i = 0; i < n; ++i) out[i] = t[i] + (a * s0[i] + b * s1[i]);
+}
+
+// T.800 eq. F-5 / F-6 increments in 32 bits: floor((x + y) / 2) and floor((x + y + 2) / 4) without forming
+// x + y (which can overflow int32); equal to lifting_common.h's int53_delta for every int32 pair.
+inline int32_t floor_half_sum(int32_t x, int32_t y) { return (x >> 1) + (y >> 1) + (x & y & 1); }
+inline int32_t floor_quarter_sum(int32_t x, int32_t y) { return (x >> 2) + (y >> 2) + (((x & 3) + (y & 3) + 2) >> 2); }
+
+// Reversible step: t += sign * delta, modulo 2^32 (wrap_add), so the round trip is bitwise for any int32.
+inline uint32_t int_delta(bool predict, int32_t x, int32_t y) {
+  return predict ? 0u - static_cast<uint32_t>(floor_half_sum(x, y)) : static_cast<uint32_t>(floor_quarter_sum(x, y));
+}
+
+inline void int_step(int32_t* __restrict__ t, const int32_t* __restrict__ s0, const int32_t* __restrict__ s1, i64 n,
+                     bool predict, bool forward) {
+  if (predict == forward) {  // forward predict subtracts floor_half_sum; inverse update subtracts floor_quarter_sum
+    if (predict)
+      for (i64 i = 0; i < n; ++i)
+        t[i] = static_cast<int32_t>(static_cast<uint32_t>(t[i]) - static_cast<uint32_t>(floor_half_sum(s0[i], s1[i])));
+    else
+      for (i64 i = 0; i < n; ++i)
+        t[i] = static_cast<int32_t>(static_cast<uint32_t>(t[i]) - static_cast<uint32_t>(floor_quarter_sum(s0[i], s1[i])));
+  } else {
+    if (predict)
+      for (i64 i = 0; i < n; ++i)
+        t[i] = static_cast<int32_t>(static_cast<uint32_t>(t[i]) + static_cast<uint32_t>(floor_half_sum(s0[i], s1[i])));
+    else
+      for (i64 i = 0; i < n; ++i)
+        t[i] = static_cast<int32_t>(static_cast<uint32_t>(t[i]) + static_cast<uint32_t>(floor_quarter_sum(s0[i], s1[i])));
+  }
+}
+
+inline void int_step_to(int32_t* __restrict__ out, const int32_t* __restrict__ t, const int32_t* __restrict__ s0,
+                        const int32_t* __restrict__ s1, i64 n, bool predict) {  // forward sign only
+  if (predict)
+    for (i64 i = 0; i < n; ++i)
+      out[i] = static_cast<int32_t>(static_cast<uint32_t>(t[i]) - static_cast<uint32_t>(floor_half_sum(s0[i], s1[i])));
+  else
+    for (i64 i = 0; i < n; ++i)
+      out[i] = static_cast<int32_t>(static_cast<uint32_t>(t[i]) + static_cast<uint32_t>(floor_quarter_sum(s0[i], s1[i])));
+}
+
+// The scheme in the compute type, in execution order (forward: as given; inverse: reversed, negated).
+template <class C>
+struct Steps {
+  int n;
+  int kind[8];
+  C a[8], b[8];
+  int lag[8];  // sweep lag of each step in the column pipeline
+  int out_lag;  // rows between the newest step and a row leaving the sweep (after every read of it)
+  C row_low, row_high;  // scaling applied when a row is stored (forward) or loaded (inverse)
+  C col_low, col_high;  // the same along columns, applied to E / O ring rows
+  bool zero_tail;
+};
+
+template <class C>
+Steps<C> make_steps(const Dwt2Strip& s, bool inverse) {
+  Steps<C> p{};
+  p.n = s.num_steps;
+  for (int q = 0; q < p.n; ++q) {
+    const int from = inverse ? p.n - 1 - q : q;
+    p.kind[q] = s.kind[from];
+    p.a[q] = static_cast<C>(inverse ? -s.a[from] : s.a[from]);
+    p.b[q] = static_cast<C>(inverse ? -s.b[from] : s.b[from]);
+    // A predict that follows an update needs e[j + 1] updated: it runs one row behind (lift_group_pipelined).
+    p.lag[q] = q == 0 ? 0 : p.lag[q - 1] + ((p.kind[q] == kPredict && p.kind[q - 1] == kUpdate) ? 1 : 0);
+  }
+  p.out_lag = (p.n ? p.lag[p.n - 1] : 0) + 2;
+  // Synthesis multiplies by the reciprocal, computed in the compute type as lift_group does (one / k).
+  const C one = static_cast<C>(1);
+  const C kl = static_cast<C>(s.k_low), kh = static_cast<C>(s.k_high);
+  p.row_low = p.col_low = inverse ? one / kl : kl;
+  p.row_high = p.col_high = inverse ? one / kh : kh;
+  p.zero_tail = s.zero_tail;
+  return p;
+}
+
+// One lifting step along a contiguous row of halves E[ne], O[no]: the interior is one vectorised loop, the
+// (at most two) boundary samples take their neighbours from the boundary rule.
+template <class C>
+PYWLC_DWT2_INLINE void row_step(C* E, C* O, i64 ne, i64 no, int kind, C a, C b, int mode, bool zero_tail, bool forward) {
+  const bool predict = kind == kPredict;
+  C* tgt = predict ? O : E;
+  const C* src = predict ? E : O;
+  const i64 nt = predict ? no : ne, ns = predict ? ne : no;
+  const i64 off0 = predict ? 0 : -1;
+  const i64 lo = -off0;  // first sample whose neighbours (i + off0, i + off0 + 1) both exist
+  i64 hi = ns - off0 - 1;
+  if (hi > nt) hi = nt;
+  if (hi < lo) hi = lo;
+  if constexpr (kInteger<C>) {
+    int_step(tgt + lo, src + lo + off0, src + lo + off0 + 1, hi - lo, predict, forward);
+  } else {
+    axpby(tgt + lo, src + lo + off0, src + lo + off0 + 1, hi - lo, a, b);
+  }
+  for (int part = 0; part < 2; ++part) {
+    const i64 i0 = part == 0 ? 0 : hi, i1 = part == 0 ? (lo < nt ? lo : nt) : nt;
+    for (i64 i = i0; i < i1; ++i) {
+      const i64 j0 = neighbour(i + off0, ns, mode, zero_tail), j1 = neighbour(i + off0 + 1, ns, mode, zero_tail);
+      if constexpr (kInteger<C>) {
+        const uint32_t d = int_delta(predict, src[j0], src[j1]);
+        tgt[i] = static_cast<int32_t>(static_cast<uint32_t>(tgt[i]) + (forward ? d : 0u - d));
+      } else {
+        C acc = C(0);
+        if (j0 >= 0) acc += a * src[j0];
+        if (j1 >= 0) acc += b * src[j1];
+        tgt[i] += acc;
+      }
+    }
+  }
+}
+
+// Analysis of one row x[w] (already lifted along columns): split, the row steps, scale; the column scale
+// `col` is applied while splitting (the two-pass kernel scales the column before gathering the row).
+template <class C, class SL, class SH>
+void row_forward(const C* __restrict__ x, i64 w, C col, const Steps<C>& p, int mode, C* __restrict__ E,
+                 C* __restrict__ O, SL* low, SH* high) {
+  const i64 ne = (w + 1) / 2, no = w / 2;
+  if constexpr (kInteger<C>) {
+    for (i64 i = 0; i < no; ++i) {
+      E[i] = x[2 * i];
+      O[i] = x[2 * i + 1];
+    }
+    if (w & 1) E[ne - 1] = x[w - 1];
+  } else {
+    for (i64 i = 0; i < no; ++i) {
+      E[i] = x[2 * i] * col;
+      O[i] = x[2 * i + 1] * col;
+    }
+    if (w & 1) E[ne - 1] = x[w - 1] * col;
+  }
+  for (int q = 0; q < p.n; ++q) row_step(E, O, ne, no, p.kind[q], p.a[q], p.b[q], mode, p.zero_tail, true);
+  if constexpr (kInteger<C>) {
+    store_row(low, E, ne);
+    store_row(high, O, no);
+  } else {
+    for (i64 i = 0; i < ne; ++i) store1(low, i, E[i] * p.row_low);
+    for (i64 i = 0; i < no; ++i) store1(high, i, O[i] * p.row_high);
+  }
+}
+
+// Synthesis of one row from its two halves: unscale, the row steps (reversed, negated), merge into x[w];
+// the column unscale `col` is applied while merging (the two-pass kernel unscales after gathering).
+template <class C, class SL, class SH>
+void row_inverse(const SL* low, const SH* high, i64 w, C col, const Steps<C>& p, int mode, C* __restrict__ E,
+                 C* __restrict__ O, C* __restrict__ x) {
+  const i64 ne = (w + 1) / 2, no = w / 2;
+  if constexpr (kInteger<C>) {
+    load_row(E, low, ne);
+    load_row(O, high, no);
+  } else {
+    for (i64 i = 0; i < ne; ++i) E[i] = load1(low, i) * p.row_low;
+    for (i64 i = 0; i < no; ++i) O[i] = load1(high, i) * p.row_high;
+  }
+  for (int q = 0; q < p.n; ++q) row_step(E, O, ne, no, p.kind[q], p.a[q], p.b[q], mode, p.zero_tail, false);
+  if constexpr (kInteger<C>) {
+    for (i64 i = 0; i < no; ++i) {
+      x[2 * i] = E[i];
+      x[2 * i + 1] = O[i];
+    }
+    if (w & 1) x[w - 1] = E[ne - 1];
+  } else {
+    for (i64 i = 0; i < no; ++i) {
+      x[2 * i] = E[i] * col;
+      x[2 * i + 1] = O[i] * col;
+    }
+    if (w & 1) x[w - 1] = E[ne - 1] * col;
+  }
+}
+
+// ----------------------------------------------------------------------------------------------------
+// The column pipeline over a ring of rows
+
+// Ring of `rows` E rows and as many O rows of width w; virtual row v (any integer: periodic strips start
+// above row 0) lives in slot v mod rows.
+template <class C>
+struct Ring {
+  C* e;
+  C* o;
+  i64 w, stride, mask;
+  C* e_row(i64 v) const { return e + (v & mask) * stride; }
+  C* o_row(i64 v) const { return o + (v & mask) * stride; }
+};
+
+// Ring row stride: whole 64-byte lines plus one, so rows of a power-of-two width do not all map to the
+// same L1 sets (a 4 KiB stride would leave the 16 ring rows fighting over 8 ways).
+template <class C>
+inline i64 ring_stride(i64 w) {
+  const i64 line = 64 / static_cast<i64>(sizeof(C));
+  return (w + line - 1) / line * line + line;
+}
+
+// Work memory: E ring, O ring, then the two halves of one row (each padded the same way).
+template <class C>
+inline Ring<C> make_ring(C* work, i64 w, i64 rows) {
+  const i64 st = ring_stride<C>(w);
+  return Ring<C>{work, work + rows * st, w, st, rows - 1};
+}
+
+// Step q of the sweep at ring row j (virtual), if that row exists.  Symmetric strips clamp neighbours into
+// [0, n); periodic ones read the virtual rows around j, which the loads filled with the wrapped rows.
+template <class C>
+void column_step(const Ring<C>& r, const Steps<C>& p, int q, i64 j, i64 ks, i64 ne, i64 no, bool periodic,
+                 bool forward) {
+  const bool predict = p.kind[q] == kPredict;
+  const i64 nt = predict ? no : ne, ns = predict ? ne : no;
+  if (j < ks || (!periodic && j >= nt)) return;
+  const i64 i0 = predict ? j : j - 1;
+  // Virtual rows may be negative (periodic); `has` is false only for a zero-tail neighbour past the end.
+  i64 n0 = i0, n1 = i0 + 1;
+  bool has0 = true, has1 = true;
+  if (!periodic) {
+    n0 = neighbour(i0, ns, kSymmetric, p.zero_tail);
+    n1 = neighbour(i0 + 1, ns, kSymmetric, p.zero_tail);
+    has0 = n0 >= 0;
+    has1 = n1 >= 0;
+  }
+  C* t = predict ? r.o_row(j) : r.e_row(j);
+  const C* s0 = predict ? r.e_row(has0 ? n0 : 0) : r.o_row(has0 ? n0 : 0);
+  const C* s1 = predict ? r.e_row(has1 ? n1 : 0) : r.o_row(has1 ? n1 : 0);
+  if constexpr (kInteger<C>) {
+    int_step(t, s0, s1, r.w, predict, forward);
+  } else {
+    axpby(t, s0, s1, r.w, has0 ? p.a[q] : C(0), has1 ? p.b[q] : C(0));
+  }
+}
+
+inline i64 wrap(i64 v, i64 n) { return ((v % n) + n) % n; }
+
+// The forward's opening predict and update at sweep position k (both lag 0, see forward_strip): the predict
+// writes odd row k of the ring from input rows, the update even row k from the input and the ring.
+template <class C>
+void first_steps_direct(const Ring<C>& r, const Steps<C>& p, const C* in, i64 si, i64 k, i64 ks, i64 ne, i64 no,
+                        bool periodic) {
+  const i64 w = r.w;
+  if (periodic || k < no) {  // o[k] += a * e[k] + b * e[k + 1]
+    i64 n0 = k, n1 = k + 1;
+    bool has0 = true, has1 = true;
+    if (!periodic) {
+      n0 = neighbour(k, ne, kSymmetric, p.zero_tail);
+      n1 = neighbour(k + 1, ne, kSymmetric, p.zero_tail);
+      has0 = n0 >= 0;
+      has1 = n1 >= 0;
+    }
+    const C* e0 = in + 2 * (periodic ? wrap(n0, ne) : (has0 ? n0 : 0)) * si;
+    const C* e1 = in + 2 * (periodic ? wrap(n1, ne) : (has1 ? n1 : 0)) * si;
+    const C* o = in + (2 * (periodic ? wrap(k, no) : k) + 1) * si;
+    if constexpr (kInteger<C>) {
+      int_step_to(r.o_row(k), o, e0, e1, w, true);
+    } else {
+      axpby_to(r.o_row(k), o, e0, e1, w, has0 ? p.a[0] : C(0), has1 ? p.b[0] : C(0));
+    }
+  }
+  if (periodic || k < ne) {  // e[k] += a * o[k - 1] + b * o[k]; o[ks - 1] is the zeroed slot (discarded rows)
+    i64 n0 = k - 1, n1 = k;
+    bool has0 = true, has1 = true;
+    if (!periodic) {
+      n0 = neighbour(k - 1, no, kSymmetric, p.zero_tail);
+      n1 = neighbour(k, no, kSymmetric, p.zero_tail);
+      has0 = n0 >= 0;
+      has1 = n1 >= 0;
+    }
+    const C* e = in + 2 * (periodic ? wrap(k, ne) : k) * si;
+    const C* o0 = r.o_row(has0 ? n0 : 0);
+    const C* o1 = r.o_row(has1 ? n1 : 0);
+    if constexpr (kInteger<C>) {
+      int_step_to(r.e_row(k), e, o0, o1, w, false);
+    } else {
+      axpby_to(r.e_row(k), e, o0, o1, w, has0 ? p.a[1] : C(0), has1 ? p.b[1] : C(0));
+    }
+  }
+}
+
+// Rows a strip re-lifts above its first output row: a garbage row above the strip reaches at most one
+// row further per update step, so num_steps rows are always enough (and keep strips independent).
+inline i64 strip_start(const Dwt2Strip& s, bool periodic) {
+  const i64 ks = s.j0 - s.num_steps;
+  return periodic || ks > 0 ? ks : 0;
+}
+
+template <class C, class SIn, class SLow, class SHi>
+void forward_strip(const Dwt2Strip& s, C* work) {
+  const Steps<C> p = make_steps<C>(s, false);
+  const bool periodic = s.mode == kPeriodization;
+  const i64 h = s.h, w = s.w, ne = (h + 1) / 2, no = h / 2, wl = (w + 1) / 2;
+  const i64 rows = s.ring_rows;
+  const Ring<C> r = make_ring(work, w, rows);
+  C* E = work + 2 * rows * r.stride;
+  C* O = E + ring_stride<C>(wl);
+  const SIn* in = static_cast<const SIn*>(s.samples.ptr);
+  SLow* low = static_cast<SLow*>(s.low.ptr);
+  SHi* bands = static_cast<SHi*>(s.bands.ptr);
+  const i64 si = s.samples.stride, sl = s.low.stride, sb = s.bands.stride;
+  const i64 ks = strip_start(s, periodic);
+  std::memset(work, 0, sizeof(C) * 2 * rows * r.stride);  // rows above the strip read as 0 (discarded results)
+  // Direct: a predict then an update open the scheme (5/3, 9/7, Haar) and the input is in the compute type.
+  // The predict then reads even rows straight from the input and writes odd rows into the ring, the update
+  // writes even rows into the ring: no row is copied before it is lifted.
+  const bool direct = std::is_same<SIn, C>::value && p.n >= 2 && p.kind[0] == kPredict && p.kind[1] == kUpdate;
+  const i64 kend = s.j1 - 1 + p.out_lag;
+  for (i64 k = (direct ? ks : ks - 1); k <= kend; ++k) {
+    if (direct) {
+      first_steps_direct(r, p, reinterpret_cast<const C*>(in), si, k, ks, ne, no, periodic);
+    } else {
+      const i64 v = k + 1;  // the newest row the steps at position k read
+      if (periodic || v < ne) load_row(r.e_row(v), in + 2 * (periodic ? wrap(v, ne) : v) * si, w);
+      if (periodic || v < no) load_row(r.o_row(v), in + (2 * (periodic ? wrap(v, no) : v) + 1) * si, w);
+      if (k < ks) continue;
+    }
+    for (int q = direct ? 2 : 0; q < p.n; ++q) column_step(r, p, q, k - p.lag[q], ks, ne, no, periodic, true);
+    const i64 j = k - p.out_lag;
+    if (j < s.j0 || j >= s.j1) continue;
+    row_forward(r.e_row(j), w, p.col_low, p, s.mode, E, O, low + j * sl, bands + j * sb + wl);
+    if (periodic || j < no)
+      row_forward(r.o_row(j), w, p.col_high, p, s.mode, E, O, bands + (ne + j) * sb, bands + (ne + j) * sb + wl);
+  }
+}
+
+template <class C, class SLow, class SHi, class SOut>
+void inverse_strip(const Dwt2Strip& s, C* work) {
+  const Steps<C> p = make_steps<C>(s, true);
+  const bool periodic = s.mode == kPeriodization;
+  const i64 h = s.h, w = s.w, ne = (h + 1) / 2, no = h / 2, wl = (w + 1) / 2;
+  const i64 rows = s.ring_rows;
+  const Ring<C> r = make_ring(work, w, rows);
+  C* E = work + 2 * rows * r.stride;
+  C* O = E + ring_stride<C>(wl);
+  const SLow* low = static_cast<const SLow*>(s.low.ptr);
+  const SHi* bands = static_cast<const SHi*>(s.bands.ptr);
+  SOut* out = static_cast<SOut*>(s.samples.ptr);
+  const i64 so = s.samples.stride, sl = s.low.stride, sb = s.bands.stride;
+  const i64 ks = strip_start(s, periodic);
+  std::memset(work, 0, sizeof(C) * 2 * rows * r.stride);
+  const i64 kend = s.j1 - 1 + p.out_lag;
+  for (i64 k = ks - 1; k <= kend; ++k) {
+    const i64 v = k + 1;
+    if (periodic || v < ne) {
+      const i64 pr = periodic ? wrap(v, ne) : v;
+      row_inverse(low + pr * sl, bands + pr * sb + wl, w, p.col_low, p, s.mode, E, O, r.e_row(v));
+    }
+    if (periodic || v < no) {
+      const i64 pr = ne + (periodic ? wrap(v, no) : v);
+      row_inverse(bands + pr * sb, bands + pr * sb + wl, w, p.col_high, p, s.mode, E, O, r.o_row(v));
+    }
+    if (k < ks) continue;
+    for (int q = 0; q < p.n; ++q) column_step(r, p, q, k - p.lag[q], ks, ne, no, periodic, false);
+    const i64 j = k - p.out_lag;
+    if (j < s.j0 || j >= s.j1) continue;
+    store_row(out + 2 * j * so, r.e_row(j), w);
+    if (periodic || j < no) store_row(out + (2 * j + 1) * so, r.o_row(j), w);
+  }
+}
+
+// Storage type S, compute type C; views marked `compute` hold C (the scratch between levels).
+template <class C, class S>
+void run_typed(const Dwt2Strip& s) {
+  C* work = static_cast<C*>(s.work);
+  if (s.op == kForward) {
+    if (s.samples.compute) {
+      if (s.low.compute) forward_strip<C, C, C, S>(s, work); else forward_strip<C, C, S, S>(s, work);
+    } else {
+      if (s.low.compute) forward_strip<C, S, C, S>(s, work); else forward_strip<C, S, S, S>(s, work);
+    }
+  } else {
+    if (s.low.compute) {
+      if (s.samples.compute) inverse_strip<C, C, S, C>(s, work); else inverse_strip<C, C, S, S>(s, work);
+    } else {
+      if (s.samples.compute) inverse_strip<C, S, S, C>(s, work); else inverse_strip<C, S, S, S>(s, work);
+    }
+  }
+}
+
+}  // namespace
+
+void run_strip(const Dwt2Strip& s) {
+  switch (s.storage) {
+    case kD2Float32:
+      return run_typed<float, float>(s);
+    case kD2Float64:
+      return run_typed<double, double>(s);
+    case kD2Int32:
+      return run_typed<int32_t, int32_t>(s);
+    case kD2Float16:
+      return run_typed<float, F16>(s);
+    default:
+      return run_typed<float, BF16>(s);
+  }
+}
