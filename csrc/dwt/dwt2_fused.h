@@ -43,12 +43,13 @@ struct Dwt2Strip {
   double k_low, k_high;
   bool zero_tail, integer;
   int ring_rows;  // dwt2_fused_ring_rows(kind, num_steps)
+  bool stream;    // write the tensor's rows with non-temporal stores (tensors beyond the caches)
   void* work;  // dwt2_fused_work_bytes(w, ...) bytes, 64-byte aligned, private to the calling thread
 };
 
 // Ring rows the column pipeline keeps: a power of two above the longest lag of the scheme's steps.
 int dwt2_fused_ring_rows(const int* kind, int num_steps);
-// Bytes of per-thread work memory a strip of width w needs (the ring, and one row split in halves).
+// Bytes of per-thread work memory a strip of width w needs (the ring, and two rows split in halves).
 int64_t dwt2_fused_work_bytes(int64_t w, int ring_rows, int storage);
 
 using Dwt2StripFn = void (*)(const Dwt2Strip&);

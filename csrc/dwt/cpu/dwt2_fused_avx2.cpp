@@ -4,6 +4,10 @@
 #include <cstring>
 #include <type_traits>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>  // streaming stores (dwt2_fused_kernel.h, store_scaled)
+#endif
+
 #include "../lifting_common.h"  // kPredict, kUpdate; DwtMode, DwtOp (abi.h)
 #include "../dwt2_fused.h"
 
@@ -13,6 +17,8 @@
 #else
 #pragma GCC target("avx2,fma")
 #endif
+
+#define PYWLC_DWT2_LEVEL 2
 
 namespace pywlc {
 namespace dwt2_avx2 {

@@ -4,6 +4,10 @@
 #include <cstring>
 #include <type_traits>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>  // streaming stores (dwt2_fused_kernel.h, store_scaled)
+#endif
+
 #include "../lifting_common.h"  // kPredict, kUpdate; DwtMode, DwtOp (abi.h)
 #include "../dwt2_fused.h"
 
@@ -13,6 +17,8 @@
 #else
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,prefer-vector-width=512")
 #endif
+
+#define PYWLC_DWT2_LEVEL 3
 
 namespace pywlc {
 namespace dwt2_avx512 {

@@ -4,8 +4,18 @@
 #include <cstring>
 #include <type_traits>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>  // streaming stores (dwt2_fused_kernel.h, store_scaled)
+#endif
+
 #include "../lifting_common.h"  // kPredict, kUpdate; DwtMode, DwtOp (abi.h)
 #include "../dwt2_fused.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define PYWLC_DWT2_LEVEL 1  // SSE2 is part of x86-64
+#else
+#define PYWLC_DWT2_LEVEL 0
+#endif
 
 namespace pywlc {
 namespace dwt2_baseline {

@@ -24,6 +24,8 @@ namespace {
 
 // Below this many samples in a level, threads cost more than they save (same rule as the two-pass kernel).
 constexpr int64_t kParallelMinSamples = 1 << 15;
+// Output of at least this many bytes is written with non-temporal stores (see dwt2_fused_kernel.h).
+constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
 // Strips never get fewer output row pairs than this: the halo (num_steps rows) stays a small overhead.
 constexpr int64_t kMinStripRows = 16;
 
@@ -105,6 +107,7 @@ void run_levels(const DwtArgs& a) {
   proto.zero_tail = a.zero_tail;
   proto.integer = a.integer;
   proto.ring_rows = dwt2_fused_ring_rows(proto.kind, proto.num_steps);
+  proto.stream = planes * plane * storage_size >= kStreamMinBytes;
 
 #ifdef _OPENMP
   const int threads = omp_get_max_threads();
@@ -191,7 +194,7 @@ int64_t dwt2_fused_work_bytes(int64_t w, int ring_rows, int storage) {
   // Rows padded as the kernel's ring_stride() does: whole 64-byte lines plus one.
   const int64_t c = storage == kD2Float64 ? 8 : 4, line = 64 / c;
   auto padded = [line](int64_t n) { return (n + line - 1) / line * line + line; };
-  return c * (2 * ring_rows * padded(w) + 2 * padded((w + 1) / 2)) + 64;
+  return c * (2 * ring_rows * padded(w) + 4 * padded((w + 1) / 2)) + 64;
 }
 
 bool dwt2_fused_applicable(const DwtArgs& a) {

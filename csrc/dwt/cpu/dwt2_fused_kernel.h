@@ -3,7 +3,9 @@
 // `namespace pywlc::dwt2_<isa>`.  Everything below has internal linkage except run_strip(), so no copy
 // compiled for a wider instruction set can be picked by the linker for a narrower one (the usual trap of
 // multi-versioning through inline/template functions).  The includer provides <cstdint>, <cstring>,
-// ../dwt2_fused.h and ../../abi.h, all before its target pragma.
+// <type_traits>, <immintrin.h> (x86), ../dwt2_fused.h and ../lifting_common.h, all before its target pragma,
+// and PYWLC_DWT2_LEVEL: 0 portable C++, 1 SSE2, 2 AVX2, 3 AVX-512 (GCC's target pragma does not define
+// __AVX2__ / __AVX512F__, so the few intrinsics below key on this).
 //
 // Layout of a level (ITU-T T.800 Annex F, 2D_SD / 2D_SR): analysis lifts columns first, then rows;
 // synthesis rows first, then columns -- the order of the two-pass kernel, so integer 5/3 stays bitwise equal.
@@ -26,6 +28,9 @@ using i64 = int64_t;
 
 // ----------------------------------------------------------------------------------------------------
 // Element types and their conversions to the compute type
+
+template <class C>
+constexpr bool kInteger = static_cast<C>(1) / static_cast<C>(2) == static_cast<C>(0);
 
 struct F16 {  // torch.float16 bits
   uint16_t bits;
@@ -102,6 +107,67 @@ void store_row(S* __restrict__ dst, const C* __restrict__ src, i64 n) {
   for (i64 i = 0; i < n; ++i) store1(dst, i, src[i]);
 }
 
+// dst[i] = src[i] * scale (integers: no scale), with non-temporal stores when `stream`: rows written to the
+// tensor are not read again by this call, and for tensors beyond the caches a streaming store skips the
+// read-for-ownership of each line (a third of the traffic).  Only where storage and compute types agree.
+template <class C>
+void store_scaled(C* __restrict__ dst, const C* __restrict__ src, i64 n, C scale, bool stream) {
+  i64 i = 0;
+#if PYWLC_DWT2_LEVEL > 0
+  if (stream) {
+#if PYWLC_DWT2_LEVEL == 3
+    constexpr i64 kBytes = 64;
+#elif PYWLC_DWT2_LEVEL == 2
+    constexpr i64 kBytes = 32;
+#else
+    constexpr i64 kBytes = 16;
+#endif
+    constexpr i64 kLanes = kBytes / static_cast<i64>(sizeof(C));
+    for (; i < n && reinterpret_cast<uintptr_t>(dst + i) % kBytes; ++i) dst[i] = kInteger<C> ? src[i] : src[i] * scale;
+    for (; i + kLanes <= n; i += kLanes) {
+      if constexpr (std::is_same<C, float>::value) {
+#if PYWLC_DWT2_LEVEL == 3
+        _mm512_stream_ps(dst + i, _mm512_mul_ps(_mm512_loadu_ps(src + i), _mm512_set1_ps(scale)));
+#elif PYWLC_DWT2_LEVEL == 2
+        _mm256_stream_ps(dst + i, _mm256_mul_ps(_mm256_loadu_ps(src + i), _mm256_set1_ps(scale)));
+#else
+        _mm_stream_ps(dst + i, _mm_mul_ps(_mm_loadu_ps(src + i), _mm_set1_ps(scale)));
+#endif
+      } else if constexpr (std::is_same<C, double>::value) {
+#if PYWLC_DWT2_LEVEL == 3
+        _mm512_stream_pd(dst + i, _mm512_mul_pd(_mm512_loadu_pd(src + i), _mm512_set1_pd(scale)));
+#elif PYWLC_DWT2_LEVEL == 2
+        _mm256_stream_pd(dst + i, _mm256_mul_pd(_mm256_loadu_pd(src + i), _mm256_set1_pd(scale)));
+#else
+        _mm_stream_pd(dst + i, _mm_mul_pd(_mm_loadu_pd(src + i), _mm_set1_pd(scale)));
+#endif
+      } else {
+#if PYWLC_DWT2_LEVEL == 3
+        _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), _mm512_loadu_si512(src + i));
+#elif PYWLC_DWT2_LEVEL == 2
+        _mm256_stream_si256(reinterpret_cast<__m256i*>(dst + i),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
+#else
+        _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+#endif
+      }
+    }
+  }
+#else
+  (void)stream;
+#endif
+  if constexpr (kInteger<C>) {
+    for (; i < n; ++i) dst[i] = src[i];
+  } else {
+    for (; i < n; ++i) dst[i] = src[i] * scale;
+  }
+}
+
+template <class C, class S>
+void store_scaled(S* __restrict__ dst, const C* __restrict__ src, i64 n, C scale, bool) {  // half storage
+  for (i64 i = 0; i < n; ++i) store1(dst, i, src[i] * scale);
+}
+
 template <class C, class S>
 void load_row(C* __restrict__ dst, const S* __restrict__ src, i64 n) {
   for (i64 i = 0; i < n; ++i) dst[i] = load1(src, i);
@@ -109,9 +175,6 @@ void load_row(C* __restrict__ dst, const S* __restrict__ src, i64 n) {
 
 // ----------------------------------------------------------------------------------------------------
 // Lifting arithmetic
-
-template <class C>
-constexpr bool kInteger = static_cast<C>(1) / static_cast<C>(2) == static_cast<C>(0);
 
 // Neighbour of sample i of a length-n sequence under the boundary rule; -1 contributes 0
 // (lifting_common.h, lift_neighbour).  Periodic ring rows are addressed virtually and never come here.
@@ -245,61 +308,93 @@ PYWLC_DWT2_INLINE void row_step(C* E, C* O, i64 ne, i64 no, int kind, C a, C b, 
   }
 }
 
-// Analysis of one row x[w] (already lifted along columns): split, the row steps, scale; the column scale
-// `col` is applied while splitting (the two-pass kernel scales the column before gathering the row).
-template <class C, class SL, class SH>
-void row_forward(const C* __restrict__ x, i64 w, C col, const Steps<C>& p, int mode, C* __restrict__ E,
-                 C* __restrict__ O, SL* low, SH* high) {
+// A row's halves: E[ne] (even samples, low band) and O[no] (odd samples, high band).
+template <class C>
+struct Halves {
+  C* e;
+  C* o;
+};
+
+// Analysis of rows x[r][w] (already lifted along columns), one or two at a time: split (applying the column
+// scale col[r], which the two-pass kernel applies before gathering the row), the row steps, scale, store
+// low[r] / high[r].  Two rows take their steps in turn, so a step's shifted reads (e[i + 1], o[i - 1]) find
+// the previous step's stores of that row committed rather than stalling on store-to-load forwarding.
+template <class C, class SL0, class SL1, class SH>
+void rows_forward(int n, const C* x0, const C* x1, i64 w, C col0, C col1, const Steps<C>& p, int mode,
+                  const Halves<C>* h, SL0* low0, SH* high0, SL1* low1, SH* high1, bool stream) {
   const i64 ne = (w + 1) / 2, no = w / 2;
-  if constexpr (kInteger<C>) {
-    for (i64 i = 0; i < no; ++i) {
-      E[i] = x[2 * i];
-      O[i] = x[2 * i + 1];
+  for (int r = 0; r < n; ++r) {
+    const C* __restrict__ x = r == 0 ? x0 : x1;
+    C* __restrict__ E = h[r].e;
+    C* __restrict__ O = h[r].o;
+    const C col = r == 0 ? col0 : col1;
+    if constexpr (kInteger<C>) {
+      for (i64 i = 0; i < no; ++i) {
+        E[i] = x[2 * i];
+        O[i] = x[2 * i + 1];
+      }
+      if (w & 1) E[ne - 1] = x[w - 1];
+    } else {
+      for (i64 i = 0; i < no; ++i) {
+        E[i] = x[2 * i] * col;
+        O[i] = x[2 * i + 1] * col;
+      }
+      if (w & 1) E[ne - 1] = x[w - 1] * col;
     }
-    if (w & 1) E[ne - 1] = x[w - 1];
-  } else {
-    for (i64 i = 0; i < no; ++i) {
-      E[i] = x[2 * i] * col;
-      O[i] = x[2 * i + 1] * col;
-    }
-    if (w & 1) E[ne - 1] = x[w - 1] * col;
   }
-  for (int q = 0; q < p.n; ++q) row_step(E, O, ne, no, p.kind[q], p.a[q], p.b[q], mode, p.zero_tail, true);
-  if constexpr (kInteger<C>) {
-    store_row(low, E, ne);
-    store_row(high, O, no);
-  } else {
-    for (i64 i = 0; i < ne; ++i) store1(low, i, E[i] * p.row_low);
-    for (i64 i = 0; i < no; ++i) store1(high, i, O[i] * p.row_high);
+  for (int q = 0; q < p.n; ++q)
+    for (int r = 0; r < n; ++r) row_step(h[r].e, h[r].o, ne, no, p.kind[q], p.a[q], p.b[q], mode, p.zero_tail, true);
+  // low0 may be the scratch low band, read by the next level: cached stores; the bands may stream.
+  store_scaled(low0, h[0].e, ne, p.row_low, stream && std::is_same<SL0, SH>::value);
+  store_scaled(high0, h[0].o, no, p.row_high, stream);
+  if (n > 1) {
+    store_scaled(low1, h[1].e, ne, p.row_low, stream);
+    store_scaled(high1, h[1].o, no, p.row_high, stream);
   }
 }
 
-// Synthesis of one row from its two halves: unscale, the row steps (reversed, negated), merge into x[w];
-// the column unscale `col` is applied while merging (the two-pass kernel unscales after gathering).
-template <class C, class SL, class SH>
-void row_inverse(const SL* low, const SH* high, i64 w, C col, const Steps<C>& p, int mode, C* __restrict__ E,
-                 C* __restrict__ O, C* __restrict__ x) {
+// Synthesis of one or two rows from their halves low[r] / high[r]: unscale, the row steps (reversed, negated;
+// two rows in turn, as in rows_forward), merge into x[r][w] applying the column unscale col[r] (the two-pass
+// kernel unscales after gathering the column).
+template <class C, class SL0, class SL1, class SH>
+void rows_inverse(int n, const SL0* low0, const SH* high0, const SL1* low1, const SH* high1, i64 w, C col0, C col1,
+                  const Steps<C>& p, int mode, const Halves<C>* h, C* x0, C* x1) {
   const i64 ne = (w + 1) / 2, no = w / 2;
   if constexpr (kInteger<C>) {
-    load_row(E, low, ne);
-    load_row(O, high, no);
+    load_row(h[0].e, low0, ne);
+    load_row(h[0].o, high0, no);
+    if (n > 1) {
+      load_row(h[1].e, low1, ne);
+      load_row(h[1].o, high1, no);
+    }
   } else {
-    for (i64 i = 0; i < ne; ++i) E[i] = load1(low, i) * p.row_low;
-    for (i64 i = 0; i < no; ++i) O[i] = load1(high, i) * p.row_high;
+    for (i64 i = 0; i < ne; ++i) h[0].e[i] = load1(low0, i) * p.row_low;
+    for (i64 i = 0; i < no; ++i) h[0].o[i] = load1(high0, i) * p.row_high;
+    if (n > 1) {
+      for (i64 i = 0; i < ne; ++i) h[1].e[i] = load1(low1, i) * p.row_low;
+      for (i64 i = 0; i < no; ++i) h[1].o[i] = load1(high1, i) * p.row_high;
+    }
   }
-  for (int q = 0; q < p.n; ++q) row_step(E, O, ne, no, p.kind[q], p.a[q], p.b[q], mode, p.zero_tail, false);
-  if constexpr (kInteger<C>) {
-    for (i64 i = 0; i < no; ++i) {
-      x[2 * i] = E[i];
-      x[2 * i + 1] = O[i];
+  for (int q = 0; q < p.n; ++q)
+    for (int r = 0; r < n; ++r) row_step(h[r].e, h[r].o, ne, no, p.kind[q], p.a[q], p.b[q], mode, p.zero_tail, false);
+  for (int r = 0; r < n; ++r) {
+    C* __restrict__ x = r == 0 ? x0 : x1;
+    const C* __restrict__ E = h[r].e;
+    const C* __restrict__ O = h[r].o;
+    const C col = r == 0 ? col0 : col1;
+    if constexpr (kInteger<C>) {
+      for (i64 i = 0; i < no; ++i) {
+        x[2 * i] = E[i];
+        x[2 * i + 1] = O[i];
+      }
+      if (w & 1) x[w - 1] = E[ne - 1];
+    } else {
+      for (i64 i = 0; i < no; ++i) {
+        x[2 * i] = E[i] * col;
+        x[2 * i + 1] = O[i] * col;
+      }
+      if (w & 1) x[w - 1] = E[ne - 1] * col;
     }
-    if (w & 1) x[w - 1] = E[ne - 1];
-  } else {
-    for (i64 i = 0; i < no; ++i) {
-      x[2 * i] = E[i] * col;
-      x[2 * i + 1] = O[i] * col;
-    }
-    if (w & 1) x[w - 1] = E[ne - 1] * col;
   }
 }
 
@@ -325,11 +420,17 @@ inline i64 ring_stride(i64 w) {
   return (w + line - 1) / line * line + line;
 }
 
-// Work memory: E ring, O ring, then the two halves of one row (each padded the same way).
+// Work memory: E ring, O ring, then the halves of two rows (each padded the same way).
 template <class C>
 inline Ring<C> make_ring(C* work, i64 w, i64 rows) {
   const i64 st = ring_stride<C>(w);
   return Ring<C>{work, work + rows * st, w, st, rows - 1};
+}
+
+template <class C>
+inline Halves<C> row_halves(const Ring<C>& r, C* work, i64 wl, int k) {
+  C* base = work + 2 * (r.mask + 1) * r.stride + 2 * k * ring_stride<C>(wl);
+  return Halves<C>{base, base + ring_stride<C>(wl)};
 }
 
 // Step q of the sweep at ring row j (virtual), if that row exists.  Symmetric strips clamp neighbours into
@@ -365,8 +466,7 @@ inline i64 wrap(i64 v, i64 n) { return ((v % n) + n) % n; }
 // The forward's opening predict and update at sweep position k (both lag 0, see forward_strip): the predict
 // writes odd row k of the ring from input rows, the update even row k from the input and the ring.
 template <class C>
-void first_steps_direct(const Ring<C>& r, const Steps<C>& p, const C* in, i64 si, i64 k, i64 ks, i64 ne, i64 no,
-                        bool periodic) {
+void first_steps_direct(const Ring<C>& r, const Steps<C>& p, const C* in, i64 si, i64 k, i64 ne, i64 no, bool periodic) {
   const i64 w = r.w;
   if (periodic || k < no) {  // o[k] += a * e[k] + b * e[k + 1]
     i64 n0 = k, n1 = k + 1;
@@ -406,6 +506,13 @@ void first_steps_direct(const Ring<C>& r, const Steps<C>& p, const C* in, i64 si
   }
 }
 
+// Streaming stores are weakly ordered: fence them before the strip's results are read by other threads.
+inline void stream_fence() {
+#if PYWLC_DWT2_LEVEL > 0
+  _mm_sfence();
+#endif
+}
+
 // Rows a strip re-lifts above its first output row: a garbage row above the strip reaches at most one
 // row further per update step, so num_steps rows are always enough (and keep strips independent).
 inline i64 strip_start(const Dwt2Strip& s, bool periodic) {
@@ -420,8 +527,7 @@ void forward_strip(const Dwt2Strip& s, C* work) {
   const i64 h = s.h, w = s.w, ne = (h + 1) / 2, no = h / 2, wl = (w + 1) / 2;
   const i64 rows = s.ring_rows;
   const Ring<C> r = make_ring(work, w, rows);
-  C* E = work + 2 * rows * r.stride;
-  C* O = E + ring_stride<C>(wl);
+  const Halves<C> hv[2] = {row_halves(r, work, wl, 0), row_halves(r, work, wl, 1)};
   const SIn* in = static_cast<const SIn*>(s.samples.ptr);
   SLow* low = static_cast<SLow*>(s.low.ptr);
   SHi* bands = static_cast<SHi*>(s.bands.ptr);
@@ -435,7 +541,7 @@ void forward_strip(const Dwt2Strip& s, C* work) {
   const i64 kend = s.j1 - 1 + p.out_lag;
   for (i64 k = (direct ? ks : ks - 1); k <= kend; ++k) {
     if (direct) {
-      first_steps_direct(r, p, reinterpret_cast<const C*>(in), si, k, ks, ne, no, periodic);
+      first_steps_direct(r, p, reinterpret_cast<const C*>(in), si, k, ne, no, periodic);
     } else {
       const i64 v = k + 1;  // the newest row the steps at position k read
       if (periodic || v < ne) load_row(r.e_row(v), in + 2 * (periodic ? wrap(v, ne) : v) * si, w);
@@ -445,10 +551,10 @@ void forward_strip(const Dwt2Strip& s, C* work) {
     for (int q = direct ? 2 : 0; q < p.n; ++q) column_step(r, p, q, k - p.lag[q], ks, ne, no, periodic, true);
     const i64 j = k - p.out_lag;
     if (j < s.j0 || j >= s.j1) continue;
-    row_forward(r.e_row(j), w, p.col_low, p, s.mode, E, O, low + j * sl, bands + j * sb + wl);
-    if (periodic || j < no)
-      row_forward(r.o_row(j), w, p.col_high, p, s.mode, E, O, bands + (ne + j) * sb, bands + (ne + j) * sb + wl);
+    rows_forward(periodic || j < no ? 2 : 1, r.e_row(j), r.o_row(j), w, p.col_low, p.col_high, p, s.mode, hv,
+                 low + j * sl, bands + j * sb + wl, bands + (ne + j) * sb, bands + (ne + j) * sb + wl, s.stream);
   }
+  if (s.stream) stream_fence();
 }
 
 template <class C, class SLow, class SHi, class SOut>
@@ -458,8 +564,7 @@ void inverse_strip(const Dwt2Strip& s, C* work) {
   const i64 h = s.h, w = s.w, ne = (h + 1) / 2, no = h / 2, wl = (w + 1) / 2;
   const i64 rows = s.ring_rows;
   const Ring<C> r = make_ring(work, w, rows);
-  C* E = work + 2 * rows * r.stride;
-  C* O = E + ring_stride<C>(wl);
+  const Halves<C> hv[2] = {row_halves(r, work, wl, 0), row_halves(r, work, wl, 1)};
   const SLow* low = static_cast<const SLow*>(s.low.ptr);
   const SHi* bands = static_cast<const SHi*>(s.bands.ptr);
   SOut* out = static_cast<SOut*>(s.samples.ptr);
@@ -469,21 +574,20 @@ void inverse_strip(const Dwt2Strip& s, C* work) {
   const i64 kend = s.j1 - 1 + p.out_lag;
   for (i64 k = ks - 1; k <= kend; ++k) {
     const i64 v = k + 1;
-    if (periodic || v < ne) {
-      const i64 pr = periodic ? wrap(v, ne) : v;
-      row_inverse(low + pr * sl, bands + pr * sb + wl, w, p.col_low, p, s.mode, E, O, r.e_row(v));
-    }
-    if (periodic || v < no) {
-      const i64 pr = ne + (periodic ? wrap(v, no) : v);
-      row_inverse(bands + pr * sb, bands + pr * sb + wl, w, p.col_high, p, s.mode, E, O, r.o_row(v));
+    if (periodic || v < ne) {  // even row v from the low-band rows, odd row v (if any) from the high-band rows
+      const i64 pe = periodic ? wrap(v, ne) : v, po = ne + (periodic ? wrap(v, no) : v);
+      rows_inverse(periodic || v < no ? 2 : 1, low + pe * sl, bands + pe * sb + wl, bands + po * sb,
+                   bands + po * sb + wl, w, p.col_low, p.col_high, p, s.mode, hv, r.e_row(v), r.o_row(v));
     }
     if (k < ks) continue;
     for (int q = 0; q < p.n; ++q) column_step(r, p, q, k - p.lag[q], ks, ne, no, periodic, false);
     const i64 j = k - p.out_lag;
     if (j < s.j0 || j >= s.j1) continue;
-    store_row(out + 2 * j * so, r.e_row(j), w);
-    if (periodic || j < no) store_row(out + (2 * j + 1) * so, r.o_row(j), w);
+    const bool stream = s.stream && !s.samples.compute;  // the scratch feeds the next level: cached
+    store_scaled(out + 2 * j * so, r.e_row(j), w, C(1), stream);
+    if (periodic || j < no) store_scaled(out + (2 * j + 1) * so, r.o_row(j), w, C(1), stream);
   }
+  if (s.stream) stream_fence();
 }
 
 // Storage type S, compute type C; views marked `compute` hold C (the scratch between levels).
