@@ -1,43 +1,90 @@
 """DWT benchmark: pywlc vs the copy floor, pytorch_wavelets, ptwt (and pywt on the CPU), in one run.
 
-    python benchmarks/bench_dwt.py [--device cpu|cuda] [--quick] [--out benchmarks/results/NAME.json]
+    python benchmarks/bench_dwt.py [--device cpu|cuda] [--threads 1,2] [--quick] [--out benchmarks/results/NAME.json]
 
-fp32, 3 levels, forward and inverse timed separately (median, warm-up first; CUDA events on the GPU),
-plus pywlc forward+backward.  Ratios are against the copy time of the same tensor (``x.clone()``, the
-floor for a memory-bound op) and pywlc's time against each anchor.  Writes JSON (torch version, device
-name, git commit) and a PNG plot beside it.
+fp32, 3 levels, forward and inverse timed separately; the floor is the copy of the same tensor (``x.clone()``:
+a memory-bound op reads and writes every sample once).  The contenders are timed in turn within every
+repetition (a shared machine's drifting load hits them alike) and reported as medians with their quartiles.
+On the CPU every thread count runs in its own worker process (``OMP_NUM_THREADS`` is read once, at start-up),
+and each row records the load average around it and the instruction set pywlc's kernels chose.  Contenders
+slower than ``--slow-ms`` per call are timed in the first ``--slow-reps`` repetitions only.  Writes JSON (torch
+version, device, git commit) and a PNG plot beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 import pywlc
-from pywlc.benchmark import device_tag, dwt_contenders, median_ms, save_result
+from pywlc.benchmark import device_tag, dwt_contenders, save_result
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {
     "cuda": {"4k_rgb": (1, 3, 2160, 3840), "train_16x256": (16, 3, 256, 256), "gop16_1080p": (16, 3, 1088, 1920)},
-    "cpu": {"rgb_1024": (1, 3, 1024, 1024)},
+    "cpu": {"rgb_1024": (1, 3, 1024, 1024), "train_16x256": (16, 3, 256, 256), "4k_rgb": (1, 3, 2160, 3840)},
 }
 QUICK = {"cuda": {"train_16x256": (16, 3, 256, 256)}, "cpu": {"rgb_256": (1, 3, 256, 256)}}
 WAVELETS = ("haar", "bior2.2", "bior4.4")
+ANCHORS = ("ptwt", "pytorch_wavelets", "pywt")
+TARGET_VS_COPY = 2.0  # issue 12: every wavelet's forward and inverse within 2x the copy
 
 
-def bench_case(shape, wavelet: str, levels: int, device: torch.device, reps: int) -> dict:
+def _time_ms(fn: Callable[[], object], device: torch.device) -> float:
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize(device)
+        return start.elapsed_time(end)
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def _summary(times: list[float]) -> dict:
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    return {"median": statistics.median(times), "p25": q[0], "p75": q[2], "n": len(times)}
+
+
+def bench_case(shape, wavelet: str, levels: int, device: torch.device, reps: int, slow_ms: float, slow_reps: int):
+    """One shape and wavelet: every contender's forward and inverse (and pywlc's forward+backward), interleaved."""
     x = torch.randn(*shape, device=device)
-    row: dict = {"shape": list(shape), "wavelet": wavelet, "levels": levels}
-    row["copy_ms"] = median_ms(lambda: x.clone(), device, reps)
+    xg = x.clone().requires_grad_()
+    fns: dict[str, Callable[[], object]] = {"copy": lambda: x.clone()}
     for name, (fwd, inv) in dwt_contenders(wavelet, levels, device).items():
         xx = x.cpu() if name == "pywt" else x
         coeffs = fwd(xx)
-        row[f"{name}_fwd_ms"] = median_ms(lambda f=fwd, t=xx: f(t), device, reps)
-        row[f"{name}_inv_ms"] = median_ms(lambda i=inv, c=coeffs: i(c), device, reps)
-    xg = x.clone().requires_grad_()
-    row["pywlc_fwd_bwd_ms"] = median_ms(lambda: pywlc.dwt(xg, wavelet, levels).sum().backward(), device, reps)
+        fns[f"{name}_fwd"] = lambda f=fwd, t=xx: f(t)
+        fns[f"{name}_inv"] = lambda i=inv, c=coeffs: i(c)
+    fns["pywlc_fwd_bwd"] = lambda: pywlc.dwt(xg, wavelet, levels).sum().backward()
+    first = {k: _time_ms(fn, device) for k, fn in fns.items()}  # warm-up, and the slow contenders' cost
+    for k, fn in fns.items():
+        if first[k] < slow_ms:
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    load = [os.getloadavg()[0]]
+    for r in range(reps):
+        for k, fn in fns.items():
+            if first[k] < slow_ms or r < slow_reps:
+                times[k].append(_time_ms(fn, device))
+    load.append(os.getloadavg()[0])
+    row: dict = {"shape": list(shape), "wavelet": wavelet, "levels": levels, "loadavg_1min": load}
+    for k, t in times.items():
+        s = _summary(t)
+        row[f"{k}_ms"] = s["median"]
+        row[f"{k}_ms_iqr"] = [s["p25"], s["p75"]]
+        row[f"{k}_reps"] = s["n"]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
@@ -46,24 +93,56 @@ def bench_case(shape, wavelet: str, levels: int, device: torch.device, reps: int
     for op in ("fwd", "inv"):
         ours = row[f"pywlc_{op}_ms"]
         row[f"pywlc_{op}_vs_copy"] = ours / row["copy_ms"]
-        for name in ("ptwt", "pytorch_wavelets", "pywt"):
+        for name in ANCHORS:
             if f"{name}_{op}_ms" in row:
                 row[f"speedup_{op}_vs_{name}"] = row[f"{name}_{op}_ms"] / ours
+    row["meets_2x_copy"] = max(row["pywlc_fwd_vs_copy"], row["pywlc_inv_vs_copy"]) <= TARGET_VS_COPY
     return row
 
 
+def run_cases(shapes: dict, device: torch.device, args) -> list[dict]:
+    rows = []
+    simd = pywlc.build_info().get("simd") if device.type == "cpu" else None
+    for tag, shape in shapes.items():
+        for wavelet in WAVELETS:
+            row = bench_case(shape, wavelet, args.levels, device, args.reps, args.slow_ms, args.slow_reps)
+            row.update(case=tag, threads=torch.get_num_threads() if device.type == "cpu" else None, simd=simd)
+            rows.append(row)
+            anchors = ", ".join(f"{k[len('speedup_') :]} {v:.1f}x" for k, v in row.items() if k.startswith("speedup_"))
+            print(
+                f"[{row['threads']} thr, load {row['loadavg_1min'][0]:.1f}] {tag:13s} {wavelet:8s} copy "
+                f"{row['copy_ms']:.3f} ms | pywlc fwd {row['pywlc_fwd_ms']:.3f} inv {row['pywlc_inv_ms']:.3f} ms "
+                f"({row['pywlc_fwd_vs_copy']:.2f}x / {row['pywlc_inv_vs_copy']:.2f}x copy) | speed-up: {anchors}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return rows
+
+
+def run_worker(threads: int, args) -> list[dict]:
+    """This script in a fresh process with ``threads`` OpenMP / torch threads; its rows (JSON on stdout)."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    cmd = [sys.executable, __file__, "--worker", "--device", "cpu", "--levels", str(args.levels), "--reps",
+           str(args.reps), "--slow-ms", str(args.slow_ms), "--slow-reps", str(args.slow_reps)]  # fmt: skip
+    if args.quick:
+        cmd.append("--quick")
+    out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def markdown_table(result: dict) -> str:
-    """The README's table: per case, ms for pywlc and each anchor, and fwd+inv speed-ups."""
+    """The README's table: per thread count and case, ms (median) for the copy, pywlc and each anchor."""
     rows = result["rows"]
-    anchors = [n for n in ("ptwt", "pytorch_wavelets", "pywt") if f"{n}_fwd_ms" in rows[0]]
-    head = ["case", "wavelet", "copy", "pywlc fwd / inv", *(f"{n} fwd / inv" for n in anchors)]
-    head.append("fwd+inv speed-up vs " + " / ".join(anchors))
+    anchors = [n for n in ANCHORS if f"{n}_fwd_ms" in rows[0]]
+    head = ["threads", "case", "wavelet", "copy", "pywlc fwd / inv (x copy)", *(f"{n} fwd / inv" for n in anchors)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        total = {n: r[f"{n}_fwd_ms"] + r[f"{n}_inv_ms"] for n in ["pywlc", *anchors]}
-        cells = [r["case"], r["wavelet"], f"{r['copy_ms']:.3f}"]
-        cells += [f"{r[f'{n}_fwd_ms']:.3f} / {r[f'{n}_inv_ms']:.3f}" for n in ["pywlc", *anchors]]
-        cells.append(" / ".join(f"{total[n] / total['pywlc']:.1f}x" for n in anchors))
+        cells = [str(r.get("threads") or "-"), r["case"], r["wavelet"], f"{r['copy_ms']:.2f}"]
+        cells.append(
+            f"{r['pywlc_fwd_ms']:.2f} / {r['pywlc_inv_ms']:.2f} "
+            f"({r['pywlc_fwd_vs_copy']:.1f}x / {r['pywlc_inv_vs_copy']:.1f}x)"
+        )
+        cells += [f"{r[f'{n}_fwd_ms']:.1f} / {r[f'{n}_inv_ms']:.1f}" for n in anchors]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -76,16 +155,30 @@ def plot(rows: list[dict], path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    names = ["copy", "pywlc", "ptwt", "pytorch_wavelets", "pywt"]
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(rows)), 4))
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.1 * len(rows)), 4.5))
+    labels = [f"{r['wavelet']}\n{r['case']}\n{r.get('threads') or ''} thr" for r in rows]
+    xs = range(len(rows))
+    ax = axes[0]
+    for k, op in enumerate(("fwd", "inv")):
+        med = [r[f"pywlc_{op}_vs_copy"] for r in rows]
+        lo = [m - r[f"pywlc_{op}_ms_iqr"][0] / r["copy_ms"] for m, r in zip(med, rows, strict=True)]
+        hi = [r[f"pywlc_{op}_ms_iqr"][1] / r["copy_ms"] - m for m, r in zip(med, rows, strict=True)]
+        ax.bar([i + 0.4 * k for i in xs], med, 0.4, yerr=[lo, hi], label=f"pywlc {op}", capsize=2)
+    ax.axhline(TARGET_VS_COPY, color="k", ls="--", lw=1, label="2x copy (target)")
+    ax.set_ylabel("time / copy time (median, quartile bars)")
+    ax.set_xticks([i + 0.2 for i in xs])
+    ax.set_xticklabels(labels, fontsize=6)
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    names = ["copy", "pywlc", *ANCHORS]
     width = 0.8 / len(names)
     for k, name in enumerate(names):
         vals = [
             r["copy_ms"] if name == "copy" else r.get(f"{name}_fwd_ms", 0) + r.get(f"{name}_inv_ms", 0) for r in rows
         ]
-        ax.bar([i + k * width for i in range(len(rows))], vals, width, label=name)
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(rows))])
-    ax.set_xticklabels([f"{r['wavelet']}\n{'x'.join(map(str, r['shape']))}" for r in rows], fontsize=7)
+        ax.bar([i + k * width for i in xs], vals, width, label=name)
+    ax.set_xticks([i + 0.4 - width / 2 for i in xs])
+    ax.set_xticklabels(labels, fontsize=6)
     ax.set_ylabel("forward + inverse, ms (log)")
     ax.set_yscale("log")
     ax.legend(fontsize=7)
@@ -99,28 +192,28 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one small shape, few repetitions (CI smoke)")
     parser.add_argument("--levels", type=int, default=3)
     parser.add_argument("--reps", type=int, default=None)
+    parser.add_argument("--threads", default=None, help="CPU thread counts, each in its own process (default 1,2)")
+    parser.add_argument("--slow-ms", type=float, default=300.0, help="contenders slower than this per call ...")
+    parser.add_argument("--slow-reps", type=int, default=3, help="... are timed in this many repetitions")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     device = torch.device(args.device)
-    reps = args.reps or (3 if args.quick else (30 if device.type == "cuda" else 10))
+    args.reps = args.reps or (3 if args.quick else (30 if device.type == "cuda" else 15))
     shapes = (QUICK if args.quick else SHAPES)[device.type]
-    rows = []
-    for tag, shape in shapes.items():
-        for wavelet in WAVELETS:
-            row = bench_case(shape, wavelet, args.levels, device, reps)
-            row["case"] = tag
-            rows.append(row)
-            anchors = ", ".join(f"{k[len('speedup_') :]} {v:.1f}x" for k, v in row.items() if k.startswith("speedup_"))
-            print(
-                f"{tag:13s} {wavelet:8s} copy {row['copy_ms']:.3f} ms | pywlc fwd {row['pywlc_fwd_ms']:.3f} "
-                f"inv {row['pywlc_inv_ms']:.3f} ms ({row['pywlc_fwd_vs_copy']:.1f}x / "
-                f"{row['pywlc_inv_vs_copy']:.1f}x copy) | speed-up: {anchors}",
-                flush=True,
-            )
+    if args.worker:
+        print(json.dumps(run_cases(shapes, device, args)))
+        return
+    if device.type == "cpu" and not (args.quick and args.threads is None):
+        threads = [int(t) for t in (args.threads or "1,2").split(",")]
+        rows = [row for t in threads for row in run_worker(t, args)]
+    else:  # CUDA, or a quick CPU smoke run: this process, its thread count
+        rows = run_cases(shapes, device, args)
     if args.out is None and args.quick:
         return
-    out = args.out or ROOT / "benchmarks" / "results" / f"dwt-{device_tag(device)}.json"
-    result = save_result("dwt", device, reps, rows, out, ROOT)
+    tag = f"cpu-{os.cpu_count()}core" if device.type == "cpu" else device_tag(device)
+    out = args.out or ROOT / "benchmarks" / "results" / f"dwt-{tag}.json"
+    result = save_result("dwt", device, args.reps, rows, out, ROOT)
     plot(rows, out.with_suffix(".png"))
     print(f"wrote {out} and {out.with_suffix('.png')}\n")
     print(markdown_table(result))

@@ -131,6 +131,11 @@ TOL = {torch.float32: 2e-6, torch.float64: 1e-13}
         ("haar", "periodization", (2, 3, 128, 192), None, 2),  # fused Haar down to the deepest level
         ("bior2.2", "periodization", (1, 1, 8, 16, 16), 3, 3),
         ("bior4.4", "symmetric", (1, 20001), 2, 1),  # a line longer than 48 KiB: opt-in shared memory
+        # the fused 2-D tile kernel (dwt2_tile_cuda.cu): 3 x 4 tiles of 32 x 32 pairs, periodic across tiles,
+        # and a plane smaller than the halo (the extension reflects more than once)
+        ("bior4.4", "symmetric", (1, 2, 131, 250), 2, 2),
+        ("bior2.2", "periodization", (2, 1, 136, 200), 3, 2),
+        ("bior4.4", "symmetric", (1, 1, 3, 5), 1, 2),
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -154,7 +159,9 @@ def test_dwt_kernels(on_emulated_cuda, wavelet, mode, shape, levels, ndim, dtype
         _close(a, b, TOL[dtype])
 
 
-@pytest.mark.parametrize("shape,levels", [((1, 2, 23, 30), 2), ((2, 1, 64, 64), 3), ((1, 1, 17, 9), 1)])
+@pytest.mark.parametrize(
+    "shape,levels", [((1, 2, 23, 30), 2), ((2, 1, 64, 64), 3), ((1, 1, 17, 9), 1), ((1, 1, 150, 133), 3)]
+)
 def test_dwt_integer_kernel(on_emulated_cuda, shape, levels):
     g = torch.Generator().manual_seed(3)
     x = torch.randint(-(2**31), 2**31 - 1, shape, generator=g, dtype=torch.int64).to(torch.int32)

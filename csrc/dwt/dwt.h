@@ -121,6 +121,9 @@ void dwt_cuda(const DwtArgs& args, void* stream);
 // Fused all-levels 2-D Haar (cuda/haar2_cuda.cu); dwt_cuda() uses it when applicable.
 bool haar2_cuda_applicable(const DwtArgs& args);
 void haar2_cuda(const DwtArgs& args, void* stream);
+// Fused 2-D lifting, one tile kernel per level (cuda/dwt2_tile_cuda.cu); dwt_cuda() uses it when applicable.
+bool dwt2_tile_cuda_applicable(const DwtArgs& args);
+void dwt2_tile_cuda(const DwtArgs& args, void* stream);
 #endif
 
 }  // namespace pywlc

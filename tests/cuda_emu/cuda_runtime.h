@@ -288,6 +288,20 @@ inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMem
   return cudaSuccess;
 }
 
+// Stream-ordered allocation (the fused 2-D DWT's scratch between levels): host memory, filled with 0xCD
+// garbage like shared memory, so a read of scratch no kernel wrote shows up as a wrong result.
+inline cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t = nullptr) {
+  *p = std::malloc(n ? n : 1);
+  if (*p == nullptr) return cudaErrorLaunchFailure;
+  std::memset(*p, 0xCD, n);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaFreeAsync(void* p, cudaStream_t = nullptr) {
+  std::free(p);
+  return cudaSuccess;
+}
+
 template <typename F>
 cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int value) {
   return value >= 0 && static_cast<size_t>(value) <= pywlc_emu::kSharedOptin ? cudaSuccess

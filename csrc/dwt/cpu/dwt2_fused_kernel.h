@@ -176,6 +176,9 @@ void load_row(C* __restrict__ dst, const S* __restrict__ src, i64 n) {
 // ----------------------------------------------------------------------------------------------------
 // Lifting arithmetic
 
+constexpr int kPrefetchLines = 4;  // lines requested at the head of an upcoming row
+constexpr i64 kPrefetchAhead = 3;  // sweep positions ahead
+
 // Neighbour of sample i of a length-n sequence under the boundary rule; -1 contributes 0
 // (lifting_common.h, lift_neighbour).  Periodic ring rows are addressed virtually and never come here.
 inline i64 neighbour(i64 i, i64 n, int mode, bool zero_tail) {
@@ -513,6 +516,19 @@ inline void stream_fence() {
 #endif
 }
 
+// Touch the first lines of a row the sweep reads a few positions from now.  At common widths every row is a
+// page of its own, and hardware stream prefetchers stop at page boundaries; a few early requests restart the
+// stream (requesting whole rows instead floods the line-fill buffers and stalls the loop).
+template <class S>
+inline void prefetch_row_head(const S* row) {
+#if defined(__GNUC__) || defined(__clang__)
+  const char* p = reinterpret_cast<const char*>(row);
+  for (int b = 0; b < kPrefetchLines * 64; b += 64) __builtin_prefetch(p + b, 0, 3);
+#else
+  (void)row;
+#endif
+}
+
 // Rows a strip re-lifts above its first output row: a garbage row above the strip reaches at most one
 // row further per update step, so num_steps rows are always enough (and keep strips independent).
 inline i64 strip_start(const Dwt2Strip& s, bool periodic) {
@@ -540,6 +556,9 @@ void forward_strip(const Dwt2Strip& s, C* work) {
   const bool direct = std::is_same<SIn, C>::value && p.n >= 2 && p.kind[0] == kPredict && p.kind[1] == kUpdate;
   const i64 kend = s.j1 - 1 + p.out_lag;
   for (i64 k = (direct ? ks : ks - 1); k <= kend; ++k) {
+    const i64 f = k + 1 + kPrefetchAhead;
+    if (periodic || f < ne) prefetch_row_head(in + 2 * (periodic ? wrap(f, ne) : f) * si);
+    if (periodic || f < no) prefetch_row_head(in + (2 * (periodic ? wrap(f, no) : f) + 1) * si);
     if (direct) {
       first_steps_direct(r, p, reinterpret_cast<const C*>(in), si, k, ne, no, periodic);
     } else {
@@ -573,7 +592,16 @@ void inverse_strip(const Dwt2Strip& s, C* work) {
   std::memset(work, 0, sizeof(C) * 2 * rows * r.stride);
   const i64 kend = s.j1 - 1 + p.out_lag;
   for (i64 k = ks - 1; k <= kend; ++k) {
-    const i64 v = k + 1;
+    const i64 v = k + 1, f = v + kPrefetchAhead;
+    if (periodic || f < ne) {
+      const i64 pe = periodic ? wrap(f, ne) : f, po = ne + (periodic ? wrap(f, no) : f);
+      prefetch_row_head(low + pe * sl);
+      prefetch_row_head(bands + pe * sb + wl);
+      if (periodic || f < no) {
+        prefetch_row_head(bands + po * sb);
+        prefetch_row_head(bands + po * sb + wl);
+      }
+    }
     if (periodic || v < ne) {  // even row v from the low-band rows, odd row v (if any) from the high-band rows
       const i64 pe = periodic ? wrap(v, ne) : v, po = ne + (periodic ? wrap(v, no) : v);
       rows_inverse(periodic || v < no ? 2 : 1, low + pe * sl, bands + pe * sb + wl, bands + po * sb,

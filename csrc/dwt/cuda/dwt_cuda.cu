@@ -119,6 +119,7 @@ void run(const DwtArgs& a, cudaStream_t stream) {
 
 void dwt_cuda(const DwtArgs& args, void* stream) {
   if (haar2_cuda_applicable(args)) return haar2_cuda(args, stream);
+  if (dwt2_tile_cuda_applicable(args)) return dwt2_tile_cuda(args, stream);
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   switch (args.dtype) {
     case kFloat32:
