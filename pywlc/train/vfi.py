@@ -177,7 +177,7 @@ def vfi_loss(model: WaveletVFI, i0, i1, gt, t, dynamic: bool, cfg: VFITrainConfi
     with torch.no_grad():
         mse = F.mse_loss(out.frame.clamp(0, 1), gt)
     stats = {"psnr": float(-10 * torch.log10(mse + 1e-12)), "density": float(density.detach().mean()),
-             "choice": [round(float(v), 3) for v in choice.mean(0)]}
+             "choice": [round(float(v), 3) for v in choice.detach().mean(0)]}
     return loss, stats
 
 

@@ -15,7 +15,7 @@ __all__ = ["WEIGHTS", "load_model", "weights_file"]
 
 _DIR = Path(__file__).with_name("weights")
 # name -> sha256 of the file; the default model is the first entry.  Training: weights/<name>.json.
-WEIGHTS: dict[str, str] = {}
+WEIGHTS: dict[str, str] = {"vfi-v1": "212d8887a6ecf6c172c0768fe834cd5c4be9e4bdf78e353fe31ce03ada2b5a28"}
 
 
 def weights_file(name: str) -> Path:
