@@ -70,19 +70,44 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sequences", default="cube,kivy_city", help="test sequences of SPLITS.md")
     p.add_argument("--speed-frames", type=int, default=16)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "video-cpu-2core.json")
+    p.add_argument("--update-wlsvc", action="store_true",
+                   help="rerun only WL-SVC's curves (and scalability, speed) with the current default model into an "
+                        "existing --out; the anchors' and the ablation's points are kept, the old WL-SVC curve is kept "
+                        "as 'wlsvc-previous'")  # fmt: skip
+    p.add_argument("--no-speed", action="store_true", help="skip the speed rows")
+    p.add_argument("--merge", nargs="+", type=Path, help="merge result files of separate runs (one per sequence, "
+                   "run in parallel) into --out")  # fmt: skip
     args = p.parse_args(argv)
-    seqs = [str(DATA / "video" / s) for s in args.sequences.split(",")]
+    if args.update_wlsvc:
+        return _update(args)
+    if args.merge:
+        parts = [json.loads(f.read_text()) for f in args.merge]
+        res = parts[0]
+        for extra in parts[1:]:
+            res["sequences"].update(extra["sequences"])
+            if "speed" in extra:
+                res.setdefault("speed", {}).update(extra["speed"])
+        res["merged_from"] = [str(f) for f in args.merge]
+        args.out.write_text(json.dumps(res, indent=1))
+        plot(res, args.out.with_suffix(".png"))
+        print(f"wrote {args.out}")
+        return 0
+    seqs = [str(DATA / "video" / s) for s in args.sequences.split(",") if s]
     qualities = [float(q) for q in args.qualities.split(",")]
     t0 = time.time()
-    res = run_eval(seqs, out=str(args.out), qualities=qualities, anchors=["x264", "x265"], frames=args.frames,
-                   gop=args.gop, ablation=True, scalability=True)  # fmt: skip
-    speed = {}
-    mire = crop_even(read_video(DATA / "video" / "mire2", max_frames=args.speed_frames))
-    speed["384x288 (mire2, mono)"] = _speed(mire, 44, args.gop)
-    print("speed 384x288:", json.dumps(speed["384x288 (mire2, mono)"]), flush=True)
-    speed["1280x720 (synthetic pan, 4:2:0)"] = _speed(_pan_720p(args.speed_frames), 44, args.gop)
-    print("speed 720p:", json.dumps(speed["1280x720 (synthetic pan, 4:2:0)"]), flush=True)
-    res["speed"] = speed
+    if args.sequences:
+        res = run_eval(seqs, out=str(args.out), qualities=qualities, anchors=["x264", "x265"], frames=args.frames,
+                       gop=args.gop, ablation=True, scalability=True)  # fmt: skip
+    else:  # speed rows only
+        res = {"benchmark": "video", "gop": args.gop, "sequences": {}, "torch": torch.__version__}
+    if not args.no_speed:
+        speed = {}
+        mire = crop_even(read_video(DATA / "video" / "mire2", max_frames=args.speed_frames))
+        speed["384x288 (mire2, mono)"] = _speed(mire, 44, args.gop)
+        print("speed 384x288:", json.dumps(speed["384x288 (mire2, mono)"]), flush=True)
+        speed["1280x720 (synthetic pan, 4:2:0)"] = _speed(_pan_720p(args.speed_frames), 44, args.gop)
+        print("speed 720p:", json.dumps(speed["1280x720 (synthetic pan, 4:2:0)"]), flush=True)
+        res["speed"] = speed
     res["wall_seconds"] = round(time.time() - t0, 1)
     res["load_average_end"] = list(__import__("os").getloadavg())
     res["cpu"] = platform.processor() or platform.machine()
@@ -95,6 +120,36 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(res, indent=1))
     plot(res, args.out.with_suffix(".png"))
     print(f"wrote {args.out} ({res['wall_seconds']} s)")
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    from pywlc.video.evaluate import bd_table, scalability_rows, wlsvc_curve
+
+    res = json.loads(args.out.read_text())
+    t0 = time.time()
+    for name, entry in res["sequences"].items():
+        video = crop_even(read_video(DATA / "video" / name, max_frames=entry["frames"]))
+        streams: dict = {}
+        curves = entry["curves"]
+        curves["wlsvc-previous"] = curves["wlsvc"]
+        curves["wlsvc"] = wlsvc_curve(video, res["qualities"], res["gop"], streams=streams)
+        anchors = [a for a in ("x264", "x265") if a in curves]
+        entry["bd_rate_percent"] = bd_table(curves, anchors, ["wlsvc", "wlsvc-classical", "wlsvc-previous"])
+        entry["bd_rate_percent"].update(bd_table(curves, ["wlsvc-classical", "wlsvc-previous"], ["wlsvc"]))
+        print(name, json.dumps(entry["bd_rate_percent"]), flush=True)
+        entry["scalability"] = scalability_rows(video, streams, res["gop"], anchors[0])
+    speed = {}
+    mire = crop_even(read_video(DATA / "video" / "mire2", max_frames=args.speed_frames))
+    speed["384x288 (mire2, mono)"] = _speed(mire, 44, res["gop"])
+    speed["1280x720 (synthetic pan, 4:2:0)"] = _speed(_pan_720p(args.speed_frames), 44, res["gop"])
+    res["speed"] = speed
+    res["model"] = C.load_video_model().name
+    res["update_wall_seconds"] = round(time.time() - t0, 1)
+    res["load_average_end"] = list(__import__("os").getloadavg())
+    args.out.write_text(json.dumps(res, indent=1))
+    plot(res, args.out.with_suffix(".png"))
+    print(f"updated {args.out}")
     return 0
 
 
