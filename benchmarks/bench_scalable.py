@@ -24,6 +24,11 @@ Lanczos filter so that the long side is at most ``--fit`` px (as ``bench_image_c
 
 Timings are not the point here (the machine is shared); everything runs on one thread.  Writes
 ``benchmarks/results/scalable-cpu-2core.json`` and the RD plot beside it as ``.png``.
+
+``--fuzz N`` instead fuzzes the layered decoder and extractor (target ``wavelet-layers`` of
+:mod:`pywlc.testing.fuzz`, seeded, in this process): byte mutations of layered streams, and streams re-wrapped
+with valid CRCs around mutated payloads or metadata; a correct outcome is a decoded picture (possibly with
+dropped layers) or ``BitstreamError``.  Writes ``benchmarks/results/scalable-fuzz-cpu-2core.json``.
 """
 
 from __future__ import annotations
@@ -221,6 +226,54 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _fuzz_structured(rng: Any, seed: bytes) -> bytes:
+    """A layered stream re-wrapped with valid CRCs: mutated payloads (garbage for ANS) or ``wq`` metadata."""
+    from pywlc.bitstream import Layer, decode_container, reencode
+    from pywlc.testing.fuzz import mutate
+
+    c = decode_container(seed)
+    if rng.random() < 0.3:
+        meta = dict(c.metadata)
+        meta[L.META_KEY] = mutate(rng, [meta[L.META_KEY]])[: 1024]
+        return reencode(c, metadata=meta)
+    layers = [Layer(lay.id, lay.label, mutate(rng, [lay.payload]) if rng.random() < 0.3 else lay.payload,
+                    lay.depends_on) for lay in c.layers]
+    return reencode(c, layers=layers)
+
+
+def fuzz(inputs: int, out: Path) -> dict[str, Any]:
+    """Run the ``wavelet-layers`` fuzz target for ``inputs`` seeded inputs; write and return the result."""
+    import json
+
+    from pywlc.testing.fuzz import register_decoder, run_inprocess
+
+    def setup() -> tuple[list[bytes], Any]:
+        torch.set_num_threads(1)
+        model = load_layered_model() if LAYERED_WEIGHTS else LayeredModel.from_base(W.load_model())
+        g = torch.Generator().manual_seed(3)
+        x = torch.randint(0, 256, (3, 48, 64), generator=g, dtype=torch.uint8)
+        x = (x.float() * 0.3 + torch.linspace(0, 170, 64)).round().clamp(0, 255).byte()
+        full = L.encode_layers(x, [25, 50, 75], model=model)
+        seeds = [full, L.extract_layers(full, layers=2), L.extract_layers(full, layers=3, resolution=2),
+                 L.encode_layers(x[1], [40, 70], model=model)]
+
+        def run(data: bytes) -> None:
+            L.decode_layers(data, model=model)
+            L.extract_layers(data, layers=1)
+
+        return seeds, run
+
+    register_decoder("wavelet-layers", setup, structured=_fuzz_structured, structured_share=0.35)
+    result = run_inprocess("wavelet-layers", inputs, seed=0)
+    result.update({"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                   "device": device_name(torch.device("cpu")), "torch": torch.__version__,
+                   "git_commit": _git_commit(ROOT),
+                   "note": "outcome 'ok': decoded (dropped layers allowed); BitstreamError: refused; anything else "
+                           "would be listed under 'unexpected'. In-process run: a crash would have ended it."})
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
@@ -229,15 +282,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=None, help="only the first N test photos")
     p.add_argument("--quick", action="store_true", help="2 photos at --fit 256 (a smoke run)")
     p.add_argument("--untrained", action="store_true", help="refinement by the single-layer weights (ablation)")
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scalable-cpu-2core.json"))
+    p.add_argument("--out", default=None, help="default: benchmarks/results/scalable[-fuzz]-cpu-2core.json")
+    p.add_argument("--fuzz", type=int, default=0, help="instead: fuzz the layered decoder/extractor with N inputs")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    results = ROOT / "benchmarks" / "results"
+    if args.fuzz:
+        r = fuzz(args.fuzz, Path(args.out or results / "scalable-fuzz-cpu-2core.json"))
+        print(f"wavelet-layers fuzz: {r['inputs']} inputs, outcomes {r['outcomes']}, unexpected {r['unexpected']}")
+        return 0 if not r["unexpected"] else 1
+    args.out = args.out or str(results / "scalable-cpu-2core.json")
     data = Path(args.data)
     if not (data / "SPLITS.md").is_file():
         print(f"bench_scalable: no {data / 'SPLITS.md'}: pass --data", file=sys.stderr)
         return 2
     if args.quick:
-        args.fit, args.images = 256, args.images or 2
+        args.fit, args.images = min(args.fit, 256), args.images or 2
     qualities = [float(q) for q in args.layers.split(",")]
     if args.untrained or not LAYERED_WEIGHTS:
         model = LayeredModel.from_base(W.load_model())

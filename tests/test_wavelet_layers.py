@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import SHARED
 
 from pywlc import BitstreamError
 from pywlc.bitstream import decode_container
@@ -252,3 +253,24 @@ def test_cli_layers(tmp_path, photo):
     s.write_bytes(bytes(bad))
     r = _wlc("decode", str(s), str(a))
     assert r.returncode == 0 and "wlc: warning:" in r.stderr and "r2q2" in r.stderr
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "SPLITS.md").is_file(), reason="needs ../shared/data")
+def test_bench_scalable_smoke(tmp_path):
+    """``bench_scalable --quick`` on one test photo at 128 px: well-formed results, prefixes equal extracts."""
+    import json
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_scalable.py"
+    out = tmp_path / "s.json"
+    r = subprocess.run([sys.executable, str(bench), "--quick", "--images", "1", "--fit", "128", "--data",
+                        str(SHARED / "data"), "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    s = res["summary"]
+    assert s["all_extract_equal"] and len(res["images"]) == 1 and len(res["images"][0]["layers"]) == 4
+    assert s["simulcast_saving"]["saving"] > 0 and "bd_rate" in s["layered_vs_single_layer"]["mean_curve"]
+    assert out.with_suffix(".png").is_file()
+    r = subprocess.run([sys.executable, str(bench), "--fuzz", "20", "--out", str(tmp_path / "f.json")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path / "f.json").read_text())["unexpected"] == {}
