@@ -180,6 +180,8 @@ def test_bad_arguments(photo, model, stream):
         W.decode(stream, layers=0, model=model)
     with pytest.raises(ValueError, match="resolution"):
         W.extract(stream, layers=1, resolution=3)
+    with pytest.raises(BitstreamError, match="layered"):
+        W.read_header(stream)
 
 
 def test_refinement_tables_match_the_training_likelihood():

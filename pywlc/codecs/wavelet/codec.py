@@ -251,6 +251,8 @@ def _header_of(cont: Container) -> StreamHeader:
         raise BitstreamError(f"unsupported format: {cont.color.name}, {cont.bit_depth} bits, {cont.frames} frames")
     c = 3 if cont.color == ColorFormat.RGB else 1
     meta = cont.metadata.get("wl")
+    if meta is None and "wq" in cont.metadata:
+        raise BitstreamError("a layered (scalable) wavelet stream: read it with layered.read_layered_header")
     if meta is None or len(meta) < _FIXED.size:
         raise BitstreamError("missing or short 'wl' metadata")
     version, lossless, levels, code, model_id = _FIXED.unpack_from(meta, 0)
