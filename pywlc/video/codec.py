@@ -11,10 +11,13 @@ Pipeline ("Wavelet-Based Learned Scalable Video Coding", after MC-EZBC: Chen & W
 3. Motion: the quadtree leaves of every H frame, coded losslessly per temporal level
    (:mod:`pywlc.video.motion_coding`).
 4. Every temporal subband group -- the L frames of level T and the H frames of each level -- and every plane is
-   coded by the image codec's learned subband coder (:mod:`pywlc.video.subband`) at one step for the sequence:
-   MCTF with MC-EZBC's normalisation (alpha = sqrt(23/32), beta = sqrt(3/2)) is close to orthonormal, so equal
-   steps spread the error evenly -- the rate allocation by synthesis gains of the paper, with the gains ~1.
-5. Decoding runs the same steps backwards; the decoder's frames equal the encoder's reconstruction bitwise.
+   coded by the image codec's learned subband coder (:mod:`pywlc.video.subband`; entropy model fine-tuned on MCTF
+   subbands and conditioned on the temporal class, :func:`load_video_model`) at one step for the sequence.  MCTF
+   with MC-EZBC's normalisation (alpha = sqrt(23/32), beta = sqrt(3/2)) is close to orthonormal, so the rate
+   allocation by synthesis gains is nearly "equal steps"; measured, the H groups do best half an octave coarser
+   (:attr:`EncodeOptions.h_offset`; the offsets travel in the stream).
+5. Decoding runs the same steps backwards, then the learned post-filter on luma; the decoder's frames equal the
+   encoder's reconstruction bitwise (same machine and thread count: the post-filter is a float network).
 
 Scalability from one stream (layers of each segment's container):
 
@@ -54,7 +57,7 @@ from .io import Video, chroma_size
 from .motion_coding import Leaves, decode_motion, encode_motion, fields_of, leaves_of
 from .subband import decode_subbands, encode_subbands, levels_for, temporal_class
 
-__all__ = ["StreamInfo", "decode", "encode", "extract", "stream_info"]
+__all__ = ["EncodeOptions", "StreamInfo", "decode", "encode", "extract", "load_video_model", "stream_info"]
 
 FORMAT_VERSION = 1
 # version, temporal levels T, step code, chroma (0 mono, 1 420, 2 444), fps num, fps den, first frame, model id
