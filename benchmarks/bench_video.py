@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                         "existing --out; the anchors' and the ablation's points are kept, the old WL-SVC curve is kept "
                         "as 'wlsvc-previous'")  # fmt: skip
     p.add_argument("--no-speed", action="store_true", help="skip the speed rows")
+    p.add_argument("--part", choices=["all", "learned", "ablation"], default="all",
+                   help="learned: WL-SVC + anchors + scalability; ablation: the classical-model curve only (run the "
+                        "parts as parallel processes and --merge them)")  # fmt: skip
     p.add_argument("--merge", nargs="+", type=Path, help="merge result files of separate runs (one per sequence, "
                    "run in parallel) into --out")  # fmt: skip
     args = p.parse_args(argv)
@@ -82,11 +85,27 @@ def main(argv: list[str] | None = None) -> int:
         return _update(args)
     if args.merge:
         parts = [json.loads(f.read_text()) for f in args.merge]
+        from pywlc.video.evaluate import bd_table
+
         res = parts[0]
         for extra in parts[1:]:
-            res["sequences"].update(extra["sequences"])
+            for name, entry in extra["sequences"].items():
+                if name in res["sequences"]:
+                    mine = res["sequences"][name]
+                    mine["curves"].update(entry["curves"])
+                    for k, v in entry.items():
+                        mine.setdefault(k, v)
+                else:
+                    res["sequences"][name] = entry
             if "speed" in extra:
                 res.setdefault("speed", {}).update(extra["speed"])
+        for entry in res["sequences"].values():
+            curves = entry["curves"]
+            anchors = [a for a in ("x264", "x265") if a in curves]
+            tests = [t for t in ("wlsvc", "wlsvc-classical") if t in curves]
+            entry["bd_rate_percent"] = bd_table(curves, anchors, tests)
+            if len(tests) == 2:
+                entry["bd_rate_percent"].update(bd_table(curves, ["wlsvc-classical"], ["wlsvc"]))
         res["merged_from"] = [str(f) for f in args.merge]
         args.out.write_text(json.dumps(res, indent=1))
         plot(res, args.out.with_suffix(".png"))
@@ -96,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     qualities = [float(q) for q in args.qualities.split(",")]
     t0 = time.time()
     if args.sequences:
-        res = run_eval(seqs, out=str(args.out), qualities=qualities, anchors=["x264", "x265"], frames=args.frames,
-                       gop=args.gop, ablation=True, scalability=True)  # fmt: skip
+        learned, ablation = args.part in ("all", "learned"), args.part in ("all", "ablation")
+        res = run_eval(seqs, out=str(args.out), qualities=qualities, anchors=["x264", "x265"] if learned else [],
+                       frames=args.frames, gop=args.gop, ablation=ablation, scalability=learned,
+                       learned=learned)  # fmt: skip
     else:  # speed rows only
         res = {"benchmark": "video", "gop": args.gop, "sequences": {}, "torch": torch.__version__}
     if not args.no_speed:

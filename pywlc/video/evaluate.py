@@ -170,7 +170,7 @@ def plot(results: dict, path: Path) -> None:
 
 def run_eval(sequences: Sequence[str], *, out: str, qualities: Sequence[float], anchors: Sequence[str],
              frames: int = 64, gop: int = 16, plot_path: str | None = None, quiet: bool = False,
-             ablation: bool = False, scalability: bool = False) -> dict:
+             ablation: bool = False, scalability: bool = False, learned: bool = True) -> dict:
     """Evaluate and write ``out`` (JSON) and its RD plot; returns the results dict."""
     from .anchors import encoder_available, ffmpeg_available
 
@@ -188,19 +188,21 @@ def run_eval(sequences: Sequence[str], *, out: str, qualities: Sequence[float], 
         video = crop_even(read_video(path, max_frames=frames))
         log(f"{name}: {video}")
         streams: dict = {}
-        curves: dict[str, list[dict]] = {"wlsvc": wlsvc_curve(video, qualities, gop, log=log, streams=streams)}
+        curves: dict[str, list[dict]] = {}
+        if learned:  # False: only the ablation and / or anchors (runs split over processes, merged afterwards)
+            curves["wlsvc"] = wlsvc_curve(video, qualities, gop, log=log, streams=streams)
         if ablation:
             curves["wlsvc-classical"] = wlsvc_curve(video, qualities, gop, model="classical",
                                                     label="wlsvc-classical", log=log)  # fmt: skip
         for a in anchors:
             curves[a] = anchor_curve(video, a, gop, log=log)
-        tests = ["wlsvc", *(["wlsvc-classical"] if ablation else [])]
+        tests = [*(["wlsvc"] if learned else []), *(["wlsvc-classical"] if ablation else [])]
         entry = {"frames": video.frames, "size": f"{video.width}x{video.height}", "chroma": video.chroma,
                  "fps": str(video.fps), "curves": curves, "bd_rate_percent": bd_table(curves, list(anchors), tests)}
-        if ablation:
+        if ablation and learned:
             entry["bd_rate_percent"].update(bd_table(curves, ["wlsvc-classical"], ["wlsvc"]))
         log(f"  BD-rate: {json.dumps(entry['bd_rate_percent'])}")
-        if scalability and anchors:
+        if scalability and anchors and learned:
             entry["scalability"] = scalability_rows(video, streams, gop, anchors[0], log=log)
         results["sequences"][name] = entry
     outp = Path(out)
