@@ -6,7 +6,8 @@ fp32, 3 levels, forward and inverse timed separately; the floor is the copy of t
 a memory-bound op reads and writes every sample once).  The contenders are timed in turn within every
 repetition (a shared machine's drifting load hits them alike) and reported as medians with their quartiles.
 On the CPU every thread count runs in its own worker process (``OMP_NUM_THREADS`` is read once, at start-up),
-and each row records the load average around it and the instruction set pywlc's kernels chose.  Contenders
+and each row records the load average around it, the instruction set pywlc's kernels chose, and beside the
+wall times the process's CPU time per call (with one thread, robust to preemption on a shared machine).  Contenders
 slower than ``--slow-ms`` per call are timed in the first ``--slow-reps`` repetitions only.  Writes JSON (torch
 version, device, git commit) and a PNG plot beside it.
 """
@@ -39,17 +40,18 @@ ANCHORS = ("ptwt", "pytorch_wavelets", "pywt")
 TARGET_VS_COPY = 2.0  # issue 12: every wavelet's forward and inverse within 2x the copy
 
 
-def _time_ms(fn: Callable[[], object], device: torch.device) -> float:
+def _time_ms(fn: Callable[[], object], device: torch.device) -> tuple[float, float]:
+    """Wall time and the process's CPU time of one call, ms (on the GPU: CUDA events, CPU time 0)."""
     if device.type == "cuda":
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()
         end.record()
         torch.cuda.synchronize(device)
-        return start.elapsed_time(end)
-    t0 = time.perf_counter()
+        return start.elapsed_time(end), 0.0
+    c0, t0 = time.process_time(), time.perf_counter()
     fn()
-    return (time.perf_counter() - t0) * 1e3
+    return (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
 
 
 def _summary(times: list[float]) -> dict:
@@ -68,16 +70,19 @@ def bench_case(shape, wavelet: str, levels: int, device: torch.device, reps: int
         fns[f"{name}_fwd"] = lambda f=fwd, t=xx: f(t)
         fns[f"{name}_inv"] = lambda i=inv, c=coeffs: i(c)
     fns["pywlc_fwd_bwd"] = lambda: pywlc.dwt(xg, wavelet, levels).sum().backward()
-    first = {k: _time_ms(fn, device) for k, fn in fns.items()}  # warm-up, and the slow contenders' cost
+    first = {k: _time_ms(fn, device)[0] for k, fn in fns.items()}  # warm-up, and the slow contenders' cost
     for k, fn in fns.items():
         if first[k] < slow_ms:
             fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
     load = [os.getloadavg()[0]]
     for r in range(reps):
         for k, fn in fns.items():
             if first[k] < slow_ms or r < slow_reps:
-                times[k].append(_time_ms(fn, device))
+                wall, used = _time_ms(fn, device)
+                times[k].append(wall)
+                cpu[k].append(used)
     load.append(os.getloadavg()[0])
     row: dict = {"shape": list(shape), "wavelet": wavelet, "levels": levels, "loadavg_1min": load}
     for k, t in times.items():
@@ -85,6 +90,10 @@ def bench_case(shape, wavelet: str, levels: int, device: torch.device, reps: int
         row[f"{k}_ms"] = s["median"]
         row[f"{k}_ms_iqr"] = [s["p25"], s["p75"]]
         row[f"{k}_reps"] = s["n"]
+        # CPU time of the process during the call: with one thread, the op's own cost, which preemption by
+        # other users' processes does not inflate (memory contention still does); with more, it adds the
+        # threads' busy waiting.
+        row[f"{k}_cpu_ms"] = statistics.median(cpu[k]) if device.type == "cpu" else None
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
@@ -97,6 +106,9 @@ def bench_case(shape, wavelet: str, levels: int, device: torch.device, reps: int
             if f"{name}_{op}_ms" in row:
                 row[f"speedup_{op}_vs_{name}"] = row[f"{name}_{op}_ms"] / ours
     row["meets_2x_copy"] = max(row["pywlc_fwd_vs_copy"], row["pywlc_inv_vs_copy"]) <= TARGET_VS_COPY
+    if device.type == "cpu" and row["copy_cpu_ms"]:
+        for op in ("fwd", "inv"):
+            row[f"pywlc_{op}_cpu_vs_copy"] = row[f"pywlc_{op}_cpu_ms"] / row["copy_cpu_ms"]
     return row
 
 
@@ -134,7 +146,8 @@ def markdown_table(result: dict) -> str:
     """The README's table: per thread count and case, ms (median) for the copy, pywlc and each anchor."""
     rows = result["rows"]
     anchors = [n for n in ANCHORS if f"{n}_fwd_ms" in rows[0]]
-    head = ["threads", "case", "wavelet", "copy", "pywlc fwd / inv (x copy)", *(f"{n} fwd / inv" for n in anchors)]
+    head = ["threads", "case", "wavelet", "copy", "pywlc fwd / inv (x copy)", "CPU time x copy"]
+    head += [f"{n} fwd / inv" for n in anchors]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [str(r.get("threads") or "-"), r["case"], r["wavelet"], f"{r['copy_ms']:.2f}"]
@@ -142,6 +155,8 @@ def markdown_table(result: dict) -> str:
             f"{r['pywlc_fwd_ms']:.2f} / {r['pywlc_inv_ms']:.2f} "
             f"({r['pywlc_fwd_vs_copy']:.1f}x / {r['pywlc_inv_vs_copy']:.1f}x)"
         )
+        cpu = [r.get(f"pywlc_{op}_cpu_vs_copy") for op in ("fwd", "inv")]
+        cells.append(f"{cpu[0]:.1f}x / {cpu[1]:.1f}x" if None not in cpu else "-")
         cells += [f"{r[f'{n}_fwd_ms']:.1f} / {r[f'{n}_inv_ms']:.1f}" for n in anchors]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
