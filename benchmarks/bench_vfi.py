@@ -15,10 +15,11 @@ Quality: every test sequence (``cube`` 640x480 grey, ``kivy_city`` 720x405 RGB; 
 * ``ours_dynamic`` / ``ours_dense``: :func:`pywlc.vfi.interpolate` with ``ratio="dynamic"`` / ``"dense"``.
 
 PSNR (peak 255, on the 8-bit frames, all channels) and SSIM (``pytorch_msssim.ssim``, data range 255) per frame,
-mean over the sequence.  Speed: frames 0 and 2 of ``kivy_city`` resized (bicubic) to 1280x720; median wall time
-of ``interpolate`` per frame (DIS included), dynamic and dense interleaved in every repetition (the machine is
-shared); the per-stage breakdown (:class:`pywlc.vfi.model.StageTimer`) and the multiply-accumulates of each stage
-(active pixels only for the masked levels); the baselines' time on the same pair.
+mean over the sequence.  Speed: frames 0 and 2 of each test sequence (``cube`` as RGB) resized (bicubic) to
+1280x720; median wall time of ``interpolate`` per frame (DIS included), dynamic, dense and dynamic through per-layer
+``masked_conv2d`` interleaved in every repetition (the machine is shared); the per-stage breakdown
+(:class:`pywlc.vfi.model.StageTimer`) and the multiply-accumulates of each stage (active pixels only for the masked
+levels); the baselines' time on the same pair.
 """
 
 from __future__ import annotations
@@ -174,24 +175,28 @@ def macs(model, h: int, w: int, densities: list[float]) -> dict[str, float]:
     return {k: v / 1e9 for k, v in g.items()}
 
 
-def speed(model, data: Path, size: tuple[int, int], reps: int) -> list[dict]:
+def speed(model, data: Path, seq: str, size: tuple[int, int], reps: int) -> list[dict]:
     from pywlc.vfi import interpolate
 
     w, h = size
-    src = load_frames(data / "video" / "kivy_city", 3)
+    src = load_frames(data / "video" / seq, 3)
+    src = np.repeat(src, 3, axis=3) if src.shape[3] == 1 else src
     f0, f1 = (np.array(Image.fromarray(src[i]).resize((w, h), Image.Resampling.BICUBIC)) for i in (0, 2))
     x0, x1 = to_tensor(f0)[None], to_tensor(f1)[None]
-    runs = {"dynamic": [], "dense": []}
-    stages = {"dynamic": [], "dense": []}
+    # "dynamic_masked_conv2d": the same masks run through pywlc.ops.masked_conv2d layer by layer (for reference)
+    runs = {"dynamic": [], "dense": [], "dynamic_masked_conv2d": []}
+    stages = {m: [] for m in runs}
     info = {}
     for rep in range(reps + 1):  # the first is a warm-up
         for mode in runs:
             timer = StageTimer()
             model.timer = timer
+            model.synthesis.sparse_algo = "masked_conv2d" if mode == "dynamic_masked_conv2d" else "stack"
             t0 = time.perf_counter()
-            res = interpolate(x0, x1, 0.5, ratio=mode, model=model, details=True)
+            res = interpolate(x0, x1, 0.5, ratio=mode[:7] if mode != "dense" else mode, model=model, details=True)
             dt = time.perf_counter() - t0
             model.timer = None
+            model.synthesis.sparse_algo = "stack"
             if rep:
                 runs[mode].append(dt)
                 stages[mode].append(timer.times)
@@ -223,14 +228,16 @@ def speed(model, data: Path, size: tuple[int, int], reps: int) -> list[dict]:
         stage_ms = {k: 1e3 * statistics.median(s[k] for s in stages[mode]) for k in stages[mode][0]}
         stage_ms["dis_flow"] = 1e3 * statistics.median(dis)
         g = macs(model, ph, pw, dens)
-        rows.append({"case": f"720p_{mode}", "size": [w, h], "mode": mode, "ratio": ratio, "densities": dens,
+        rows.append({"case": f"720p_{seq}_{mode}", "content": seq, "size": [w, h], "mode": mode, "ratio": ratio,
+                     "densities": dens,
                      "ms_per_frame": 1e3 * statistics.median(runs[mode]), "ms_runs": [1e3 * v for v in runs[mode]],
                      "stage_ms": stage_ms, "gmac": g, "gmac_total": sum(g.values())})
-    dyn, den = rows
+    dyn, den, mc = rows
     frame_d, frame_s = info["dynamic"][2], info["dense"][2]
     dyn["psnr_vs_dense_on_this_pair"] = psnr(frame_d[0].permute(1, 2, 0).numpy(), frame_s[0].permute(1, 2, 0).numpy())
     dyn["speedup_vs_dense"] = 1 - dyn["ms_per_frame"] / den["ms_per_frame"]
-    rows.append({"case": "720p_baselines", "size": [w, h], **base})
+    mc["speedup_vs_dense"] = 1 - mc["ms_per_frame"] / den["ms_per_frame"]
+    rows.append({"case": f"720p_{seq}_baselines", "content": seq, "size": [w, h], **base})
     print({r["case"]: round(r.get("ms_per_frame", 0), 1) for r in rows}, "saving", round(dyn["speedup_vs_dense"], 3))
     return rows
 
@@ -260,7 +267,8 @@ def main() -> None:
     frames, size, reps = (5, (320, 176), 1) if args.quick else (args.frames, (1280, 720), args.reps)
     started = time.time()
     rows = quality(model, data, frames)
-    rows += speed(model, data, size, reps)
+    for seq in SEQUENCES:
+        rows += speed(model, data, seq, size, reps)
     for r in rows:
         r["weights"] = args.weights or "shipped"
     tag = device_tag(torch.device("cpu"))

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from conftest import assert_close
 
 from pywlc.vfi import RATIOS, WaveletVFI, interpolate, load_model
+from pywlc.vfi import model as model_mod
 from pywlc.vfi import weights as vfi_weights
 from pywlc.vfi.model import haar_merge, haar_split
 from pywlc.vfi.motion import bidirectional_flow, intermediate_flows
@@ -58,8 +59,9 @@ def test_intermediate_flows_linear_motion():
 
 # With these random weights the residuals are large: 0.3 gives partial masks at both levels (0.79 / 0.53 active),
 # 0.0 full ones, 0.5 empty ones.
+@pytest.mark.parametrize("algo", ["stack", "masked_conv2d"])
 @pytest.mark.parametrize("ratio,partial", [(0.0, False), (0.3, True), (0.5, False)])
-def test_sparse_kernels_equal_the_training_formula(ratio, partial):
+def test_sparse_kernels_equal_the_training_formula(ratio, partial, algo, monkeypatch):
     """Bool masks (masked_conv2d on the active pixels) == dense conv times the float mask (training)."""
     torch.manual_seed(0)
     m = WaveletVFI().eval()
@@ -69,6 +71,8 @@ def test_sparse_kernels_equal_the_training_formula(ratio, partial):
     i0, i1, _ = _moving_pair(48, 64, 3, 4)
     f01, f10 = bidirectional_flow(i0, i1)
     t = torch.tensor([0.5])
+    m.synthesis.sparse_algo = algo
+    monkeypatch.setattr(model_mod, "STACK_DENSE_ABOVE", 1e9)  # the windows even where dense would be cheaper
     with torch.no_grad():
         sparse, _, _ = m(i0, i1, f01, f10, t, f"ratio:{ratio}")
         ratios = torch.tensor([ratio], dtype=torch.float32)

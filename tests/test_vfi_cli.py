@@ -106,4 +106,4 @@ def test_bench_quick(shared_data, tmp_path):
     rows = {r.get("sequence", r.get("case")): r for r in json.loads(out.read_text())["rows"]}
     assert rows["kivy_city"]["ours_dynamic_psnr"] > rows["kivy_city"]["average_psnr"]
     assert rows["kivy_city"]["interpolated"] == 2 and rows["cube"]["interpolated"] == 2
-    assert rows["720p_dynamic"]["ms_per_frame"] > 0 and rows["720p_dense"]["gmac_total"] > 0
+    assert rows["720p_kivy_city_dynamic"]["ms_per_frame"] > 0 and rows["720p_cube_dense"]["gmac_total"] > 0
