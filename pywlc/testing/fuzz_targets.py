@@ -196,7 +196,7 @@ def _wlsvc_setup() -> tuple[list[bytes], Any]:
         u = torch.stack([_picture(1, (h + 1) // 2, (w + 1) // 2, seed + 50 + t)[0] for t in range(n)])
         return Video(y, u, u.flip(-1).contiguous(), "420", Fraction(25))
 
-    full = C.encode(clip("mono", 6, 24, 32, 1), 40, gop=4, segment=4)
+    full = C.encode(clip("mono", 6, 40, 56, 1), 40, gop=4, segment=4)  # 2 spatial levels: 1/2 extractable
     seeds = [
         full,
         C.extract(full, fps_divisor=2),
