@@ -58,3 +58,32 @@ def test_registry_imports_without_compressai():
         "    assert 'pywlc[weconvene]' in str(e), e\nelse:\n    raise SystemExit('no ImportError')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_dispatch_reads_the_header_only():
+    """A layered stream with a damaged upper layer still dispatches (the codec reports the dropped layers), and a
+    WL-SVC stream is pointed to the video API."""
+    import warnings
+
+    from pywlc import codecs
+    from pywlc.bitstream import decode_container
+    from pywlc.codecs.wavelet.layered import LayersDroppedWarning
+
+    x = (torch.arange(3 * 40 * 48) % 251).to(torch.uint8).view(3, 40, 48)
+    from pywlc.codecs import wavelet
+
+    data = bytearray(wavelet.encode(x, layers=[20, 50]))
+    last = decode_container(bytes(data)).layers[-1]
+    data[-len(last.payload) // 2] ^= 0xFF  # inside the last layer's payload: its CRC fails
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = codecs.decode(bytes(data))
+    assert y.shape == x.shape
+    assert any(issubclass(w.category, LayersDroppedWarning) for w in caught)
+    from fractions import Fraction
+
+    from pywlc.video import Video, encode
+
+    v = encode(Video(x[:1].expand(2, 40, 48).contiguous(), None, None, "mono", Fraction(25)), 40, gop=2, segment=2)
+    with pytest.raises(BitstreamError, match="wlc video decode"):
+        codecs.decode(v)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from ..bitstream import decode_container
+from ..bitstream import CodecId
 from ..errors import BitstreamError
 
 __all__ = ["CodecSpec", "codec", "codec_for_stream", "codecs", "decode", "encode", "register_codec"]
@@ -102,11 +102,35 @@ def codec(name: str) -> CodecSpec:
 def codec_for_stream(data: bytes | bytearray | memoryview) -> CodecSpec:
     """The spec of the codec that wrote ``data`` (from the container header; BitstreamError if unknown)."""
     _builtins()
-    c = decode_container(data)
-    spec = _BY_ID.get(c.codec)
+    codec_id = _header_codec_id(data)
+    spec = _BY_ID.get(codec_id)
     if spec is None:
-        raise BitstreamError(f"no registered codec has container id {c.codec}")
+        if codec_id == CodecId.WLSVC:
+            raise BitstreamError("a WL-SVC video stream: decode it with pywlc.video.decode (wlc video decode)")
+        raise BitstreamError(f"no registered codec has container id {codec_id}")
     return spec
+
+
+def _header_codec_id(data: bytes | bytearray | memoryview) -> int:
+    """The codec id of a container whose *header* is intact (magic, size, header CRC32).
+
+    The payloads are not checked here: each codec checks its own layers, and a layered codec decodes the intact
+    lower layers of a stream whose upper layers are damaged (the scalable image codec reports the dropped ones).
+    """
+    import struct
+    import zlib
+
+    b = bytes(data[:65536])
+    if len(b) < 32 or b[:4] != b"PWLC":
+        raise BitstreamError("not a pywlc stream (bad magic or truncated header)")
+    major, header_size, codec_id = b[4], struct.unpack_from("<H", b, 6)[0], struct.unpack_from("<H", b, 8)[0]
+    if major != 1:
+        raise BitstreamError(f"unsupported container major version {major}")
+    if not 32 <= header_size <= len(b):
+        raise BitstreamError(f"truncated: header of {header_size} bytes, {len(b)} present")
+    if zlib.crc32(b[: header_size - 4]) != struct.unpack_from("<I", b, header_size - 4)[0]:
+        raise BitstreamError("header CRC32 mismatch")
+    return codec_id
 
 
 def encode(image: Any, codec_name: str = "wavelet", **options: Any) -> bytes:
