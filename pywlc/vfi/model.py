@@ -180,12 +180,13 @@ class _Level(nn.Module):
         if len(active) * _window_cost(tile, halo) > STACK_DENSE_ABOVE * n * th * tw:
             return self.run(x, mask.to(x.dtype))  # the windows would cost about the dense stack: run that
         pad = (halo, halo + tw * tile - w, halo, halo + th * tile - h)
-        # Channels-last windows (oneDNN's fast layout for a batch of small pictures), copied slice by slice:
-        # contiguous rows, unlike a gather through a 6-D strided view.
-        xp = F.pad(x, pad).permute(0, 2, 3, 1).contiguous()  # [N, Hp, Wp, Cin]
+        # Windows copied slice by slice (contiguous rows, unlike a gather through a 6-D strided view), then made
+        # channels-last: oneDNN's fast layout for a batch of small pictures.  Only the windows are reordered.
+        xp = F.pad(x, pad)  # [N, Cin, Hp, Wp]
         mp = F.pad(mask[:, 0].to(x.dtype), pad)  # [N, Hp, Wp]
         at = [(b, ty * tile, tx * tile) for b, ty, tx in active]
-        y = torch.stack([xp[b, i : i + win, j : j + win] for b, i, j in at]).permute(0, 3, 1, 2)  # [K, Cin, win, win]
+        y = torch.stack([xp[b, :, i : i + win, j : j + win] for b, i, j in at])  # [K, Cin, win, win]
+        y = y.contiguous(memory_format=torch.channels_last)
         mw = torch.stack([mp[b, i : i + win, j : j + win] for b, i, j in at])[:, None]  # [K, 1, win, win]
         for k, conv in enumerate(layers):
             y = F.conv2d(y, conv.weight, conv.bias)  # "valid": the window shrinks by one pixel a side
