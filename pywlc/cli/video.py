@@ -175,7 +175,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--pix-fmt", choices=["yuv420p", "yuv444p", "gray"], help="raw YUV layout")
     e.add_argument("--fps", help="frame rate (raw YUV / PNG folders; default 25 or the Y4M's)")
     e.add_argument("--matrix", choices=["bt601", "bt709"], default="bt601", help="RGB->YCbCr for PNG folders")
-    e.add_argument("--lam", type=float, default=24.0, help="HVSBM Lagrange multiplier")
+    e.add_argument("--lam", type=float, help="HVSBM Lagrange multiplier (default: clamp(3 step, 24, 192))")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=_encode)
 
