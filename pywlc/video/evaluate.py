@@ -120,7 +120,7 @@ def scalability_rows(video: Video, streams: dict, gop: int, anchor: str, log: Ca
             pts.append(_point(ref, dec, len(sub), seconds, quality=q))
         sub_gop = max(1, gop // fd)
         anc = anchor_curve(ref, anchor, sub_gop, log=lambda s: None)
-        entry = {"wlsvc": pts, anchor: anc, "reference": f"every {fd}-th frame" + (
+        entry = {"wlsvc": pts, anchor: anc, "reference": ("every frame" if fd == 1 else f"every {fd}-th frame") + (
             ", CDF 9/7 LL band / 2 per level" if res > 1 else ""), "anchor_gop": sub_gop}
         entry["bd_rate_percent"] = bd_table({"wlsvc": pts, anchor: anc}, [anchor], ["wlsvc"])
         log(f"  {label}: BD-rate vs {anchor}: {json.dumps(entry['bd_rate_percent'])}")
@@ -152,6 +152,8 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     seqs = results["sequences"]
+    if not seqs:
+        return
     fig, axes = plt.subplots(1, len(seqs), figsize=(5.5 * len(seqs), 4.2), squeeze=False)
     for ax, (name, s) in zip(axes[0], seqs.items(), strict=True):
         for codec, pts in s["curves"].items():
