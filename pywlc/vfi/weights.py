@@ -15,7 +15,7 @@ __all__ = ["WEIGHTS", "load_model", "weights_file"]
 
 _DIR = Path(__file__).with_name("weights")
 # name -> sha256 of the file; the default model is the first entry.  Training: weights/<name>.json.
-WEIGHTS: dict[str, str] = {"vfi-v1": "212d8887a6ecf6c172c0768fe834cd5c4be9e4bdf78e353fe31ce03ada2b5a28"}
+WEIGHTS: dict[str, str] = {"vfi-v1": "ebbf025df0cbcde3710babf594e4717dd351e83d9abd3fb6c968136ba21a78bf"}
 
 
 def weights_file(name: str) -> Path:
