@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import json
 import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from torch import Tensor
 
 from ..vfi.model import WaveletVFI
 from ..vfi.motion import bidirectional_flow
+from .loop import Run, cosine_lr
 from .splits import load_photos, photo_split
 
 __all__ = ["VFITrainConfig", "export", "register", "train_vfi"]
@@ -198,22 +198,14 @@ def train_vfi(cfg: VFITrainConfig) -> None:
     torch.manual_seed(cfg.seed)
     model = WaveletVFI()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    start, cpu_s = 0, 0.0
-    ckpt = out / "last.pt"
-    if cfg.resume and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        start, cpu_s = state["step"], state.get("cpu_seconds", 0.0)
-    log = (out / "log.jsonl").open("a")
-    t0, c0 = time.time(), time.process_time()
+    run = Run(out, model, opt, cfg.resume)
     dyn_start = int(cfg.dynamic_from * cfg.steps)
     end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
-    for step in range(start, end):
+    for step in range(run.start, end):
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # Gumbel noise
         i0, i1, gt, t = sample_batch(seqs, photos, cfg, g)
-        lr = cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * step / cfg.steps))
+        lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_final)
         for group in opt.param_groups:
             group["lr"] = lr
         dynamic = step >= dyn_start
@@ -225,16 +217,10 @@ def train_vfi(cfg: VFITrainConfig) -> None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if (step + 1) % cfg.log_every == 0 or step + 1 == end:
-            rec = {"step": step + 1, "loss": round(float(loss.detach()), 5), "lr": lr, "dynamic": dynamic, **stats,
-                   "wall_s": round(time.time() - t0, 1), "cpu_s": round(cpu_s + time.process_time() - c0, 1)}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
+            run.row(step + 1, loss=round(float(loss.detach()), 5), lr=lr, dynamic=dynamic, **stats)
         if (step + 1) % cfg.save_every == 0 or step + 1 == end:
-            tmp = ckpt.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1,
-                        "cpu_seconds": cpu_s + time.process_time() - c0, "config": asdict(cfg),
-                        "model_config": asdict(model.cfg)}, tmp)
-            tmp.replace(ckpt)
+            run.save(step + 1, cfg, model_config=asdict(model.cfg))
+    run.close()
 
 
 def export(ckpt: str | Path, out: str | Path) -> str:

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -33,6 +31,7 @@ from ..codecs.wavelet import transform as T
 from ..codecs.wavelet.model import load_model
 from ..codecs.wavelet.pyramid import model_bits, quantize_pyramid
 from ..video.subband import temporal_class
+from .loop import Run, cosine_lr
 
 __all__ = ["VideoTrainConfig", "register", "temporal_class", "train_video", "video_split"]
 
@@ -123,11 +122,6 @@ def build_cache(cfg: VideoTrainConfig, cache: Path) -> list[tuple[float, Tensor]
     return items
 
 
-def _lr(cfg: VideoTrainConfig, step: int) -> float:
-    t = min(1.0, step / max(1, cfg.steps))
-    return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * t))
-
-
 def _batch(items: list[tuple[float, Tensor]], by_class: dict[float, list[int]], cfg: VideoTrainConfig,
            step: int) -> tuple[Tensor, Tensor, float]:
     g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
@@ -165,19 +159,12 @@ def train_video(cfg: VideoTrainConfig) -> Path:
     model.load_state_dict(base.entropy.state_dict())
     params = list(model.luma.parameters())  # WL-SVC codes every plane with the luma networks
     opt = torch.optim.Adam(params, lr=cfg.lr)
-    start, cpu_s = 0, 0.0
-    ckpt = out / "last.pt"
-    if cfg.resume and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        start, cpu_s = state["step"], state.get("cpu_seconds", 0.0)
-    log = (out / "log.jsonl").open("a")
-    t0, c0 = time.time(), time.process_time()
+    run = Run(out, model, opt, cfg.resume)
     window: list[float] = []
-    for step in range(start, cfg.steps):
+    for step in range(run.start, cfg.steps):
+        lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_final)
         for group in opt.param_groups:
-            group["lr"] = _lr(cfg, step)
+            group["lr"] = lr
         x, codes, cls = _batch(items, by_class, cfg, step)
         p = T.analysis(x, T.levels_for(*x.shape[-2:]), False)
         qp = quantize_pyramid(p, T.step_of_code(codes), False)
@@ -187,21 +174,15 @@ def train_video(cfg: VideoTrainConfig) -> Path:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        window.append(float(loss))
+        window.append(float(loss.detach()))
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            rec = {"step": done, "bits_per_sample": sum(window) / len(window), "lr": _lr(cfg, step),
-                   "wall_s": round(time.time() - t0, 1), "cpu_s": round(cpu_s + time.process_time() - c0, 1)}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
+            run.row(done, bits_per_sample=sum(window) / len(window), lr=lr)
             window.clear()
         if done % cfg.save_every == 0 or done == cfg.steps:
-            tmp = out / "last.pt.tmp"
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": done,
-                        "cpu_seconds": cpu_s + time.process_time() - c0, "config": asdict(cfg)}, tmp)
-            tmp.replace(ckpt)
-    log.close()
-    return ckpt
+            run.save(done, cfg)
+    run.close()
+    return run.ckpt
 
 
 def export(ckpt: str | Path, out: str | Path) -> str:

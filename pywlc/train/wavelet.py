@@ -20,9 +20,7 @@ summation order).
 from __future__ import annotations
 
 import json
-import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,6 +30,7 @@ from ..codecs.wavelet import transform as T
 from ..codecs.wavelet.entropy_model import SubbandEntropyModel
 from ..codecs.wavelet.postfilter import PostFilter
 from ..codecs.wavelet.pyramid import dequantize_pyramid, model_bits, optimal_deltas, quantize_pyramid
+from .loop import Run, cosine_lr
 from .splits import load_photos, photo_split
 
 __all__ = ["WaveletTrainConfig", "export_weights", "sample_batch", "train_wavelet"]
@@ -88,8 +87,7 @@ def sample_batch(pics: list[Tensor], cfg: WaveletTrainConfig, step: int) -> dict
 
 
 def _lr(cfg: WaveletTrainConfig, step: int) -> float:
-    t = min(1.0, step / max(1, cfg.steps))
-    return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * t))
+    return cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_final)
 
 
 def _entropy_loss(model: SubbandEntropyModel, b: dict) -> tuple[Tensor, dict]:
@@ -134,18 +132,10 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     model = SubbandEntropyModel(cfg.hidden) if cfg.stage == "entropy" else PostFilter(cfg.hidden)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    start, cpu_s = 0, 0.0
-    ckpt = out / "last.pt"
-    if cfg.resume and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        start, cpu_s = state["step"], state.get("cpu_seconds", 0.0)
+    run = Run(out, model, opt, cfg.resume)
     loss_fn = _entropy_loss if cfg.stage == "entropy" else _postfilter_loss
-    log = (out / "log.jsonl").open("a")
-    t0, c0 = time.time(), time.process_time()
     window: list[float] = []
-    for step in range(start, cfg.steps):
+    for step in range(run.start, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step)
         loss, info = loss_fn(model, sample_batch(pics, cfg, step))
@@ -156,18 +146,12 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
         window.append(float(loss))
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            rec = {"step": done, "loss": sum(window) / len(window), "lr": _lr(cfg, step), **info,
-                   "wall_s": round(time.time() - t0, 1), "cpu_s": round(cpu_s + time.process_time() - c0, 1)}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
+            run.row(done, loss=sum(window) / len(window), lr=_lr(cfg, step), **info)
             window.clear()
         if done % cfg.save_every == 0 or done == cfg.steps:
-            tmp = out / "last.pt.tmp"
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": done,
-                        "cpu_seconds": cpu_s + time.process_time() - c0, "config": asdict(cfg)}, tmp)
-            tmp.replace(ckpt)
-    log.close()
-    return ckpt
+            run.save(done, cfg)
+    run.close()
+    return run.ckpt
 
 
 def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None, out: str | Path) -> str:

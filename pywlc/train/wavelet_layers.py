@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,6 +26,7 @@ from ..codecs.wavelet import transform as T
 from ..codecs.wavelet.model import load_model
 from ..codecs.wavelet.pyramid import QPyramid, quantize_pyramid
 from ..codecs.wavelet.refine_model import RefineEntropyModel, nest, refine_bits
+from .loop import Run, cosine_lr
 from .splits import load_photos, photo_split
 from .wavelet import WaveletTrainConfig, sample_batch
 
@@ -78,8 +77,7 @@ def _batch(pics: list[Tensor], cfg: LayersTrainConfig, step: int) -> dict:
 
 
 def _lr(cfg: LayersTrainConfig, step: int) -> float:
-    t = min(1.0, step / max(1, cfg.steps))
-    return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * t))
+    return cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_final)
 
 
 def train_layers(cfg: LayersTrainConfig) -> Path:
@@ -96,17 +94,9 @@ def train_layers(cfg: LayersTrainConfig) -> Path:
     model = RefineEntropyModel.from_base(load_model(cfg.base).entropy)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    start, cpu_s = 0, 0.0
-    ckpt = out / "last.pt"
-    if cfg.resume and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        start, cpu_s = state["step"], state.get("cpu_seconds", 0.0)
-    log = (out / "log.jsonl").open("a")
-    t0, c0 = time.time(), time.process_time()
+    run = Run(out, model, opt, cfg.resume)
     window: list[float] = []
-    for step in range(start, cfg.steps):
+    for step in range(run.start, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step)
         b = _batch(pics, cfg, step)
@@ -121,18 +111,12 @@ def train_layers(cfg: LayersTrainConfig) -> Path:
         window.append(float(loss.detach()))
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            rec = {"step": done, "bpp": sum(window) / len(window), "lr": _lr(cfg, step),
-                   "wall_s": round(time.time() - t0, 1), "cpu_s": round(cpu_s + time.process_time() - c0, 1)}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
+            run.row(done, bpp=sum(window) / len(window), lr=_lr(cfg, step))
             window.clear()
         if done % cfg.save_every == 0 or done == cfg.steps:
-            tmp = out / "last.pt.tmp"
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": done,
-                        "cpu_seconds": cpu_s + time.process_time() - c0, "config": asdict(cfg)}, tmp)
-            tmp.replace(ckpt)
-    log.close()
-    return ckpt
+            run.save(done, cfg)
+    run.close()
+    return run.ckpt
 
 
 def export_layers_weights(ckpt: str | Path, out: str | Path) -> str:
