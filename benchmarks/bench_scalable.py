@@ -226,44 +226,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _fuzz_structured(rng: Any, seed: bytes) -> bytes:
-    """A layered stream re-wrapped with valid CRCs: mutated payloads (garbage for ANS) or ``wq`` metadata."""
-    from pywlc.bitstream import Layer, decode_container, reencode
-    from pywlc.testing.fuzz import mutate
-
-    c = decode_container(seed)
-    if rng.random() < 0.3:
-        meta = dict(c.metadata)
-        meta[L.META_KEY] = mutate(rng, [meta[L.META_KEY]])[: 1024]
-        return reencode(c, metadata=meta)
-    layers = [Layer(lay.id, lay.label, mutate(rng, [lay.payload]) if rng.random() < 0.3 else lay.payload,
-                    lay.depends_on) for lay in c.layers]
-    return reencode(c, layers=layers)
-
-
 def fuzz(inputs: int, out: Path) -> dict[str, Any]:
     """Run the ``wavelet-layers`` fuzz target for ``inputs`` seeded inputs; write and return the result."""
     import json
 
-    from pywlc.testing.fuzz import register_decoder, run_inprocess
+    from pywlc.testing import fuzz_targets  # noqa: F401 - registers "wavelet-layers"
+    from pywlc.testing.fuzz import run_inprocess
 
-    def setup() -> tuple[list[bytes], Any]:
-        torch.set_num_threads(1)
-        model = load_layered_model() if LAYERED_WEIGHTS else LayeredModel.from_base(W.load_model())
-        g = torch.Generator().manual_seed(3)
-        x = torch.randint(0, 256, (3, 48, 64), generator=g, dtype=torch.uint8)
-        x = (x.float() * 0.3 + torch.linspace(0, 170, 64)).round().clamp(0, 255).byte()
-        full = L.encode_layers(x, [25, 50, 75], model=model)
-        seeds = [full, L.extract_layers(full, layers=2), L.extract_layers(full, layers=3, resolution=2),
-                 L.encode_layers(x[1], [40, 70], model=model)]
-
-        def run(data: bytes) -> None:
-            L.decode_layers(data, model=model)
-            L.extract_layers(data, layers=1)
-
-        return seeds, run
-
-    register_decoder("wavelet-layers", setup, structured=_fuzz_structured, structured_share=0.35)
     result = run_inprocess("wavelet-layers", inputs, seed=0)
     result.update({"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                    "device": device_name(torch.device("cpu")), "torch": torch.__version__,

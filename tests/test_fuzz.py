@@ -12,7 +12,7 @@ from pywlc.testing import (
 )
 
 # Inputs per target in CI: a few seconds each on a 2-core CPU.
-QUICK = {"container": 2000, "mctf_synthesize": 1000, "image": 40, "wavelet": 60, "wlsvc": 60}
+QUICK = {"container": 2000, "mctf_synthesize": 1000, "image": 40, "wavelet": 60, "wlsvc": 60, "wavelet-layers": 40}
 
 
 @pytest.mark.parametrize("name", sorted(QUICK))

@@ -178,6 +178,51 @@ if importlib.util.find_spec("pywlc.codecs.wavelet") is not None:
 
 
 # ----------------------------------------------------------------------------------------------------
+# The scalable (quality-layered) wavelet streams: decoder and extractor
+
+
+def _layers_setup() -> tuple[list[bytes], Any]:
+    from ..codecs.wavelet import layered as L
+    from ..codecs.wavelet import load_model
+    from ..codecs.wavelet.layered_model import LAYERED_WEIGHTS, LayeredModel, load_layered_model
+
+    torch.set_num_threads(1)
+    model = load_layered_model() if LAYERED_WEIGHTS else LayeredModel.from_base(load_model())
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 256, (3, 48, 64), generator=g, dtype=torch.uint8)
+    x = (x.float() * 0.3 + torch.linspace(0, 170, 64)).round().clamp(0, 255).byte()
+    full = L.encode_layers(x, [25, 50, 75], model=model)
+    seeds = [full, L.extract_layers(full, layers=2), L.extract_layers(full, layers=3, resolution=2),
+             L.encode_layers(x[1], [40, 70], model=model)]
+
+    def run(data: bytes) -> None:
+        L.decode_layers(data, model=model)  # dropped layers are reported, not raised
+        L.extract_layers(data, layers=1)
+
+    return seeds, run
+
+
+def layers_structured(rng: random.Random, seed: bytes) -> bytes:
+    """A layered stream re-wrapped with valid CRCs: mutated payloads (garbage for ANS) or ``wq`` metadata."""
+    from ..bitstream import Layer, decode_container, reencode
+    from ..codecs.wavelet import layered as L
+    from .fuzz import mutate
+
+    c = decode_container(seed)
+    if rng.random() < 0.3:
+        meta = dict(c.metadata)
+        meta[L.META_KEY] = mutate(rng, [meta[L.META_KEY]])[:1024]
+        return reencode(c, metadata=meta)
+    layers = [Layer(lay.id, lay.label, mutate(rng, [lay.payload]) if rng.random() < 0.3 else lay.payload,
+                    lay.depends_on) for lay in c.layers]  # fmt: skip
+    return reencode(c, layers=layers)
+
+
+if importlib.util.find_spec("pywlc.codecs.wavelet.layered") is not None:
+    register_decoder("wavelet-layers", _layers_setup, structured=layers_structured, structured_share=0.35)
+
+
+# ----------------------------------------------------------------------------------------------------
 # WL-SVC video streams (pywlc.video.codec): segments of containers back to back
 
 
