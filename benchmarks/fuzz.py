@@ -74,6 +74,13 @@ def merge(parts: Path, out: Path, names: list[str], note: str | None = None) -> 
         ]
         if shards:
             runs[name] = _combine(shards)
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    for name, r in previous.get("targets", {}).items():  # targets not rerun keep their results (and notes)
+        runs.setdefault(name, r)
+    if previous.get("note") and note:
+        note = previous["note"] + " | " + note
+    elif previous.get("note"):
+        note = previous["note"]
     total = {
         "inputs": sum(r["inputs"] for r in runs.values()),
         "crashes": sum(len(r["crashes"]) for r in runs.values()),
