@@ -72,7 +72,11 @@ _INTERPS = ("bilinear", "bicubic")
 _ALPHA, _BETA = math.sqrt(23.0 / 32.0), math.sqrt(1.5)  # pywlc.mctf's 5/3 normalisation (its _FILTERS)
 MAX_GOP_LEVELS = 5
 PF_OFFSET = -16  # post-filter condition: step code of the L frames minus one octave (see _Entropy.filter_luma)
-DEFAULT_DECODE_BUDGET = DecodeBudget(max_pixels=1 << 30, max_tile=None, max_pixels_per_byte=1 << 14,
+# The decoder costs ~1.4 CPU us per output sample (the learned entropy model), so a small corrupt stream must not
+# claim a huge video: at most 4096 samples per stream byte (720p at 25 fps: streams below ~45 kbps need a trusted
+# budget; the benchmark's lowest point, cube at 75 kbps, is ~900), found by fuzzing (a 2 kB stream claiming 4 frames
+# of 56x65535 took 21 CPU s at 16384).
+DEFAULT_DECODE_BUDGET = DecodeBudget(max_pixels=1 << 30, max_tile=None, max_pixels_per_byte=4096.0,
                                      max_memory=8 << 30)  # fmt: skip
 _BYTES_PER_PIXEL = 48  # decoder working memory per luma sample of a segment (subbands, MCTF, model passes)
 
