@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 from functools import cache
 from pathlib import Path
 
 import torch
 
+from .._pinned import load_pinned
 from .model import VFIConfig, WaveletVFI
 
 __all__ = ["WEIGHTS", "load_model", "weights_file"]
@@ -36,15 +35,6 @@ def load_model(name: str | None = None) -> WaveletVFI:
     Raises:
         FileNotFoundError: no shipped weights of that name; ValueError: a digest mismatch.
     """
-    if name is None:
-        if not WEIGHTS:
-            raise FileNotFoundError("this pywlc build ships no frame-interpolation weights")
-        name = next(iter(WEIGHTS))
-    if name not in WEIGHTS:
-        raise FileNotFoundError(f"no shipped frame-interpolation weights named {name!r} (have {sorted(WEIGHTS)})")
-    raw = weights_file(name).read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != WEIGHTS[name]:
-        raise ValueError(f"weights {weights_file(name)}: sha256 {digest} does not match the pinned {WEIGHTS[name]}")
+    _, state = load_pinned(WEIGHTS, name, weights_file, "frame-interpolation")
     with torch.inference_mode(False):
-        return model_from_state(torch.load(io.BytesIO(raw), weights_only=True))
+        return model_from_state(state)

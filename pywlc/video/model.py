@@ -3,13 +3,12 @@ sha256-pinned like the image codec's (:mod:`pywlc.codecs.wavelet.model`)."""
 
 from __future__ import annotations
 
-import hashlib
-import io
 from functools import cache
 from pathlib import Path
 
 import torch
 
+from .._pinned import load_pinned
 from ..codecs.wavelet.model import WaveletModel
 
 __all__ = ["VIDEO_WEIGHTS", "load_video_weights"]
@@ -26,12 +25,6 @@ def load_video_weights(name: str | None = None) -> WaveletModel | None:
     """The shipped WL-SVC model ``name`` (default: the first), sha256-checked; None when none ships."""
     if not VIDEO_WEIGHTS:
         return None
-    name = next(iter(VIDEO_WEIGHTS)) if name is None else name
-    if name not in VIDEO_WEIGHTS:
-        raise FileNotFoundError(f"no shipped WL-SVC weights named {name!r} (have {sorted(VIDEO_WEIGHTS)})")
-    raw = (_DIR / f"{name}.pt").read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != VIDEO_WEIGHTS[name]:
-        raise ValueError(f"weights {_DIR / name}.pt: sha256 {digest} does not match the pinned {VIDEO_WEIGHTS[name]}")
+    name, state = load_pinned(VIDEO_WEIGHTS, name, lambda n: _DIR / f"{n}.pt", "WL-SVC")
     with torch.inference_mode(False):
-        return WaveletModel.from_state(torch.load(io.BytesIO(raw), weights_only=True), name)
+        return WaveletModel.from_state(state, name)

@@ -7,12 +7,12 @@ A layered stream records the 8-byte digests of both entropy models; a decoder ho
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from functools import cache
 
 import torch
 
+from ..._pinned import load_pinned
 from .model import WaveletModel, load_model, weights_file
 from .refine_model import RefineEntropyModel
 
@@ -52,19 +52,8 @@ def load_layered_model(name: str | None = None) -> LayeredModel:
     Raises:
         FileNotFoundError: no shipped weights of that name; ValueError: a digest mismatch.
     """
-    if name is None:
-        if not LAYERED_WEIGHTS:
-            raise FileNotFoundError("this pywlc build ships no layered wavelet-codec weights")
-        name = next(iter(LAYERED_WEIGHTS))
-    if name not in LAYERED_WEIGHTS:
-        raise FileNotFoundError(f"no shipped layered weights named {name!r} (have {sorted(LAYERED_WEIGHTS)})")
-    raw = weights_file(name).read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != LAYERED_WEIGHTS[name]:
-        raise ValueError(f"weights {weights_file(name)}: sha256 {digest} does not match the pinned "
-                         f"{LAYERED_WEIGHTS[name]}")
+    name, state = load_pinned(LAYERED_WEIGHTS, name, weights_file, "layered wavelet-codec")
     with torch.inference_mode(False):  # ordinary parameters: the fixed-point weight cache reads version counters
-        state = torch.load(io.BytesIO(raw), weights_only=True)
         refine = RefineEntropyModel(int(state["hidden"]))
         refine.load_state_dict(state["refine"])
         return LayeredModel(load_model(state["base"]), refine, name)

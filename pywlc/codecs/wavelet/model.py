@@ -8,13 +8,13 @@ is refused by a decoder holding other weights (the symbols would decode to garba
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import torch
 
+from ..._pinned import load_pinned
 from .entropy_model import SubbandEntropyModel
 from .postfilter import PostFilter
 
@@ -81,17 +81,8 @@ def load_model(name: str | None = None) -> WaveletModel:
     Raises:
         FileNotFoundError: no shipped weights of that name; ValueError: a digest mismatch.
     """
-    if name is None:
-        if not WEIGHTS:
-            raise FileNotFoundError("this pywlc build ships no wavelet-codec weights")
-        name = next(iter(WEIGHTS))
-    if name not in WEIGHTS:
-        raise FileNotFoundError(f"no shipped wavelet-codec weights named {name!r} (have {sorted(WEIGHTS)})")
-    raw = weights_file(name).read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != WEIGHTS[name]:
-        raise ValueError(f"weights {weights_file(name)}: sha256 {digest} does not match the pinned {WEIGHTS[name]}")
+    name, state = load_pinned(WEIGHTS, name, weights_file, "wavelet-codec")
     # Ordinary (not inference) parameters even when first called under torch.inference_mode(): the fixed-point
     # weight cache keys on the parameters' version counters.
     with torch.inference_mode(False):
-        return WaveletModel.from_state(torch.load(io.BytesIO(raw), weights_only=True), name)
+        return WaveletModel.from_state(state, name)
