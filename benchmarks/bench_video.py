@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from pywlc.video import codec as C
@@ -57,7 +59,7 @@ def _pan_720p(frames: int) -> Video:
 
     img = Image.open(DATA / "photos" / "plasma_Path.jpg").convert("RGB")
     img = img.resize((1280 + 2 * frames + 8, 720 + frames + 8), Image.LANCZOS)
-    x = torch.from_numpy(__import__("numpy").asarray(img).copy()).permute(2, 0, 1)
+    x = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
     rgb = torch.stack([x[:, t : t + 720, 2 * t : 2 * t + 1280] for t in range(frames)])
     return rgb_to_yuv(rgb, chroma="420", fps=25)
 
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print("speed 720p:", json.dumps(speed["1280x720 (synthetic pan, 4:2:0)"]), flush=True)
         res["speed"] = speed
     res["wall_seconds"] = round(time.time() - t0, 1)
-    res["load_average_end"] = list(__import__("os").getloadavg())
+    res["load_average_end"] = list(os.getloadavg())
     res["cpu"] = platform.processor() or platform.machine()
     try:
         res["git_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
@@ -167,7 +169,7 @@ def _update(args: argparse.Namespace) -> int:
     res["speed"] = speed
     res["model"] = C.load_video_model().name
     res["update_wall_seconds"] = round(time.time() - t0, 1)
-    res["load_average_end"] = list(__import__("os").getloadavg())
+    res["load_average_end"] = list(os.getloadavg())
     args.out.write_text(json.dumps(res, indent=1))
     plot(res, args.out.with_suffix(".png"))
     print(f"updated {args.out}")

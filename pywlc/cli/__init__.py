@@ -28,6 +28,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .._plugins import register_all
+
 __all__ = ["main"]
 
 
@@ -408,8 +410,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help=_MAX_PIXELS_HELP)
     v.set_defaults(func=_eval)
-    for name in _SUBCOMMAND_MODULES:
-        _register_subcommands(name, sub)
+    register_all(_SUBCOMMAND_MODULES, sub)
     return p
 
 
@@ -417,17 +418,6 @@ def _parser() -> argparse.ArgumentParser:
 # ``register(subparsers)``; one that is not installed in this tree is skipped.
 _SUBCOMMAND_MODULES = ("pywlc.cli.video", "pywlc.cli.vfi")
 
-
-def _register_subcommands(module: str, sub: argparse._SubParsersAction) -> None:
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name == module:
-            return
-        raise
-    mod.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 
+from .._plugins import register_all
 from .wavelet import WaveletTrainConfig, export_weights, train_wavelet
 
 
@@ -30,17 +31,6 @@ def _config(value: str) -> str | dict:
 # on its parsers; one that is not in this tree is skipped.
 _TASK_MODULES = ("pywlc.train.video", "pywlc.train.vfi", "pywlc.train.wavelet_layers")
 
-
-def _register_tasks(module: str, sub: argparse._SubParsersAction) -> None:
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name == module:
-            return
-        raise
-    mod.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--entropy", required=True, help="last.pt of the entropy stage")
     x.add_argument("--postfilter", help="last.pt of the post-filter stage")
     x.add_argument("--out", required=True, help="weights file, e.g. pywlc/codecs/wavelet/weights/wavelet-v1.pt")
-    for name in _TASK_MODULES:
-        _register_tasks(name, sub)
+    register_all(_TASK_MODULES, sub)
     args = p.parse_args(argv)
     try:
         if getattr(args, "run", None) is not None:  # a task from one of _TASK_MODULES

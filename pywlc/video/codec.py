@@ -41,7 +41,7 @@ import math
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import torch
@@ -50,6 +50,7 @@ from torch import Tensor
 from ..bitstream import CodecId, ColorFormat, Layer, decode_container, encode_container
 from ..codecs.budget import DecodeBudget, check_budget
 from ..codecs.wavelet import transform as T
+from ..codecs.wavelet.codec import _quality_code
 from ..codecs.wavelet.model import WaveletModel, load_model
 from ..errors import BitstreamError
 from ..mctf import MctfResult, MotionFields, analyze, make_level, synthesize
@@ -151,6 +152,7 @@ class _MotionRecorder:
         self.lam = 24.0 if opts.lam is None else opts.lam
         self.leaves: dict[int, list[Leaves]] = {}
         self.has_right: dict[int, list[bool]] = {}
+        self.fields: dict[int, list[MotionFields]] = {}  # what MCTF filtered with (the decoder rebuilds the same)
 
     def __call__(self, cur: Tensor, left: Tensor, right: Tensor | None, *, level: int,
                  temporal_distance: int) -> MotionFields:
@@ -161,7 +163,9 @@ class _MotionRecorder:
         lv = leaves_of(r)
         self.leaves.setdefault(level, []).append(lv)
         self.has_right.setdefault(level, []).append(right is not None)
-        return fields_of(lv, self.h, self.w, right is not None)
+        f = fields_of(lv, self.h, self.w, right is not None)
+        self.fields.setdefault(level, []).append(f)
+        return f
 
 
 def _chroma_motion(m: MotionFields, chroma: str) -> MotionFields:
@@ -202,6 +206,7 @@ class _Analysis:
     motion: dict[int, bytes]  # temporal level -> coded motion
     groups: list[list[Tensor]]  # per plane: temporal groups [K, 1, h, w]
     interp: str = "bilinear"
+    fields: dict[int, list[MotionFields]] = field(default_factory=dict)  # luma motion per level, as coded
 
 
 def _analyse(video: Video, first: int, stop: int, gop_levels: int, opts: EncodeOptions,
@@ -217,9 +222,7 @@ def _analyse(video: Video, first: int, stop: int, gop_levels: int, opts: EncodeO
     luma = analyze(planes[0], levels=t, filter=_FILTER, motion=rec, interp=opts.interp)
     groups = [_groups(luma)]
     if len(planes) > 1:
-        chroma_mv = {lvl: [_chroma_motion(fields_of(lv, h, w, hr), video.chroma)
-                           for lv, hr in zip(rec.leaves[lvl], rec.has_right[lvl], strict=True)]
-                     for lvl in rec.leaves}  # fmt: skip
+        chroma_mv = {lvl: [_chroma_motion(f, video.chroma) for f in fs] for lvl, fs in rec.fields.items()}
         counters: dict[int, int] = {}
 
         def chroma_motion(cur, left, right, *, level: int, temporal_distance: int) -> MotionFields:
@@ -231,7 +234,7 @@ def _analyse(video: Video, first: int, stop: int, gop_levels: int, opts: EncodeO
         g = _groups(uv)
         groups += [[x[:, :1] for x in g], [x[:, 1:] for x in g]]
     motion = {lvl: encode_motion(rec.leaves[lvl], h, w, rec.has_right[lvl]) for lvl in rec.leaves}
-    return _Analysis(first, n, t, motion, groups, opts.interp)
+    return _Analysis(first, n, t, motion, groups, opts.interp, rec.fields)
 
 
 def _plane_sizes(video_h: int, video_w: int, chroma: str) -> list[tuple[int, int]]:
@@ -358,14 +361,6 @@ def lam_for(code: int) -> float:
     step codes 97 / 72.
     """
     return float(min(192.0, max(24.0, 3.0 * T.step_of_code(code))))
-
-
-def _quality_code(quality: object) -> int:
-    if isinstance(quality, bool) or not isinstance(quality, int | float):
-        raise TypeError(f"quality must be a number, got {type(quality).__name__}")
-    if not math.isfinite(quality) or not 0 <= quality <= 100:
-        raise ValueError(f"quality must be in [0, 100], got {quality}")
-    return min(max(T.step_code_for_quality(quality), T.STEP_CODE_MIN), T.STEP_CODE_MAX)
 
 
 def _check_options(gop: object, segment: object) -> tuple[int, int]:
@@ -514,15 +509,7 @@ class _Segment:
 
     @classmethod
     def of_analysis(cls, a: _Analysis, video: Video, plane: int) -> _Segment:
-        h, w = video.height, video.width
-        motion = {}
-        for lvl, payload in a.motion.items():
-            n_l = math.ceil(a.frames / 2 ** (lvl - 1))
-            hr = [2 * k + 2 < n_l for k in range(n_l // 2)]
-            leaves = decode_motion(payload, h, w, hr)
-            motion[lvl] = [fields_of(lv, h, w, r) for lv, r in zip(leaves, hr, strict=True)]
-        seg = cls(a.frames, a.levels, motion, a.interp)
-        return seg.for_plane(plane, video.chroma)
+        return cls(a.frames, a.levels, a.fields, a.interp).for_plane(plane, video.chroma)
 
     def for_plane(self, plane: int, chroma: str) -> _Segment:
         if plane == 0:
@@ -728,7 +715,7 @@ def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_r
     for lvl in range(t_drop + 1, levels + 1):
         lay = labels.get(f"mv{lvl}")
         if lay is None:
-            raise BitstreamError(f"segment at frame {cont.frames}: motion layer mv{lvl} is missing")
+            raise BitstreamError(f"motion layer mv{lvl} is missing")
         n_l = math.ceil(cont.frames / 2 ** (lvl - 1))
         hr = [2 * k + 2 < n_l for k in range(n_l // 2)]
         leaves = decode_motion(lay.payload, h, w, hr, f"motion layer mv{lvl}")

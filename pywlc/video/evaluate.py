@@ -10,7 +10,6 @@ against each anchor on Y-PSNR and YUV-PSNR, encode and decode wall-clock seconds
 from __future__ import annotations
 
 import json
-import math
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -207,18 +206,10 @@ def run_eval(sequences: Sequence[str], *, out: str, qualities: Sequence[float], 
         if scalability and anchors and learned:
             entry["scalability"] = scalability_rows(video, streams, gop, anchors[0], log=log)
         results["sequences"][name] = entry
+    from ..cli.evaluate import write_results
+
     outp = Path(out)
     outp.parent.mkdir(parents=True, exist_ok=True)
-
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [clean(x) for x in v]
-        return v
-
-    outp.write_text(json.dumps(clean(results), indent=1))
+    write_results(results, outp)
     plot(results, Path(plot_path) if plot_path else outp.with_suffix(".png"))
     return results

@@ -43,7 +43,6 @@ MAX_DEPTH = 4  # 64 -> 4
 GRID = 4  # granularity of the vector map used for prediction
 MAX_VECTOR_QPEL = 4 * 2048  # |vector| < 2048 pixels (the MCTF validation bound is far below)
 _HALF = (1 << ESCAPE_BITS) - 1
-_MODE_NAMES = ("left", "right", "bi")
 
 
 @dataclass(frozen=True)
@@ -232,7 +231,7 @@ def encode_motion(frames: list[Leaves], height: int, width: int, has_right: list
             raise ValueError("a frame without a right reference has leaves that use one")
         # Vectors and their contexts, in decoding order.
         vmap = _VectorMap(height, width)
-        res: list[tuple[int, int, int]] = []  # (component residual, context, -) in order
+        res: list[tuple[int, int]] = []  # (component residual, context), in decoding order
         mvl, mvr = lv.mv_left.numpy().astype(np.int64), lv.mv_right.numpy().astype(np.int64)
         for i, m in zip(order, modes, strict=True):
             x, y = (int(v) for v in lv.xy[i])

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from ..codecs.wavelet import context as ctx
 from ..codecs.wavelet import transform as T
+from ..codecs.wavelet.codec import _band_geometry
 from ..codecs.wavelet.coder import (
     LayerDecoder,
     LayerEncoder,
@@ -35,7 +36,7 @@ from ..codecs.wavelet.pyramid import QPyramid, dequantize_pyramid, optimal_delta
 from ..errors import BitstreamError
 from . import classical
 
-__all__ = ["band_geometry", "decode_subbands", "encode_subbands", "levels_for", "temporal_class"]
+__all__ = ["decode_subbands", "encode_subbands", "levels_for", "temporal_class"]
 
 MAX_LL_MAGNITUDE = 1 << 24
 
@@ -50,15 +51,6 @@ def temporal_class(group: int, levels: int) -> float:
 def levels_for(height: int, width: int) -> int:
     """Spatial levels of a subband of ``height x width``: the image codec's rule (coarsest LL >= ~8 samples)."""
     return T.levels_for(height, width)
-
-
-def band_geometry(h: int, w: int, levels: int) -> tuple[tuple[int, int], list[list[tuple[int, int]]]]:
-    """Shapes of the coarsest approximation and of every level's (cH, cV, cD), coarsest first."""
-    per = []
-    for _ in range(levels):
-        per.append([(h // 2, (w + 1) // 2), ((h + 1) // 2, w // 2), (h // 2, w // 2)])
-        h, w = (h + 1) // 2, (w + 1) // 2
-    return (h, w), per[::-1]
 
 
 def _classical_scales(qp: QPyramid, j: int) -> list[int]:
@@ -163,7 +155,7 @@ def decode_subbands(payloads: list[bytes], frames: int, height: int, width: int,
     n_layers = len(payloads)
     if not 1 <= n_layers <= max(1, levels):
         raise BitstreamError(f"{what}: {n_layers} resolution layers for a {levels}-level subband")
-    (lh, lw), shapes = band_geometry(height, width, levels)
+    (lh, lw), shapes = _band_geometry(height, width, levels)
     qp = QPyramid(torch.zeros(frames, 1, lh, lw, dtype=torch.int32), [], [])
     for j in range(levels):
         grid = ctx.level_grid(tuple(torch.empty(0, 0, *s) for s in shapes[j]))  # type: ignore[arg-type]
