@@ -10,6 +10,7 @@ import json
 import sys
 
 from .._plugins import register_all
+from .wavelet import STAGES as WAVELET_STAGES
 from .wavelet import WaveletTrainConfig, export_weights, train_wavelet
 
 
@@ -59,19 +60,23 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--log-every", type=int, default=50)
     t.add_argument("--save-every", type=int, default=1000)
     t.add_argument("--eval-every", type=int, default=0, help="test-set evaluation period (0: at the end only)")
-    w = sub.add_parser("wavelet", help="train the wavelet image codec's entropy model or post-filter (CPU-sized)")
+    w = sub.add_parser("wavelet", help="train the wavelet image codec's entropy model, lifting step or post-filter")
     w.add_argument("--data", required=True, help="the shared data folder (holds SPLITS.md, photos/, photos_more/)")
     w.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl)")
-    w.add_argument("--stage", choices=["entropy", "postfilter"], default="entropy")
+    w.add_argument("--stage", choices=list(WAVELET_STAGES), default="entropy")
     for name, typ in (("steps", int), ("batch", int), ("patch", int), ("lr", float), ("hidden", int),
                       ("seed", int), ("threads", int), ("save-every", int), ("log-every", int),
-                      ("code-min", int), ("code-max", int), ("lossless-p", float)):
+                      ("code-min", int), ("code-max", int), ("lossless-p", float), ("lifting-p", float),
+                      ("layers", int)):
         w.add_argument(f"--{name}", type=typ, default=getattr(WaveletTrainConfig, name.replace("-", "_")))
     w.add_argument("--cache", help="cache folder of the downscaled photos (default: OUT/cache)")
     w.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    w.add_argument("--lifting", help="entropy/postfilter: code with this lifting checkpoint or shipped weights name")
+    w.add_argument("--init", help="start from this checkpoint of the stage or shipped weights name (fine-tuning)")
     x = sub.add_parser("wavelet-export", help="write the shippable weights of trained wavelet stages; prints sha256")
     x.add_argument("--entropy", required=True, help="last.pt of the entropy stage")
     x.add_argument("--postfilter", help="last.pt of the post-filter stage")
+    x.add_argument("--lifting", help="last.pt of the lifting stage")
     x.add_argument("--out", required=True, help="weights file, e.g. pywlc/codecs/wavelet/weights/wavelet-v1.pt")
     register_all(_TASK_MODULES, sub)
     args = p.parse_args(argv)
@@ -79,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "run", None) is not None:  # a task from one of _TASK_MODULES
             return int(args.run(args) or 0)
         if args.task == "wavelet-export":
-            print(export_weights(args.entropy, args.postfilter, args.out))
+            print(export_weights(args.entropy, args.postfilter, args.out, lifting_ckpt=args.lifting))
             return 0
         if args.task == "wavelet":
             train_wavelet(WaveletTrainConfig(**{k: v for k, v in vars(args).items() if k != "task"}))

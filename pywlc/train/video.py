@@ -30,6 +30,7 @@ from torch import Tensor
 from ..codecs.wavelet import transform as T
 from ..codecs.wavelet.model import load_model
 from ..codecs.wavelet.pyramid import model_bits, quantize_pyramid
+from ..video.codec import IMAGE_MODEL
 from ..video.subband import temporal_class
 from .loop import Run, cosine_lr
 
@@ -154,7 +155,7 @@ def train_video(cfg: VideoTrainConfig) -> Path:
     for i, (c, _) in enumerate(items):
         by_class.setdefault(c, []).append(i)
     torch.manual_seed(cfg.seed)
-    base = load_model()
+    base = load_model(IMAGE_MODEL)
     model = type(base.entropy)(base.entropy.hidden)
     model.load_state_dict(base.entropy.state_dict())
     params = list(model.luma.parameters())  # WL-SVC codes every plane with the luma networks
@@ -193,7 +194,7 @@ def export(ckpt: str | Path, out: str | Path) -> str:
     from ..codecs.wavelet.model import WaveletModel
 
     state = torch.load(ckpt, weights_only=False)
-    ent = SubbandEntropyModel(load_model().entropy.hidden)
+    ent = SubbandEntropyModel(load_model(IMAGE_MODEL).entropy.hidden)
     ent.load_state_dict(state["model"])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

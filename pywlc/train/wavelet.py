@@ -8,6 +8,10 @@ Stages (each its own run; all reproducible from ``--seed``, checkpointed and res
   lossless path (RCT + int 5/3), quantises the fixed transform exactly as the codec does and minimises the
   ideal code length (bits per pixel) of the detail coefficients.  No quantisation proxy is needed: the
   quantised symbols do not depend on the model.
+* ``lifting``: the closed-loop learned predict step (:class:`~pywlc.codecs.wavelet.lifting.LiftingPredictor`) on
+  lossy crops at random steps, minimising ``sum log2(1 + u^2)`` over the residuals ``u`` in units of their band
+  steps -- a rate-distortion proxy of the dead-zone quantiser: ``~u^2`` (the distortion of a residual that
+  quantises to zero) for small ``u``, ``~2 log2 |u|`` (its code length) for large ones.
 * ``postfilter``: the post-filter (:class:`~pywlc.codecs.wavelet.postfilter.PostFilter`) on the codec's own
   reconstructions (same quantiser, encoder-side reconstruction offsets) of random crops at random steps,
   minimising the MSE to the original (every crop weighs the same: a rate-independent PSNR gain).
@@ -28,8 +32,15 @@ from torch import Tensor
 
 from ..codecs.wavelet import transform as T
 from ..codecs.wavelet.entropy_model import SubbandEntropyModel
+from ..codecs.wavelet.lifting import LiftingPredictor, closed_loop_quantize, closed_loop_synthesis
 from ..codecs.wavelet.postfilter import PostFilter
-from ..codecs.wavelet.pyramid import dequantize_pyramid, model_bits, optimal_deltas, quantize_pyramid
+from ..codecs.wavelet.pyramid import (
+    dequantize_pyramid,
+    from_pyramid,
+    model_bits,
+    optimal_deltas,
+    quantize_pyramid,
+)
 from .loop import Run, cosine_lr
 from .splits import load_photos, photo_split
 
@@ -40,13 +51,14 @@ __all__ = ["WaveletTrainConfig", "export_weights", "sample_batch", "train_wavele
 class WaveletTrainConfig:
     data: str
     out: str
-    stage: str = "entropy"  # or "postfilter"
+    stage: str = "entropy"  # or "lifting", "postfilter"
     steps: int = 4000
     batch: int = 8
     patch: int = 256
     lr: float = 2e-3
     lr_final: float = 1e-4  # cosine decay to this
     hidden: int = 32
+    layers: int = 4  # postfilter stage: conv layers
     lossless_p: float = 0.2
     grey_p: float = 0.1
     code_min: int = -8  # step codes drawn uniformly in [code_min, code_max] (T.step_of_code)
@@ -57,6 +69,9 @@ class WaveletTrainConfig:
     log_every: int = 25
     save_every: int = 200
     cache: str | None = None
+    lifting: str | None = None  # entropy/postfilter stages: a lifting checkpoint (or shipped weights name) to code with
+    lifting_p: float = 0.8  # entropy stage: share of lossy batches coded with the lifting step (the rest plain 9/7)
+    init: str | None = None  # start from these weights (a checkpoint of the stage, or a shipped weights name)
 
 
 def sample_batch(pics: list[Tensor], cfg: WaveletTrainConfig, step: int) -> dict:
@@ -83,31 +98,60 @@ def sample_batch(pics: list[Tensor], cfg: WaveletTrainConfig, step: int) -> dict
     x = torch.stack(crops)
     if grey:  # BT.601 luma, rounded: a grey picture as the codec gets it
         x = (x.float() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True).round().byte()
-    return {"x": x, "codes": torch.zeros_like(codes) if lossless else codes, "lossless": lossless}
+    # Drawn last so that the batches of runs without lifting stay as they were.
+    lifted = float(torch.rand((), generator=g)) < cfg.lifting_p
+    return {"x": x, "codes": torch.zeros_like(codes) if lossless else codes, "lossless": lossless, "lifted": lifted}
 
 
 def _lr(cfg: WaveletTrainConfig, step: int) -> float:
     return cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_final)
 
 
-def _entropy_loss(model: SubbandEntropyModel, b: dict) -> tuple[Tensor, dict]:
+def _lifted_qpyramid(p: T.Pyramid, codes: Tensor, lifting: LiftingPredictor):
+    ll_q, levels, _ = closed_loop_quantize(p, T.step_of_code(codes), codes, lifting)
+    return from_pyramid(T.Pyramid(ll_q, levels), lambda b, j, o: b)
+
+
+def _entropy_loss(model: SubbandEntropyModel, b: dict, lifting: LiftingPredictor | None = None) -> tuple[Tensor, dict]:
     x = b["x"]
     p = T.forward(x, b["lossless"])
-    qp = quantize_pyramid(p, T.step_of_code(b["codes"]), b["lossless"])
+    if lifting is not None and not b["lossless"] and b["lifted"]:
+        qp = _lifted_qpyramid(p, b["codes"], lifting)
+    else:
+        qp = quantize_pyramid(p, T.step_of_code(b["codes"]), b["lossless"])
     xi = T.XI_LOSSLESS if b["lossless"] else T.XI_LOSSY
     bits = model_bits(model, qp, b["codes"], b["lossless"], xi)
     bpp = bits.sum() / (x.shape[0] * x.shape[-1] * x.shape[-2])
     return bpp, {"bpp": float(bpp), "lossless": b["lossless"], "channels": x.shape[1]}
 
 
-def _postfilter_loss(model: PostFilter, b: dict) -> tuple[Tensor, dict]:
+def _lifting_loss(model: LiftingPredictor, b: dict) -> tuple[Tensor, dict]:
+    x = b["x"]
+    p = T.forward(x, False)
+    res: list = []
+    closed_loop_quantize(p, T.step_of_code(b["codes"]), b["codes"], model, residuals=res)
+    pixels = x.shape[0] * x.shape[-1] * x.shape[-2]
+    proxy = sum((torch.log2(1 + u.square()) * m).sum() for u, m in res) / pixels
+    with torch.no_grad():  # the same proxy of the plain 9/7 (P = 0: the residuals are the details themselves)
+        _, norms = T.band_norms(p.levels)
+        step = T.step_of_code(b["codes"]).view(-1, 1, 1, 1)
+        plain = sum(float(torch.log2(1 + (band.double() * norms[j][o] / step).square()).sum())
+                    for j, bands in enumerate(p.details) for o, band in enumerate(bands)) / pixels
+    return proxy, {"proxy_bpp": float(proxy.detach()), "plain_bpp": plain}
+
+
+def _postfilter_loss(model: PostFilter, b: dict, lifting: LiftingPredictor | None = None) -> tuple[Tensor, dict]:
     x = b["x"]
     xf = x.float()
     p = T.forward(x, False)
     step = T.step_of_code(b["codes"])
     with torch.no_grad():
-        qp = quantize_pyramid(p, step, False)
-        rec = T.synthesis(dequantize_pyramid(qp, step, optimal_deltas(p, qp, step)), False)
+        if lifting is not None:
+            ll_q, levels, deltas = closed_loop_quantize(p, step, b["codes"], lifting)
+            rec = closed_loop_synthesis(ll_q, levels, p.levels, step, b["codes"], deltas, lifting)
+        else:
+            qp = quantize_pyramid(p, step, False)
+            rec = T.synthesis(dequantize_pyramid(qp, step, optimal_deltas(p, qp, step)), False)
         if x.shape[1] == 3:
             rec = T.ict_inverse(rec)
         rec = rec.clamp(0, 255)
@@ -116,13 +160,15 @@ def _postfilter_loss(model: PostFilter, b: dict) -> tuple[Tensor, dict]:
     mse = ((out - xf) ** 2).flatten(1).mean(1)
     # Per-crop log-MSE ratio: every crop's dB gain weighs the same, whatever its rate.
     loss = (torch.log10(mse + 1e-3) - torch.log10(mse_in + 1e-3)).mean() * 10
-    return loss, {"gain_db": -float(loss)}
+    return loss, {"gain_db": -float(loss.detach())}
 
 
 def train_wavelet(cfg: WaveletTrainConfig) -> Path:
     """Run (or resume) one stage; returns the path of the last checkpoint (``OUT/last.pt``)."""
-    if cfg.stage not in ("entropy", "postfilter"):
-        raise ValueError(f"stage must be 'entropy' or 'postfilter', got {cfg.stage!r}")
+    if cfg.stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {cfg.stage!r}")
+    if cfg.stage == "lifting" and cfg.lossless_p:
+        raise ValueError("the lifting stage trains the lossy path: lossless_p must be 0")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -130,10 +176,17 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
     train_paths, _ = photo_split(cfg.data)
     pics = load_photos(train_paths, 2, cfg.cache or out / "cache")
     torch.manual_seed(cfg.seed)
-    model = SubbandEntropyModel(cfg.hidden) if cfg.stage == "entropy" else PostFilter(cfg.hidden)
+    model = _new_model(cfg)
+    lifting = None if cfg.lifting is None else load_lifting(cfg.lifting)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     run = Run(out, model, opt, cfg.resume)
-    loss_fn = _entropy_loss if cfg.stage == "entropy" else _postfilter_loss
+    if cfg.stage == "lifting":
+        loss_fn = _lifting_loss
+    else:
+        base = _entropy_loss if cfg.stage == "entropy" else _postfilter_loss
+
+        def loss_fn(m, b):
+            return base(m, b, lifting)
     window: list[float] = []
     for step in range(run.start, cfg.steps):
         for group in opt.param_groups:
@@ -143,7 +196,7 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        window.append(float(loss))
+        window.append(float(loss.detach()))
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
             run.row(done, loss=sum(window) / len(window), lr=_lr(cfg, step), **info)
@@ -154,7 +207,52 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
     return run.ckpt
 
 
-def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None, out: str | Path) -> str:
+STAGES = ("entropy", "lifting", "postfilter")
+
+
+def _new_model(cfg: WaveletTrainConfig) -> torch.nn.Module:
+    """The stage's network, fresh or from ``cfg.init`` (a checkpoint of the same stage or shipped weights)."""
+    if cfg.stage == "entropy":
+        model: torch.nn.Module = SubbandEntropyModel(cfg.hidden)
+    elif cfg.stage == "lifting":
+        model = LiftingPredictor(cfg.hidden)
+    else:
+        model = PostFilter(cfg.hidden, cfg.layers, min_code=cfg.code_min)
+    if cfg.init is not None:
+        model.load_state_dict(_stage_state(cfg.init, cfg.stage))
+    return model
+
+
+def _stage_state(source: str, stage: str) -> dict:
+    """State dict of ``stage`` from a training checkpoint path or a shipped weights name."""
+    from ..codecs.wavelet.model import WEIGHTS, weights_file
+
+    if source in WEIGHTS:
+        from ..codecs.wavelet.model import load_model
+
+        m = load_model(source)
+        part = {"entropy": m.entropy, "lifting": m.lifting, "postfilter": m.postfilter}[stage]
+        if part is None:
+            raise ValueError(f"shipped weights {source!r} have no {stage} network")
+        return part.state_dict()
+    state = torch.load(source if Path(source).exists() else weights_file(source), weights_only=False)
+    if state.get("config", {}).get("stage") != stage:
+        raise ValueError(f"{source}: not a checkpoint of the {stage!r} stage")
+    return state["model"]
+
+
+def load_lifting(source: str) -> LiftingPredictor:
+    """A frozen lifting predictor from a ``lifting`` checkpoint or shipped weights name."""
+    st = _stage_state(source, "lifting")
+    hidden = st["luma.0.weight"].shape[0]
+    m = LiftingPredictor(hidden)
+    m.load_state_dict(st)
+    m.eval().requires_grad_(False)
+    return m
+
+
+def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None, out: str | Path,
+                   lifting_ckpt: str | Path | None = None) -> str:
     """Write the shippable weights file (entropy model + post-filter state and the training record) and return its
     sha256 -- the value to pin in :data:`pywlc.codecs.wavelet.model.WEIGHTS`.
 
@@ -171,14 +269,26 @@ def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None,
     record = {"entropy": {k: ent_state[k] for k in ("step", "cpu_seconds", "config")}}
     if postfilter_ckpt is not None:
         pf_state = torch.load(postfilter_ckpt, weights_only=False)
-        pf = PostFilter(pf_state["config"]["hidden"], min_code=pf_state["config"]["code_min"])
+        pf = PostFilter(pf_state["config"]["hidden"], pf_state["config"].get("layers", 4),
+                        min_code=pf_state["config"]["code_min"])
         pf.load_state_dict(pf_state["model"])
         record["postfilter"] = {k: pf_state[k] for k in ("step", "cpu_seconds", "config")}
+    lift = None
+    if lifting_ckpt is not None:
+        lift_state = torch.load(lifting_ckpt, weights_only=False)
+        if lift_state["config"].get("stage") != "lifting":
+            raise ValueError(f"{lifting_ckpt}: not a checkpoint of the lifting stage")
+        lift = LiftingPredictor(lift_state["config"]["hidden"])
+        lift.load_state_dict(lift_state["model"])
+        record["lifting"] = {k: lift_state[k] for k in ("step", "cpu_seconds", "config")}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(WaveletModel(ent, pf, out.stem).state(), out)
+    torch.save(WaveletModel(ent, pf, out.stem, lift).state(), out)
     for stage in record.values():
         stage["config"] = {k: v for k, v in stage["config"].items() if k not in ("data", "out", "cache")}
+        for k in ("init", "lifting"):  # checkpoint paths of this machine -> their file names
+            if stage["config"].get(k):
+                stage["config"][k] = Path(stage["config"][k]).name
     record["cpu_hours"] = round(sum(s["cpu_seconds"] for s in record.values()) / 3600, 3)
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     return hashlib.sha256(out.read_bytes()).hexdigest()

@@ -63,6 +63,9 @@ from .subband import decode_subbands, encode_subbands, levels_for, temporal_clas
 __all__ = ["EncodeOptions", "StreamInfo", "decode", "encode", "extract", "lam_for", "load_video_model", "stream_info"]
 
 FORMAT_VERSION = 1
+# The image codec's model WL-SVC codes subbands with (when no video weights ship) and whose post-filter it uses:
+# pinned by name, so that a newer default image model does not change WL-SVC's streams.
+IMAGE_MODEL = "wavelet-v1"
 # version, temporal levels T, step code, chroma (0 mono, 1 420, 2 444), fps num, fps den, first frame, model id
 _META = struct.Struct("<BBhBIII8s")
 _COLOR = {"mono": ColorFormat.GRAY, "420": ColorFormat.YUV420, "444": ColorFormat.YUV444}
@@ -109,7 +112,7 @@ def load_video_model() -> WaveletModel:
     """WL-SVC's shipped entropy model (:data:`VIDEO_WEIGHTS`, sha256-pinned), or the image codec's when none ships."""
     from .model import load_video_weights
 
-    return load_video_weights() or load_model()
+    return load_video_weights() or load_model(IMAGE_MODEL)
 
 
 # ------------------------------------------------------------------------------------------------ encoder
@@ -278,7 +281,7 @@ class _Entropy:
         self.net, self.model_id = model.entropy, model.model_id
         # Models trained by ``python -m pywlc.train video`` read the temporal class; the image model does not.
         self.temporal = model.name.startswith("wlsvc")
-        self.postfilter = model.postfilter if model.postfilter is not None else load_model().postfilter
+        self.postfilter = model.postfilter if model.postfilter is not None else load_model(IMAGE_MODEL).postfilter
 
     def filter_luma(self, y: Tensor, code: int) -> Tensor:
         """The learned post-filter on decoded luma ``Tensor[n, h, w]`` (0..255) of a segment coded at ``code``.

@@ -1,16 +1,19 @@
 """The wavelet image codec: ``encode(image, quality=... | bpp=... | lossless=True) -> bytes`` and ``decode``.
 
-Pipeline (lossy): ICT -> CDF 9/7, J levels (:func:`.transform.levels_for`) -> dead-zone quantiser, step
-``2^(code/16)`` divided per band by its synthesis norm -> learned entropy model + ANS -> container.  Decoding
-mirrors it, reconstructs every coefficient at its bin's encoder-measured centroid (one offset per level,
+Pipeline (lossy): ICT -> CDF 9/7, J levels (:func:`.transform.levels_for`) -> (with a model that has one) the
+closed-loop learned lifting step (:mod:`.lifting`) -> dead-zone quantiser, step ``2^(code/16)`` divided per band by
+its synthesis norm -> learned entropy model + ANS -> container.  Decoding mirrors it, reconstructs every
+coefficient at its bin's encoder-measured centroid (one offset per level, and per colour group with lifting,
 carried in the stream) and runs the learned post-filter.  Lossless: RCT -> int 5/3 -> the same entropy coder
 with step 1; bitwise lossless.
 
 Stream (``pywlc.bitstream`` container, codec :attr:`~pywlc.bitstream.CodecId.WAVELET`):
 
 * header: width, height, colour (GRAY or RGB), bit depth 8, quality byte (informative);
-* metadata ``"wl"``: ``version u8 | lossless u8 | levels u8 | step_code i16 | model_id 8 bytes |
-  ll_scale u8 per channel | delta u8 per level (lossy only: reconstruction offset x 255)``;
+* metadata ``"wl"``: ``version u8 | mode u8 | levels u8 | step_code i16 | model_id 8 bytes |
+  ll_scale u8 per channel | deltas u8`` -- mode 0: lossy (fixed 9/7), 1: lossless, 2: lossy with the learned
+  lifting step; deltas (reconstruction offset x 255): none for lossless, one per level for mode 0, one per level
+  and colour group (level-major) for mode 2;
 * layers ``res0`` (the coarsest approximation + the coarsest detail level), ``res1`` ... ``res{J-1}`` (one finer
   level each), each depending on the previous one and each its own ANS stream.  Dropping the last ``k``
   layers (:func:`extract`) leaves a stream that decodes at 1/2^k resolution, without re-encoding.
@@ -36,12 +39,15 @@ from . import context as ctx
 from . import transform as T
 from .coder import LayerDecoder, LayerEncoder, ll_from_residuals, ll_residuals, ll_scale_indices, pass_indices
 from .entropy_model import N_SCALES, group_channels
+from .lifting import closed_loop_quantize, closed_loop_synthesis
 from .model import WaveletModel, load_model
 from .pyramid import QPyramid, dequantize_pyramid, optimal_deltas, quantize_pyramid
+from .rdoq import DEFAULT_LAMBDA, RdoQuantizer
 
 __all__ = ["DEFAULT_DECODE_BUDGET", "StreamHeader", "decode", "encode", "extract", "rd_settings", "read_header"]
 
 FORMAT_VERSION = 1
+MODE_LOSSY, MODE_LOSSLESS, MODE_LIFTING = 0, 1, 2
 _FIXED = struct.Struct("<BBBh8s")
 # Streams below 1024 pixels per byte (0.0078 bpp) are refused unless the caller raises the budget: real pictures
 # code above it (0.01-0.04 bpp at quality 0-15 on smooth photos); fuzzing found 1-3 kB corrupt streams claiming
@@ -65,6 +71,7 @@ class StreamHeader:
     deltas: tuple[float, ...]
     layers: tuple[str, ...]  # labels of the layers present (a prefix of res0..res{levels})
     layer_bytes: tuple[int, ...]
+    lifting: bool = False  # mode 2: details are closed-loop residuals of the learned predict step
 
     @property
     def step(self) -> float:
@@ -118,6 +125,7 @@ def encode(
     layers: list[float] | tuple[float, ...] | None = None,
     layers_bpp: list[float] | tuple[float, ...] | None = None,
     model: WaveletModel | None = None,
+    lifting: bool | None = None,
 ) -> bytes:
     """Compress an 8-bit picture.
 
@@ -132,6 +140,8 @@ def encode(
             (:func:`.layered.encode_layers`); ``layers_bpp``: the same with cumulative bits-per-pixel targets.
         model: the learned parts (default: the shipped weights, :func:`.model.load_model`; for ``layers``, a
             :class:`.layered_model.LayeredModel`).
+        lifting: lossy coding with the model's learned lifting step (:mod:`.lifting`); default: whenever the
+            model has one.  ``False`` codes the plain 9/7 pyramid (the ablation).
     Returns:
         The stream (a pywlc container).
     Raises:
@@ -143,32 +153,41 @@ def encode(
     if layers is not None or layers_bpp is not None:
         from .layered import encode_layers
 
+        if lifting is not None:
+            raise ValueError("lifting= applies to single-layer lossy coding, not to layers=")
         return encode_layers(image, layers, bpps=layers_bpp, model=model)  # type: ignore[arg-type]
     x = _as_image(image, bool(lossless))
     model = load_model() if model is None else model
+    if lifting is not None and not isinstance(lifting, bool):
+        raise TypeError(f"lifting must be a bool or None, got {type(lifting).__name__}")
     if lossless:
+        if lifting:
+            raise ValueError("lifting=True: the learned lifting step is lossy-only (lossless codes int 5/3)")
         return _encode_at(x, 0, True, model)
+    if lifting and model.lifting is None:
+        raise ValueError(f"lifting=True, but model '{model.name}' has no learned lifting step")
+    lift = model.lifting is not None if lifting is None else lifting
     if bpp is not None:
         if isinstance(bpp, bool) or not isinstance(bpp, int | float) or not math.isfinite(bpp) or bpp <= 0:
             raise ValueError(f"bpp must be a positive number, got {bpp}")
-        return _encode_bpp(x, float(bpp), model)
-    return _encode_at(x, _quality_code(quality), False, model, quality=float(quality))
+        return _encode_bpp(x, float(bpp), model, lift)
+    return _encode_at(x, _quality_code(quality), False, model, quality=float(quality), lifting=lift)
 
 
-def _encode_bpp(x: Tensor, bpp: float, model: WaveletModel) -> bytes:
+def _encode_bpp(x: Tensor, bpp: float, model: WaveletModel, lifting: bool) -> bytes:
     budget = bpp * x.shape[-1] * x.shape[-2] / 8
     lo, hi = T.STEP_CODE_MIN, T.STEP_CODE_MAX  # fine .. coarse; bytes fall as the code grows
-    best = _encode_at(x, hi, False, model)
+    best = _encode_at(x, hi, False, model, lifting=lifting)
     if len(best) > budget:
         return best
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        data = _encode_at(x, mid, False, model)
+        data = _encode_at(x, mid, False, model, lifting=lifting)
         if len(data) <= budget:
             hi, best = mid, data
         else:
             lo = mid
-    if len(data := _encode_at(x, lo, False, model)) <= budget:
+    if len(data := _encode_at(x, lo, False, model, lifting=lifting)) <= budget:
         best = data
     return best
 
@@ -178,16 +197,28 @@ def _layer_labels(levels: int) -> list[str]:
 
 
 @torch.no_grad()
-def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, quality: float | None = None) -> bytes:
+def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, quality: float | None = None,
+               lifting: bool = False, rdoq_lambda: float = DEFAULT_LAMBDA) -> bytes:
     _, c, h, w = x.shape
     levels = T.levels_for(h, w)
     p = T.forward(x, lossless)
     step = 1.0 if lossless else T.step_of_code(code)
-    qp = quantize_pyramid(p, step, lossless)
+    lifting = lifting and levels > 0
+    indices = None
+    if lifting:
+        shapes = [[tuple(b.shape[-2:]) for b in bands] for bands in p.details]
+        rq = RdoQuantizer(model.entropy, c, shapes, code, rdoq_lambda)
+        ll_q, _, d = closed_loop_quantize(p, torch.tensor([step]), torch.tensor([code]), model.lifting,
+                                          quantize_group=rq)
+        qp, indices = rq.qp, rq.indices
+        qp.ll = ll_q
+        deltas = bytes(int(round(float(v) * 255)) for v in d[0].flatten())
+    else:
+        qp = quantize_pyramid(p, step, lossless)
+        deltas = b"" if lossless or not levels else bytes(
+            int(round(float(v) * 255)) for v in optimal_deltas(p, qp, step)[0]
+        )
     xi = T.XI_LOSSLESS if lossless else T.XI_LOSSY
-    deltas = b"" if lossless or not levels else bytes(
-        int(round(float(d) * 255)) for d in optimal_deltas(p, qp, step)[0]
-    )
     r = ll_residuals(qp.ll)
     ll_idx = ll_scale_indices(r)
     layers = []
@@ -197,9 +228,10 @@ def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, qualit
             for ch in range(c):
                 enc.code(r[:, ch], torch.full_like(r[:, ch], ll_idx[ch]), T.XI_LOSSLESS)
         if levels:
-            _walk_level(model, qp, j, code, lossless, xi, enc=enc)
+            _walk_level(model, qp, j, code, lossless, xi, enc=enc, indices=indices)
         layers.append(Layer(j, f"res{j}", enc.finish(), None if j == 0 else j - 1))
-    meta = _FIXED.pack(FORMAT_VERSION, int(lossless), levels, code, model.model_id) + bytes(ll_idx) + deltas
+    mode = MODE_LOSSLESS if lossless else MODE_LIFTING if lifting else MODE_LOSSY
+    meta = _FIXED.pack(FORMAT_VERSION, mode, levels, code, model.model_id) + bytes(ll_idx) + deltas
     q_byte = 255 if lossless else int(min(255, max(0, round(quality if quality is not None else
                                                             (7 - code / 16) * 12.5))))
     return encode_container(
@@ -210,12 +242,19 @@ def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, qualit
 
 
 def _walk_level(model: WaveletModel, qp: QPyramid, j: int, code: int, lossless: bool, xi: float,
-                enc: LayerEncoder | None = None, dec: LayerDecoder | None = None) -> None:
-    """Code (``enc``) or decode in place (``dec``) detail level ``j`` of ``qp``, in the stream's order."""
+                enc: LayerEncoder | None = None, dec: LayerDecoder | None = None,
+                indices: dict | None = None) -> None:
+    """Code (``enc``) or decode in place (``dec``) detail level ``j`` of ``qp``, in the stream's order.
+
+    ``indices``: the scale indices per (level, group, pass) the encoder already computed (:mod:`.rdoq`).
+    """
     valid_ph = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
     for g, chans in enumerate(group_channels(qp.ll.shape[1])):
         for k, phase in enumerate(ctx.PASS_PHASES):
-            idx = pass_indices(model.entropy, qp, j, g, k, code, lossless)  # [N, Cg, 3, Hq, Wq]
+            if indices is not None:
+                idx = indices[(j, g, k)]
+            else:
+                idx = pass_indices(model.entropy, qp, j, g, k, code, lossless)  # [N, Cg, 3, Hq, Wq]
             sel = valid_ph[:, phase].expand_as(idx)
             phases = ctx.space_to_depth(qp.levels[j])  # [N, C, 3, 4, Hq, Wq]
             part = phases[:, chans, :, phase]
@@ -255,17 +294,18 @@ def _header_of(cont: Container) -> StreamHeader:
         raise BitstreamError("a layered (scalable) wavelet stream: read it with layered.read_layered_header")
     if meta is None or len(meta) < _FIXED.size:
         raise BitstreamError("missing or short 'wl' metadata")
-    version, lossless, levels, code, model_id = _FIXED.unpack_from(meta, 0)
+    version, mode, levels, code, model_id = _FIXED.unpack_from(meta, 0)
     if version != FORMAT_VERSION:
         raise BitstreamError(f"unsupported wavelet stream version {version} (this decoder reads {FORMAT_VERSION})")
-    if lossless not in (0, 1):
-        raise BitstreamError(f"bad lossless flag {lossless}")
+    if mode not in (MODE_LOSSY, MODE_LOSSLESS, MODE_LIFTING):
+        raise BitstreamError(f"bad coding mode {mode}")
+    lossless = mode == MODE_LOSSLESS
     if levels != T.levels_for(cont.height, cont.width):
         raise BitstreamError(f"{levels} levels do not fit a {cont.width}x{cont.height} picture")
     if not T.STEP_CODE_MIN <= code <= T.STEP_CODE_MAX or (lossless and code != 0):
         raise BitstreamError(f"step code {code} out of range")
     rest = meta[_FIXED.size :]
-    n_delta = 0 if lossless else levels
+    n_delta = 0 if lossless else levels * (len(group_channels(c)) if mode == MODE_LIFTING else 1)
     if len(rest) != c + n_delta:
         raise BitstreamError(f"'wl' metadata holds {len(rest)} trailing bytes, expected {c + n_delta}")
     ll_scales = tuple(rest[:c])
@@ -279,7 +319,8 @@ def _header_of(cont: Container) -> StreamHeader:
         if lay.id != i or lay.depends_on != (None if i == 0 else i - 1):
             raise BitstreamError(f"layer {lay.label}: unexpected id {lay.id} or dependency {lay.depends_on}")
     return StreamHeader(cont.width, cont.height, c, bool(lossless), levels, code, model_id, ll_scales,
-                        tuple(b / 255 for b in rest[c:]), labels, tuple(len(lay.payload) for lay in cont.layers))
+                        tuple(b / 255 for b in rest[c:]), labels, tuple(len(lay.payload) for lay in cont.layers),
+                        mode == MODE_LIFTING)
 
 
 def _band_geometry(h: int, w: int, levels: int) -> tuple[tuple[int, int], list[list[tuple[int, int]]]]:
@@ -378,11 +419,19 @@ def _reconstruct(qp: QPyramid, hdr: StreamHeader, use_levels: int, model: Wavele
             y = T.rct_inverse(y)
         return y[0].clamp(0, 255).to(torch.uint8)
     step = hdr.step
-    deltas = torch.tensor([hdr.deltas], dtype=torch.float64) if hdr.levels else torch.zeros(1, 0)
-    # Band steps depend on the full depth: dequantise with it, then keep the levels being used.
-    full = dequantize_pyramid(qp, step, deltas)
-    p = T.Pyramid(full.ll, full.details[:use_levels])
-    y = T.synthesis(p, False) / (2.0**reduce)  # 9/7 approximation: DC gain 2 per 2-D level
+    if hdr.lifting:
+        if model.lifting is None:  # unreachable through decode(): the model id covers the lifting weights
+            raise BitstreamError(f"the stream uses a learned lifting step; model '{model.name}' has none")
+        deltas = torch.tensor(hdr.deltas, dtype=torch.float64).view(1, hdr.levels, -1)
+        bands = [ctx.unpad_level(qp.levels[j], qp.shapes[j]) for j in range(use_levels)]
+        y = closed_loop_synthesis(qp.ll, bands, hdr.levels, torch.tensor([step]), torch.tensor([hdr.step_code]),
+                                  deltas, model.lifting)
+    else:
+        deltas = torch.tensor([hdr.deltas], dtype=torch.float64) if hdr.levels else torch.zeros(1, 0)
+        # Band steps depend on the full depth: dequantise with it, then keep the levels being used.
+        full = dequantize_pyramid(qp, step, deltas)
+        p = T.Pyramid(full.ll, full.details[:use_levels])
+        y = T.synthesis(p, False) / (2.0**reduce)  # 9/7 approximation: DC gain 2 per 2-D level
     if c == 3:
         y = T.ict_inverse(y)
     y = y.clamp(0, 255)

@@ -1,8 +1,10 @@
-"""The wavelet codec's learned parts as one object: entropy model + post-filter, loaded from shipped weights.
+"""The wavelet codec's learned parts as one object: entropy model, lifting step (optional) and post-filter, loaded
+from shipped weights.
 
 Weights ship inside the package (``weights/*.pt``, a few hundred kB) and are checked against the sha256 pinned
-in :data:`WEIGHTS` before loading.  A stream records the first 8 bytes of the entropy model's weight digest and
-is refused by a decoder holding other weights (the symbols would decode to garbage).
+in :data:`WEIGHTS` before loading.  A stream records the first 8 bytes of the digest of the weights its decoding
+depends on (the entropy model, and the lifting step when the model has one) and is refused by a decoder holding
+other weights (the symbols would decode to garbage, or the details be predicted differently).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 
 from ..._pinned import load_pinned
 from .entropy_model import SubbandEntropyModel
+from .lifting import LiftingPredictor
 from .postfilter import PostFilter
 
 __all__ = ["WEIGHTS", "WaveletModel", "load_model", "weights_file"]
@@ -33,18 +36,21 @@ class WaveletModel:
     entropy: SubbandEntropyModel
     postfilter: PostFilter | None
     name: str = "untrained"
+    lifting: LiftingPredictor | None = None
 
     def __post_init__(self) -> None:
-        self.entropy.eval()
-        if self.postfilter is not None:
-            self.postfilter.eval()
+        for m in (self.entropy, self.postfilter, self.lifting):
+            if m is not None:
+                m.eval()
         self.model_id = self._digest()
 
     def _digest(self) -> bytes:
         h = hashlib.sha256()
-        for k, v in sorted(self.entropy.state_dict().items()):
-            h.update(k.encode())
-            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        parts = [("", self.entropy)] + ([] if self.lifting is None else [("lifting.", self.lifting)])
+        for prefix, module in parts:  # no prefix for the entropy model: ids of models without lifting stay as they were
+            for k, v in sorted(module.state_dict().items()):
+                h.update((prefix + k).encode())
+                h.update(v.detach().cpu().contiguous().numpy().tobytes())
         return h.digest()[:8]
 
     def state(self) -> dict:
@@ -55,6 +61,9 @@ class WaveletModel:
             "postfilter_hidden": None if self.postfilter is None else self.postfilter.hidden,
             "postfilter_layers": None if self.postfilter is None else self.postfilter.layers,
             "postfilter_min_code": None if self.postfilter is None else self.postfilter.min_code,
+            "lifting": None if self.lifting is None else self.lifting.state_dict(),
+            "lifting_hidden": None if self.lifting is None else self.lifting.hidden,
+            "lifting_layers": None if self.lifting is None else self.lifting.layers,
         }
 
     @classmethod
@@ -67,7 +76,11 @@ class WaveletModel:
             pf = PostFilter(int(state["postfilter_hidden"]), int(state["postfilter_layers"]),
                             -(1 << 15) if low is None else int(low))
             pf.load_state_dict(state["postfilter"])
-        return cls(ent, pf, name)
+        lift = None
+        if state.get("lifting") is not None:
+            lift = LiftingPredictor(int(state["lifting_hidden"]), int(state["lifting_layers"]))
+            lift.load_state_dict(state["lifting"])
+        return cls(ent, pf, name, lift)
 
 
 def weights_file(name: str) -> Path:
