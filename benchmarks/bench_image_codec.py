@@ -182,7 +182,7 @@ def ours_contenders(
 ) -> tuple[list[Lossy], Callable[[torch.Tensor], bytes] | None, Callable[[bytes], torch.Tensor] | None, list[str]]:
     """Ours and its ablations as lossy curves, its lossless ``(encode, decode)``, and notes on what is missing.
 
-    ``probe`` (a small picture) checks which variants the codec supports: ``encode(lifting=True)`` and
+    ``probe`` (a small picture) checks which variants the codec supports: ``encode(lifting=..., rdoq=...)`` and
     ``decode(postfilter=False)``.
     """
     notes: list[str] = []
@@ -207,54 +207,29 @@ def ours_contenders(
         Lossy("ours", "quality", qualities, lambda x, q: wavelet.encode(x, quality=q), wavelet.decode, share="ours")
     ]
     no_post = supported(lambda: wavelet.decode(default, postfilter=False))
-    with_lifting = supported(lambda: wavelet.encode(probe, quality=50.0, lifting=True))
-    without_lifting = supported(lambda: wavelet.encode(probe, quality=50.0, lifting=False))
-    if no_post is not None:
-        if with_lifting is not None:
-            # encode(lifting=True) is the default encoder when the bytes agree: decode the shared stream twice.
-            same = with_lifting == default
-            curves.append(
-                Lossy(
-                    "ours:+lifting",
-                    "quality",
-                    qualities,
-                    (lambda x, q: wavelet.encode(x, quality=q))
-                    if same
-                    else (lambda x, q: wavelet.encode(x, quality=q, lifting=True)),
-                    lambda d: wavelet.decode(d, postfilter=False),
-                    share="ours" if same else "ours-lifting",
-                    with_ms_ssim=False,
-                )
-            )
-        if without_lifting is not None:
-            curves.append(
-                Lossy(
-                    "ours:entropy-only",
-                    "quality",
-                    qualities,
-                    lambda x, q: wavelet.encode(x, quality=q, lifting=False),
-                    lambda d: wavelet.decode(d, postfilter=False),
-                    share="ours-no-lifting",
-                    with_ms_ssim=False,
-                )
-            )
-        elif with_lifting is None:
-            # No learned lifting steps to switch off: the default stream is fixed 9/7 + the learned entropy model.
-            notes.append(
-                "ours: encode() has no lifting= switch (no learned lifting steps): entropy-only = the default "
-                "stream decoded without the post-filter; full = the same stream with it"
-            )
-            curves.append(
-                Lossy(
-                    "ours:entropy-only",
-                    "quality",
-                    qualities,
-                    lambda x, q: wavelet.encode(x, quality=q),
-                    lambda d: wavelet.decode(d, postfilter=False),
-                    share="ours",
-                    with_ms_ssim=False,
-                )
-            )
+    switches = supported(lambda: wavelet.encode(probe, quality=50.0, lifting=False, rdoq=False))
+    if no_post is not None and switches is not None:
+        # The issue's ablation ladder, all decoded without the post-filter: fixed 9/7 + learned entropy model
+        # alone, + RDOQ alone, + learned lifting alone, + both (the default stream); "ours" adds the post-filter.
+        def variant(name: str, **kw: bool) -> Lossy:
+            return Lossy(name, "quality", qualities, lambda x, q: wavelet.encode(x, quality=q, **kw),
+                         lambda d: wavelet.decode(d, postfilter=False), share=name, with_ms_ssim=False)
+
+        curves.append(Lossy("ours:+lifting+rdoq", "quality", qualities, lambda x, q: wavelet.encode(x, quality=q),
+                            lambda d: wavelet.decode(d, postfilter=False), share="ours", with_ms_ssim=False))
+        curves.append(variant("ours:+lifting", lifting=True, rdoq=False))
+        curves.append(variant("ours:+rdoq", lifting=False, rdoq=True))
+        curves.append(variant("ours:entropy-only", lifting=False, rdoq=False))
+    elif no_post is not None:
+        # No lifting/RDOQ switches: the default stream is fixed 9/7 + the learned entropy model.
+        notes.append(
+            "ours: encode() has no lifting=/rdoq= switches: entropy-only = the default stream decoded without the "
+            "post-filter; full = the same stream with it"
+        )
+        curves.append(
+            Lossy("ours:entropy-only", "quality", qualities, lambda x, q: wavelet.encode(x, quality=q),
+                  lambda d: wavelet.decode(d, postfilter=False), share="ours", with_ms_ssim=False)
+        )
     if rate_targets:
         curves.append(Lossy("ours@bpp", "bpp", rate_targets, lambda x, b: wavelet.encode(x, bpp=b), wavelet.decode))
     lossless = supported(lambda: wavelet.encode(probe, lossless=True))

@@ -88,11 +88,11 @@ class _FakeWavelet:
     def encode(self, img, quality=None, bpp=None, lossless=False, **kw):
         if kw and not self.has_lifting:
             raise TypeError(f"encode() got an unexpected keyword argument {next(iter(kw))!r}")
-        lifting = kw.get("lifting", True)
+        lifting, rdoq = kw.get("lifting", True), kw.get("rdoq", True)
         if lossless:
             return b"L" + self.ll.encode(img)
-        rate = bpp if bpp is not None else quality / 40
-        return (b"F" if lifting else b"N") + self.j2k.encode(img, rate * (1.0 if lifting else 1.2))
+        rate = (bpp if bpp is not None else quality / 40) * (1.0 if lifting else 1.2) * (0.95 if rdoq else 1.0)
+        return bytes([65 + 2 * lifting + rdoq]) + self.j2k.encode(img, rate)
 
     def decode(self, data, postfilter=True):
         x = (self.ll if data[:1] == b"L" else self.j2k).decode(data[1:])
@@ -121,19 +121,20 @@ def test_quick_with_a_stand_in_codec(tmp_path, monkeypatch, has_lifting):
     result = json.loads(out.read_text())
     full = result["lossy"]["ours"]["points"]
     if has_lifting:
-        assert set(result["lossy"]) == {"ours", "ours:+lifting", "ours:entropy-only", "ours@bpp", "jpeg", "jpeg2000"}
-        # +lifting decodes the default stream (encode(lifting=True) gives the same bytes) without the post-filter.
-        lift = result["lossy"]["ours:+lifting"]["points"]
-        assert [p["bpp"] for p in full] == [p["bpp"] for p in lift]
-        assert all(a["psnr"] > b["psnr"] for a, b in zip(full, lift, strict=True))
-        no_lift = result["lossy"]["ours:entropy-only"]["points"]
-        assert all(a["bpp"] != b["bpp"] for a, b in zip(full, no_lift, strict=True))
+        assert set(result["lossy"]) == {"ours", "ours:+lifting+rdoq", "ours:+lifting", "ours:+rdoq",
+                                        "ours:entropy-only", "ours@bpp", "jpeg", "jpeg2000"}
+        # +lifting+rdoq decodes the default stream without the post-filter.
+        both = result["lossy"]["ours:+lifting+rdoq"]["points"]
+        assert [p["bpp"] for p in full] == [p["bpp"] for p in both]
+        assert all(a["psnr"] > b["psnr"] for a, b in zip(full, both, strict=True))
+        for name in ("ours:+lifting", "ours:+rdoq", "ours:entropy-only"):  # streams of their own
+            assert all(a["bpp"] != b["bpp"] for a, b in zip(full, result["lossy"][name]["points"], strict=True))
     else:
         # Without a lifting switch, entropy-only is the default stream decoded without the post-filter.
         assert set(result["lossy"]) == {"ours", "ours:entropy-only", "ours@bpp", "jpeg", "jpeg2000"}
         no_post = result["lossy"]["ours:entropy-only"]["points"]
         assert [p["bpp"] for p in full] == [p["bpp"] for p in no_post]
-        assert any("no lifting= switch" in n for n in result["notes"])
+        assert any("no lifting=/rdoq= switches" in n for n in result["notes"])
     assert result["lossless"]["ours"]["all_bitwise"]
     assert {"ours:entropy-only vs jpeg2000", "ours vs jpeg"} <= set(result["bd_rate"])
     assert {"ours", "ours lossless", "jpeg", "png"} <= set(result["speed"])

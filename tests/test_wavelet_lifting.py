@@ -216,3 +216,21 @@ def test_lifting_stage_trains_and_feeds_the_other_stages(tmp_path):
     bad = subprocess.run([*run, "--out", str(tmp_path / "bad"), "--stage", "lifting", "--steps", "1"],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and "lossless_p must be 0" in bad.stderr
+
+
+def test_rdoq_on_the_plain_pyramid(base, photo):
+    """RDOQ without lifting (mode 0): lambda 0 gives the dead-zone stream byte for byte; the default for models
+    without a lifting step stays the dead-zone quantiser (the layered codec's base layer depends on it)."""
+    plain = W.encode(photo, quality=45, model=base)
+    assert C._encode_at(photo[None], C._quality_code(45), False, base, quality=45.0, rdoq_lambda=0.0) == plain
+    assert W.encode(photo, quality=45, model=base, rdoq=False) == plain
+    opt = W.encode(photo, quality=45, model=base, rdoq=True)
+    assert not W.read_header(opt).lifting and len(opt) < len(plain)
+    assert _psnr(W.decode(opt, model=base, postfilter=False), photo) > 30
+    with pytest.raises(TypeError, match="rdoq must be a bool"):
+        W.encode(photo, quality=45, model=base, rdoq=1)
+    with pytest.raises(ValueError, match="single-layer"):
+        W.encode(photo, layers=[20, 40], rdoq=True)
+    with pytest.raises(ValueError, match="lossy-only"):
+        W.encode(photo, lossless=True, model=base, rdoq=True)
+    assert len(W.encode(photo, bpp=1.0, model=base, rdoq=True)) * 8 <= 1.0 * photo.shape[1] * photo.shape[2]

@@ -166,6 +166,8 @@ def _wavelet_setup() -> tuple[list[bytes], Any]:
         wavelet.encode(_picture(1, 40, 56, 6), quality=70, model=model),
         wavelet.encode(_picture(3, 32, 48, 7), lossless=True, model=model),
     ]
+    if model.lifting is not None:  # the default streams use the learned lifting step: the plain 9/7 mode too
+        seeds.append(wavelet.encode(_picture(3, 48, 40, 8), quality=55, model=model, lifting=False))
 
     def decode(data: bytes) -> None:
         wavelet.decode(data, model=model)

@@ -126,6 +126,7 @@ def encode(
     layers_bpp: list[float] | tuple[float, ...] | None = None,
     model: WaveletModel | None = None,
     lifting: bool | None = None,
+    rdoq: bool | None = None,
 ) -> bytes:
     """Compress an 8-bit picture.
 
@@ -142,6 +143,9 @@ def encode(
             :class:`.layered_model.LayeredModel`).
         lifting: lossy coding with the model's learned lifting step (:mod:`.lifting`); default: whenever the
             model has one.  ``False`` codes the plain 9/7 pyramid (the ablation).
+        rdoq: rate-distortion optimised quantisation with the entropy model's rates (:mod:`.rdoq`); default: on
+            for models with a lifting step (the current weights), off for older ones (whose streams -- and the
+            layered codec's base layer built on them -- stay byte for byte as they were).
     Returns:
         The stream (a pywlc container).
     Raises:
@@ -153,41 +157,43 @@ def encode(
     if layers is not None or layers_bpp is not None:
         from .layered import encode_layers
 
-        if lifting is not None:
-            raise ValueError("lifting= applies to single-layer lossy coding, not to layers=")
+        if lifting is not None or rdoq is not None:
+            raise ValueError("lifting= and rdoq= apply to single-layer lossy coding, not to layers=")
         return encode_layers(image, layers, bpps=layers_bpp, model=model)  # type: ignore[arg-type]
     x = _as_image(image, bool(lossless))
     model = load_model() if model is None else model
-    if lifting is not None and not isinstance(lifting, bool):
-        raise TypeError(f"lifting must be a bool or None, got {type(lifting).__name__}")
+    for name, v in (("lifting", lifting), ("rdoq", rdoq)):
+        if v is not None and not isinstance(v, bool):
+            raise TypeError(f"{name} must be a bool or None, got {type(v).__name__}")
     if lossless:
-        if lifting:
-            raise ValueError("lifting=True: the learned lifting step is lossy-only (lossless codes int 5/3)")
+        if lifting or rdoq:
+            raise ValueError("lifting=True / rdoq=True: lossy-only (lossless codes int 5/3 as it is)")
         return _encode_at(x, 0, True, model)
     if lifting and model.lifting is None:
         raise ValueError(f"lifting=True, but model '{model.name}' has no learned lifting step")
-    lift = model.lifting is not None if lifting is None else lifting
+    opts = {"lifting": model.lifting is not None if lifting is None else lifting,
+            "rdoq_lambda": DEFAULT_LAMBDA if (model.lifting is not None if rdoq is None else rdoq) else None}
     if bpp is not None:
         if isinstance(bpp, bool) or not isinstance(bpp, int | float) or not math.isfinite(bpp) or bpp <= 0:
             raise ValueError(f"bpp must be a positive number, got {bpp}")
-        return _encode_bpp(x, float(bpp), model, lift)
-    return _encode_at(x, _quality_code(quality), False, model, quality=float(quality), lifting=lift)
+        return _encode_bpp(x, float(bpp), model, opts)
+    return _encode_at(x, _quality_code(quality), False, model, quality=float(quality), **opts)
 
 
-def _encode_bpp(x: Tensor, bpp: float, model: WaveletModel, lifting: bool) -> bytes:
+def _encode_bpp(x: Tensor, bpp: float, model: WaveletModel, opts: dict) -> bytes:
     budget = bpp * x.shape[-1] * x.shape[-2] / 8
     lo, hi = T.STEP_CODE_MIN, T.STEP_CODE_MAX  # fine .. coarse; bytes fall as the code grows
-    best = _encode_at(x, hi, False, model, lifting=lifting)
+    best = _encode_at(x, hi, False, model, **opts)
     if len(best) > budget:
         return best
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        data = _encode_at(x, mid, False, model, lifting=lifting)
+        data = _encode_at(x, mid, False, model, **opts)
         if len(data) <= budget:
             hi, best = mid, data
         else:
             lo = mid
-    if len(data := _encode_at(x, lo, False, model, lifting=lifting)) <= budget:
+    if len(data := _encode_at(x, lo, False, model, **opts)) <= budget:
         best = data
     return best
 
@@ -198,20 +204,24 @@ def _layer_labels(levels: int) -> list[str]:
 
 @torch.no_grad()
 def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, quality: float | None = None,
-               lifting: bool = False, rdoq_lambda: float = DEFAULT_LAMBDA) -> bytes:
+               lifting: bool = False, rdoq_lambda: float | None = None) -> bytes:
+    """One stream at step code ``code``; ``rdoq_lambda`` None: the dead-zone quantiser, else RDOQ with it."""
     _, c, h, w = x.shape
     levels = T.levels_for(h, w)
     p = T.forward(x, lossless)
     step = 1.0 if lossless else T.step_of_code(code)
     lifting = lifting and levels > 0
     indices = None
-    if lifting:
+    if not lossless and levels and (lifting or rdoq_lambda is not None):
+        # Level by level in the coder's order (closed loop and/or RDOQ); the scale indices are kept for coding.
         shapes = [[tuple(b.shape[-2:]) for b in bands] for bands in p.details]
-        rq = RdoQuantizer(model.entropy, c, shapes, code, rdoq_lambda)
-        ll_q, _, d = closed_loop_quantize(p, torch.tensor([step]), torch.tensor([code]), model.lifting,
-                                          quantize_group=rq)
+        rq = RdoQuantizer(model.entropy, c, shapes, code, rdoq_lambda or 0.0)
+        ll_q, _, d = closed_loop_quantize(p, torch.tensor([step]), torch.tensor([code]),
+                                          model.lifting if lifting else None, quantize_group=rq)
         qp, indices = rq.qp, rq.indices
         qp.ll = ll_q
+        if not lifting:  # mode 0 carries one offset per level
+            d = optimal_deltas(p, qp, step)
         deltas = bytes(int(round(float(v) * 255)) for v in d[0].flatten())
     else:
         qp = quantize_pyramid(p, step, lossless)

@@ -131,13 +131,14 @@ def dead_zone(j: int, g: int, u: Tensor, shapes: list[tuple[int, int]]) -> Tenso
     return T.quantize(u, 1.0, T.XI_LOSSY)
 
 
-def closed_loop_quantize(p: Pyramid, step: Tensor, step_code: Tensor, pred: LiftingPredictor,
+def closed_loop_quantize(p: Pyramid, step: Tensor, step_code: Tensor, pred: LiftingPredictor | None,
                          residuals: list | None = None, quantize_group=dead_zone,
                          ) -> tuple[Tensor, list[tuple[Tensor, Tensor, Tensor]], Tensor]:
     """Encoder: quantise a 9/7 pyramid level by level (coarsest first) with the closed-loop learned predict step.
 
     Args:
         p: the fixed 9/7 pyramid of ``Tensor[N, C, H, W]`` (:func:`.transform.forward`).
+        pred: the predict step; None: P = 0 (the plain 9/7 pyramid, e.g. for :mod:`.rdoq` alone).
         step, step_code: ``Tensor[N]``: quantiser step (pixel units) and its code.
         residuals: if a list, receives ``(u, mask)`` per level and group -- the unquantised residuals in units
             of their band steps, ``Tensor[N, Cg, 3, h, w]`` (differentiable in ``pred``), and the band mask.
@@ -165,8 +166,11 @@ def closed_loop_quantize(p: Pyramid, step: Tensor, step_code: Tensor, pred: Lift
         rec = torch.zeros(n, c, 3, h, w)
         d_level = []
         for g, sl in enumerate(_groups(c)):
-            with torch.no_grad() if residuals is None else torch.enable_grad():
-                guess = pred.predict(a.detach(), None if g == 0 else rec[:, :1], depth - j, step_code)
+            if pred is None:
+                guess = torch.zeros_like(rec[:, sl])
+            else:
+                with torch.no_grad() if residuals is None else torch.enable_grad():
+                    guess = pred.predict(a.detach(), None if g == 0 else rec[:, :1], depth - j, step_code)
             u = (det[:, sl] - guess.double()) / bstep
             if residuals is not None:
                 residuals.append((u, mask))
@@ -179,7 +183,10 @@ def closed_loop_quantize(p: Pyramid, step: Tensor, step_code: Tensor, pred: Lift
             d_level.append(d)
         deltas.append(torch.stack(d_level, 1))
         out.append(_unstack(q_level, shapes))
-        a = waverec2((a, [_unstack(rec, shapes)]), "bior4.4")
+        if pred is not None and j + 1 < depth:  # the next level's approximation (only predictions read it)
+            a = waverec2((a, [_unstack(rec, shapes)]), "bior4.4")
+        else:  # only its shape matters: (H, W) = LL + cH rows, LL + cV columns
+            a = a.new_zeros(n, c, h + bands[0].shape[-2], w + bands[1].shape[-1])
     dl = torch.stack(deltas, 1) if deltas else torch.zeros(n, 0, len(_groups(c)), dtype=torch.float64)
     return ll_q, out, dl
 
