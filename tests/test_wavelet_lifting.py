@@ -234,3 +234,14 @@ def test_rdoq_on_the_plain_pyramid(base, photo):
     with pytest.raises(ValueError, match="lossy-only"):
         W.encode(photo, lossless=True, model=base, rdoq=True)
     assert len(W.encode(photo, bpp=1.0, model=base, rdoq=True)) * 8 <= 1.0 * photo.shape[1] * photo.shape[2]
+
+
+def test_cli_info_names_the_mode(lifted, base, photo, tmp_path, capsys):
+    from pywlc.cli import main
+
+    for name, data, want in (("a", W.encode(photo, quality=40, model=lifted), "learned lifting step"),
+                             ("b", W.encode(photo, quality=40, model=base), "lossy, CDF 9/7\n"),
+                             ("c", W.encode(photo, lossless=True, model=base), "lossless, RCT + integer 5/3")):
+        (tmp_path / name).write_bytes(data)
+        assert main(["info", str(tmp_path / name)]) == 0
+        assert "  mode      " + want in capsys.readouterr().out

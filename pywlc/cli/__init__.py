@@ -282,6 +282,10 @@ def _info(args: argparse.Namespace) -> int:
         dep = "-" if lay.depends_on is None else str(lay.depends_on)
         size = len(lay.payload)
         print(f"  layer {lay.id:<3} {lay.label:<5} depends on {dep:<3} {size:>10} bytes  {8 * size / pixels:.4f} bpp")
+    wl = c.metadata.get("wl") if codec == "WAVELET" else None
+    if wl is not None and len(wl) >= 2:  # single-layer: version, mode (pywlc.codecs.wavelet.codec)
+        modes = {0: "lossy, CDF 9/7", 1: "lossless, RCT + integer 5/3", 2: "lossy, CDF 9/7 + learned lifting step"}
+        print(f"  mode      {modes.get(wl[1], f'unknown ({wl[1]})')}")
     wq = c.metadata.get("wq") if codec == "WAVELET" else None
     if wq is not None and len(wq) >= 19 and len(wq) >= 19 + 2 * wq[2]:  # layered: version, levels, K, 2 model ids
         codes = struct.unpack_from(f"<{wq[2]}h", wq, 19)
