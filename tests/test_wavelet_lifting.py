@@ -239,7 +239,7 @@ def test_rdoq_on_the_plain_pyramid(base, photo):
 def test_cli_info_names_the_mode(lifted, base, photo, tmp_path, capsys):
     from pywlc.cli import main
 
-    for name, data, want in (("a", W.encode(photo, quality=40, model=lifted), "learned lifting step"),
+    for name, data, want in (("a", W.encode(photo, quality=40, model=lifted), "lossy, CDF 9/7 + learned lifting step"),
                              ("b", W.encode(photo, quality=40, model=base), "lossy, CDF 9/7\n"),
                              ("c", W.encode(photo, lossless=True, model=base), "lossless, RCT + integer 5/3")):
         (tmp_path / name).write_bytes(data)
