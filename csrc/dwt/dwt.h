@@ -4,6 +4,7 @@
 // the last `ndim` axes.  Pointers are raw device/host addresses; no libtorch is linked.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -104,6 +105,21 @@ inline LineGeometry line_geometry(const DwtArgs& a, const DwtPass& p) {
           p.region[p.axis],   stride[p.axis],
           other[0],           other[1]};
 }
+
+// Uninitialised scratch memory for one call of a CPU kernel, 64-byte aligned.  One block is kept between calls
+// (at most 128 MiB; cpu/dwt_scratch.cpp says why); concurrent calls each get their own.
+class ScratchLease {
+ public:
+  explicit ScratchLease(size_t bytes);
+  ~ScratchLease();
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  void* get() const { return ptr_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t size_ = 0;
+};
 
 void dwt_cpu(const DwtArgs& args);
 // Fused one-pass-per-level 2-D lifting (cpu/dwt2_fused_cpu.cpp, see dwt2_fused.h); dwt_cpu() uses it when

@@ -54,16 +54,42 @@ int64_t dwt2_fused_work_bytes(int64_t w, int ring_rows, int storage);
 
 using Dwt2StripFn = void (*)(const Dwt2Strip&);
 
+// Rows [i0, i1) of one level of the fused 2-D Haar (cpu/haar2_cpu.cpp, cpu/haar2_rows.h) of an h x w region:
+//  analysis:  `in` (stride si) -> low band `low` (stride sl), the other bands into `bands` (stride sb) at
+//             their packed positions;
+//  synthesis: `low` and `in` (the bands, stride si) -> `out` (stride so).
+// `u` scales unpaired samples (odd sizes), in the compute type's value.
+struct Haar2Rows {
+  bool analysis, float64;
+  const void* in;
+  int64_t si;
+  void* low;  // written (analysis) or read (synthesis)
+  int64_t sl;
+  void* bands;
+  int64_t sb;
+  void* out;
+  int64_t so;
+  int64_t h, w, i0, i1;
+  double u;
+};
+
+using Haar2RowsFn = void (*)(const Haar2Rows&);
+// The Haar row function of the instruction set dwt2_fused_isa() names.
+Haar2RowsFn dwt2_haar_rows_fn();
+
 namespace dwt2_baseline {
 void run_strip(const Dwt2Strip& s);
+void haar2_rows(const Haar2Rows& j);
 }
 #if defined(__x86_64__) || defined(_M_X64)
 #define PYWLC_DWT2_X86 1
 namespace dwt2_avx2 {
 void run_strip(const Dwt2Strip& s);
+void haar2_rows(const Haar2Rows& j);
 }
 namespace dwt2_avx512 {
 void run_strip(const Dwt2Strip& s);
+void haar2_rows(const Haar2Rows& j);
 }
 #endif
 

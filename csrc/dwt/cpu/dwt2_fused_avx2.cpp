@@ -1,4 +1,4 @@
-// The fused 2-D DWT's row kernels (dwt2_fused_kernel.h) compiled for AVX2 + FMA (x86-64-v3), chosen at run time where the CPU has them.
+// The fused 2-D DWT's row kernels (dwt2_fused_kernel.h, haar2_rows.h) compiled for AVX2 + FMA (x86-64-v3), chosen at run time where the CPU has them.
 // The target pragma comes after every include: library code stays at the baseline, only the kernels widen.
 #include <cstdint>
 #include <cstring>
@@ -23,6 +23,7 @@
 namespace pywlc {
 namespace dwt2_avx2 {
 #include "dwt2_fused_kernel.h"
+#include "haar2_rows.h"
 }  // namespace dwt2_avx2
 }  // namespace pywlc
 

@@ -1,4 +1,4 @@
-// The fused 2-D DWT's row kernels (dwt2_fused_kernel.h) compiled for the instruction-set baseline of the build (SSE2 on x86-64): runs everywhere.
+// The fused 2-D DWT's row kernels (dwt2_fused_kernel.h, haar2_rows.h) compiled for the instruction-set baseline of the build (SSE2 on x86-64): runs everywhere.
 // The target pragma comes after every include: library code stays at the baseline, only the kernels widen.
 #include <cstdint>
 #include <cstring>
@@ -20,5 +20,6 @@
 namespace pywlc {
 namespace dwt2_baseline {
 #include "dwt2_fused_kernel.h"
+#include "haar2_rows.h"
 }  // namespace dwt2_baseline
 }  // namespace pywlc

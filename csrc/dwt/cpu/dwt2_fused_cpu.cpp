@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,16 +31,17 @@ constexpr int64_t kMinStripRows = 16;
 struct IsaEntry {
   const char* name;
   Dwt2StripFn fn;
+  Haar2RowsFn haar;
 };
 
 // Widest first.
 std::vector<IsaEntry> compiled_isas() {
   std::vector<IsaEntry> v;
 #ifdef PYWLC_DWT2_X86
-  v.push_back({"avx512", &dwt2_avx512::run_strip});
-  v.push_back({"avx2", &dwt2_avx2::run_strip});
+  v.push_back({"avx512", &dwt2_avx512::run_strip, &dwt2_avx512::haar2_rows});
+  v.push_back({"avx2", &dwt2_avx2::run_strip, &dwt2_avx2::haar2_rows});
 #endif
-  v.push_back({"baseline", &dwt2_baseline::run_strip});
+  v.push_back({"baseline", &dwt2_baseline::run_strip, &dwt2_baseline::haar2_rows});
   return v;
 }
 
@@ -71,6 +71,13 @@ IsaEntry& selected() {
   return chosen;
 }
 
+int dwt2_fused_ring_rows_of(const DwtArgs& a) {
+  int kind[kMaxLiftSteps];
+  const int n = static_cast<int>(a.steps.size() / 3);
+  for (int q = 0; q < n; ++q) kind[q] = static_cast<int>(a.steps[3 * q]);
+  return dwt2_fused_ring_rows(kind, n);
+}
+
 template <typename C>
 void run_levels(const DwtArgs& a) {
   const int64_t planes = a.batch * a.dims[0], H = a.dims[1], W = a.dims[2];
@@ -85,9 +92,20 @@ void run_levels(const DwtArgs& a) {
   // before it is read).
   const int64_t sw = (W + 1) / 2, scratch_plane[2] = {((H + 1) / 2) * sw, ((H + 3) / 4) * sw};
   const int64_t scratch_size = a.levels > 1 ? planes * (scratch_plane[0] + (a.levels > 2 ? scratch_plane[1] : 0)) : 0;
-  std::unique_ptr<C[]> scratch(new C[static_cast<size_t>(scratch_size)]);
+  const int64_t scratch_bytes = (scratch_size * static_cast<int64_t>(sizeof(C)) + 63) / 64 * 64;
+#ifdef _OPENMP
+  const int threads = omp_get_max_threads();
+#else
+  const int threads = 1;
+#endif
+  // Per-thread work memory (the ring and row halves), sized for the widest level (level 0), after the scratch
+  // in one block kept between calls (ScratchLease).
+  const int64_t work_bytes = (dwt2_fused_work_bytes(W, dwt2_fused_ring_rows_of(a), a.dtype) + 63) / 64 * 64;
+  ScratchLease lease(static_cast<size_t>(scratch_bytes + work_bytes * threads));
+  C* const scratch = static_cast<C*>(lease.get());
+  unsigned char* const work0 = static_cast<unsigned char*>(lease.get()) + scratch_bytes;
   auto scratch_view = [&](int l, int64_t b) {
-    C* base = scratch.get() + (l & 1) * planes * scratch_plane[0];
+    C* base = scratch + (l & 1) * planes * scratch_plane[0];
     return Dwt2View{base + b * scratch_plane[l & 1], sw, true};
   };
   auto tensor_view = [&](char* base, int64_t b) { return Dwt2View{base + b * plane * storage_size, W, false}; };
@@ -106,18 +124,9 @@ void run_levels(const DwtArgs& a) {
   proto.k_high = a.k_high;
   proto.zero_tail = a.zero_tail;
   proto.integer = a.integer;
-  proto.ring_rows = dwt2_fused_ring_rows(proto.kind, proto.num_steps);
+  proto.ring_rows = dwt2_fused_ring_rows_of(a);
   proto.stream = planes * plane * storage_size >= kStreamMinBytes;
 
-#ifdef _OPENMP
-  const int threads = omp_get_max_threads();
-#else
-  const int threads = 1;
-#endif
-  // Per-thread work memory, sized for the widest level (level 0), 64-byte aligned rows of the ring.
-  const int64_t work_bytes = (dwt2_fused_work_bytes(W, proto.ring_rows, a.dtype) + 63) / 64 * 64;
-  std::unique_ptr<unsigned char[]> work_mem(new unsigned char[static_cast<size_t>(work_bytes * threads + 64)]);
-  unsigned char* work0 = work_mem.get() + (64 - reinterpret_cast<uintptr_t>(work_mem.get()) % 64) % 64;
   const Dwt2StripFn fn = selected().fn;
 
   int64_t h = H, w = W;
@@ -215,6 +224,8 @@ void dwt2_fused_cpu(const DwtArgs& a) {
 }
 
 const char* dwt2_fused_isa() { return selected().name; }
+
+Haar2RowsFn dwt2_haar_rows_fn() { return selected().haar; }
 
 std::vector<std::string> dwt2_fused_isas_supported() {
   std::vector<std::string> v;

@@ -1,0 +1,138 @@
+// Row functions of the fused 2-D Haar (haar2_cpu.cpp), compiled once per instruction set like the lifting
+// kernels: cpu/dwt2_fused_<isa>.cpp includes this file after dwt2_fused_kernel.h, inside
+// `namespace pywlc::dwt2_<isa>` and after its target pragma (internal linkage except haar2_rows(), see there).
+// The 2x2 butterflies are plain loops over even/odd samples, which the compiler vectorises with the
+// deinterleaving permutes of the target (SSE2: ~4x slower than AVX-512 on the same loops).
+
+namespace {
+
+constexpr double kHaarSqrtHalf = 0.70710678118654752440;  // M_SQRT1_2, without <cmath>'s POSIX extension
+
+struct Plane {
+  int64_t h, w;  // region transformed at this level
+};
+
+// Analysis of one h x w region: `in` (row stride si) -> low band `ll` (stride sl), high bands into
+// `hi` at their quadrant positions (stride sh): 'ad' at [i, wl + j], 'da' at [hl + i, j], 'dd' at
+// [hl + i, wl + j].
+template <typename T>
+void haar2_analysis_rows(const T* in, int64_t si, T* ll, int64_t sl, T* hi, int64_t sh, Plane p, T u, int64_t i0,
+                         int64_t i1) {
+  const T half = T(0.5), r2 = T(kHaarSqrtHalf);
+  const int64_t hl = (p.h + 1) / 2, wl = (p.w + 1) / 2, wp = p.w / 2;
+  for (int64_t i = i0; i < i1; ++i) {
+    const T* r0 = in + 2 * i * si;
+    T* l = ll + i * sl;
+    if (2 * i + 1 < p.h) {
+      // Six distinct rows: say so, or the alias checks of six pointers stop the loop's vectorisation.
+      const T* __restrict__ x0 = r0;
+      const T* __restrict__ x1 = r0 + si;
+      T* __restrict__ lo = l;
+      T* __restrict__ ad = hi + i * sh + wl;
+      T* __restrict__ da = hi + (hl + i) * sh;
+      T* __restrict__ dd = hi + (hl + i) * sh + wl;
+      // Pair sums and differences of each row first, then the butterflies across the two rows, in chunks: one
+      // loop of four stride-2 loads does not vectorise (GCC 12), two loops of two do.
+      constexpr int64_t kChunk = 256;
+      T sum0[kChunk], dif0[kChunk], sum1[kChunk], dif1[kChunk];
+      for (int64_t j0 = 0; j0 < wp; j0 += kChunk) {
+        const int64_t n = wp - j0 < kChunk ? wp - j0 : kChunk;
+        const T* __restrict__ y0 = x0 + 2 * j0;
+        const T* __restrict__ y1 = x1 + 2 * j0;
+        for (int64_t j = 0; j < n; ++j) {
+          sum0[j] = y0[2 * j] + y0[2 * j + 1];
+          dif0[j] = y0[2 * j] - y0[2 * j + 1];
+        }
+        for (int64_t j = 0; j < n; ++j) {
+          sum1[j] = y1[2 * j] + y1[2 * j + 1];
+          dif1[j] = y1[2 * j] - y1[2 * j + 1];
+        }
+        for (int64_t j = 0; j < n; ++j) {
+          lo[j0 + j] = half * (sum0[j] + sum1[j]);
+          ad[j0 + j] = half * (dif0[j] + dif1[j]);
+          da[j0 + j] = half * (sum0[j] - sum1[j]);
+          dd[j0 + j] = half * (dif0[j] - dif1[j]);
+        }
+      }
+      if (p.w & 1) {  // unpaired last column: a 1-D Haar along H, scaled by u along W
+        const T a = x0[p.w - 1], c = x1[p.w - 1];
+        l[wl - 1] = u * r2 * (a + c);
+        da[wl - 1] = u * r2 * (a - c);
+      }
+    } else {  // unpaired last row (odd h): a 1-D Haar along W, scaled by u along H
+      T* ad = hi + i * sh + wl;
+      for (int64_t j = 0; j < wp; ++j) {
+        const T a = r0[2 * j], b = r0[2 * j + 1];
+        l[j] = u * r2 * (a + b);
+        ad[j] = u * r2 * (a - b);
+      }
+      if (p.w & 1) l[wl - 1] = u * u * r0[p.w - 1];
+    }
+  }
+}
+
+// Synthesis of one h x w region: low band `ll` (stride sl) and high bands from `hi` (quadrant
+// positions, stride sh) -> interleaved samples in `out` (stride so).
+template <typename T>
+void haar2_synthesis_rows(const T* ll, int64_t sl, const T* hi, int64_t sh, T* out, int64_t so, Plane p, T u,
+                          int64_t i0, int64_t i1) {
+  const T half = T(0.5), r2 = T(kHaarSqrtHalf);
+  const int64_t hl = (p.h + 1) / 2, wl = (p.w + 1) / 2, wp = p.w / 2;
+  for (int64_t i = i0; i < i1; ++i) {
+    T* r0 = out + 2 * i * so;
+    const T* l = ll + i * sl;
+    const T* ad = hi + i * sh + wl;
+    if (2 * i + 1 < p.h) {
+      T* r1 = r0 + so;
+      const T* da = hi + (hl + i) * sh;
+      {  // six distinct rows (see the analysis)
+        T* __restrict__ y0 = r0;
+        T* __restrict__ y1 = r1;
+        const T* __restrict__ lo = l;
+        const T* __restrict__ v_ad = ad;
+        const T* __restrict__ v_da = da;
+        const T* __restrict__ dd = da + wl;
+        for (int64_t j = 0; j < wp; ++j) {
+          const T s = lo[j], v = v_ad[j], hh = v_da[j], g = dd[j];
+          y0[2 * j] = half * ((s + v) + (hh + g));
+          y0[2 * j + 1] = half * ((s - v) + (hh - g));
+          y1[2 * j] = half * ((s + v) - (hh + g));
+          y1[2 * j + 1] = half * ((s - v) - (hh - g));
+        }
+      }
+      if (p.w & 1) {
+        const T s = l[wl - 1], hh = da[wl - 1];
+        r0[p.w - 1] = u * r2 * (s + hh);
+        r1[p.w - 1] = u * r2 * (s - hh);
+      }
+    } else {
+      for (int64_t j = 0; j < wp; ++j) {
+        const T s = l[j], v = ad[j];
+        r0[2 * j] = u * r2 * (s + v);
+        r0[2 * j + 1] = u * r2 * (s - v);
+      }
+      if (p.w & 1) r0[p.w - 1] = u * u * l[wl - 1];
+    }
+  }
+}
+
+template <typename T>
+void haar2_rows_typed(const Haar2Rows& j) {
+  const Plane p{j.h, j.w};
+  const T u = static_cast<T>(j.u);
+  if (j.analysis)
+    haar2_analysis_rows(static_cast<const T*>(j.in), j.si, static_cast<T*>(j.low), j.sl, static_cast<T*>(j.bands), j.sb,
+                        p, u, j.i0, j.i1);
+  else
+    haar2_synthesis_rows(static_cast<const T*>(j.low), j.sl, static_cast<const T*>(j.in), j.si, static_cast<T*>(j.out),
+                         j.so, p, u, j.i0, j.i1);
+}
+
+}  // namespace
+
+void haar2_rows(const Haar2Rows& j) {
+  if (j.float64)
+    haar2_rows_typed<double>(j);
+  else
+    haar2_rows_typed<float>(j);
+}
