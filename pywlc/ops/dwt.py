@@ -15,8 +15,9 @@ non-expansive symmetric extension, any size) and ``periodization`` (even sizes a
 pywt's ``periodization``).  pywt's own ``symmetric`` mode is expansive and differs at the borders.
 
 dtypes: float32, float64, float16 and bfloat16 (computed in float32, rounded once at the end; the 2-D CPU
-forward and inverse read and write the half types directly, with no float32 copy of the tensor); int32
-for ``int5/3``.  Backward is the adjoint transform, a kernel of its own.
+kernels read and write the half types directly, with no float32 copy of the tensor); int32 for ``int5/3``.
+Backward is the adjoint transform, a kernel of its own (on the CPU in 2-D the same fused one-pass-per-level
+kernel as the forward and inverse, with transposed lifting steps).
 """
 
 from __future__ import annotations
@@ -113,18 +114,19 @@ def _kernel_scheme(wavelet: str) -> tuple:
     return s.flat(), s.k_low, s.k_high, s.zero_tail, s.integer
 
 
-def _reads_half(x: Tensor, wavelet: str, ndim: int, op: int) -> bool:
-    """Whether the kernel reads and writes ``x``'s half dtype itself: the fused 2-D CPU forward / inverse
-    (``csrc/dwt/dwt2_fused.h``) computes in float32 registers, without a float32 copy of the tensor.  Not Haar:
-    its float32 kernel is the direct 2x2 one (``haar2_cpu.cpp``), and half results must equal its rounding."""
-    return x.device.type == "cpu" and ndim == 2 and op in (FORWARD, INVERSE) and wavelet != "haar"
+def _reads_half(x: Tensor, wavelet: str, ndim: int) -> bool:
+    """Whether the kernel reads and writes ``x``'s half dtype itself: the fused 2-D CPU kernel
+    (``csrc/dwt/dwt2_fused.h``; all four maps) computes in float32 registers, without a float32 copy of the
+    tensor.  Not Haar: its float32 kernel is the direct 2x2 one (``haar2_cpu.cpp``), and half results must
+    equal its rounding."""
+    return x.device.type == "cpu" and ndim == 2 and wavelet != "haar"
 
 
 def _run(x: Tensor, wavelet: str, levels: int, ndim: int, mode: str, op: int) -> Tensor:
     """Apply one of the four lifting maps to ``Tensor[..., *S]`` (validated); returns a new tensor."""
     out_dtype = x.dtype
     launch = kernel("dwt", x)
-    if out_dtype in HALF_DTYPES and not (launch is not None and _reads_half(x, wavelet, ndim, op)):
+    if out_dtype in HALF_DTYPES and not (launch is not None and _reads_half(x, wavelet, ndim)):
         x = x.float()  # fp32 arithmetic inside, one rounding at the end
     x = x.contiguous()
     if x.numel() == 0 or levels == 0:

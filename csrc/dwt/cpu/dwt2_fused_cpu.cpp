@@ -83,7 +83,7 @@ void run_levels(const DwtArgs& a) {
   const int64_t planes = a.batch * a.dims[0], H = a.dims[1], W = a.dims[2];
   if (planes * H * W == 0) return;
   const int64_t plane = H * W;
-  const bool analysis = a.op == kForward;
+  const bool analysis = dwt_is_analysis(a.op);  // forward-shaped: the forward and the inverse's adjoint
   const int64_t storage_size = a.dtype == kFloat64 ? 8 : (a.dtype == kFloat16 || a.dtype == kBFloat16) ? 2 : 4;
   char* src = static_cast<char*>(const_cast<void*>(a.src));
   char* dst = static_cast<char*>(a.dst);
@@ -182,15 +182,17 @@ void run_levels(const DwtArgs& a) {
 }  // namespace
 
 int dwt2_fused_ring_rows(const int* kind, int num_steps) {
-  // Longest lag of the forward order and of the reversed (synthesis) order, as make_steps() computes them.
+  // Longest lag of the four orders make_steps() runs: forward, reversed (synthesis), and both with every kind
+  // flipped (the adjoints' transposed steps).
   int longest = 0;
-  for (int reversed = 0; reversed < 2; ++reversed) {
+  for (int order = 0; order < 4; ++order) {
+    const bool reversed = order & 1, flipped = order & 2;
+    auto at = [&](int q) {
+      const int k = reversed ? kind[num_steps - 1 - q] : kind[q];
+      return flipped ? (k == kPredict ? kUpdate : kPredict) : k;
+    };
     int lag = 0;
-    for (int q = 1; q < num_steps; ++q) {
-      const int cur = reversed ? kind[num_steps - 1 - q] : kind[q];
-      const int prev = reversed ? kind[num_steps - q] : kind[q - 1];
-      lag += (cur == kPredict && prev == kUpdate) ? 1 : 0;
-    }
+    for (int q = 1; q < num_steps; ++q) lag += (at(q) == kPredict && at(q - 1) == kUpdate) ? 1 : 0;
     longest = std::max(longest, lag);
   }
   // At sweep position k the ring holds rows k - out_lag .. k + 1, out_lag = longest + 2.
@@ -207,7 +209,7 @@ int64_t dwt2_fused_work_bytes(int64_t w, int ring_rows, int storage) {
 }
 
 bool dwt2_fused_applicable(const DwtArgs& a) {
-  return a.ndim == 2 && (a.op == kForward || a.op == kInverse) && a.src != a.dst && a.levels > 0 &&
+  return a.ndim == 2 && a.src != a.dst && a.levels > 0 &&
          a.steps.size() % 3 == 0 && a.steps.size() / 3 <= static_cast<size_t>(kMaxLiftSteps);
 }
 

@@ -241,7 +241,14 @@ inline void int_step_to(int32_t* __restrict__ out, const int32_t* __restrict__ t
       out[i] = static_cast<int32_t>(static_cast<uint32_t>(t[i]) + static_cast<uint32_t>(floor_quarter_sum(s0[i], s1[i])));
 }
 
-// The scheme in the compute type, in execution order (forward: as given; inverse: reversed, negated).
+// The scheme in the compute type, in execution order:
+//   forward:           as given;
+//   inverse:           reversed, negated, reciprocal scales;
+//   forward adjoint:   (scale . steps . split)^T = split^T . steps^T (reversed) . scale -- inverse-shaped;
+//   inverse adjoint:   (merge . steps^-1 . unscale)^T = unscale . (steps^-1)^T (in order) . split -- forward-shaped.
+// The transpose of a step is a step of the other kind with a and b swapped (o[i] += a e[i] + b e[i+1] scatters
+// into e[i] and e[i+1], i.e. e[j] += b o[j-1] + a o[j]); only at a symmetric boundary, where the extension
+// folds a neighbour back onto the edge sample, does it differ (transposed_boundary()).
 template <class C>
 struct Steps {
   int n;
@@ -249,46 +256,93 @@ struct Steps {
   C a[8], b[8];
   int lag[8];  // sweep lag of each step in the column pipeline
   int out_lag;  // rows between the newest step and a row leaving the sweep (after every read of it)
-  C row_low, row_high;  // scaling applied when a row is stored (forward) or loaded (inverse)
+  C row_low, row_high;  // scaling applied when a row is stored (forward-shaped) or loaded (inverse-shaped)
   C col_low, col_high;  // the same along columns, applied to E / O ring rows
   bool zero_tail;
+  bool transposed;  // the adjoints: steps are transposes (kind and a / b as executed, see above)
 };
 
+// The op's shape: forward-shaped ops read samples and write bands (forward_strip), the others the reverse.
+inline bool forward_shaped(int op) { return op == kForward || op == kInverseAdjoint; }
+
 template <class C>
-Steps<C> make_steps(const Dwt2Strip& s, bool inverse) {
+Steps<C> make_steps(const Dwt2Strip& s) {
   Steps<C> p{};
   p.n = s.num_steps;
+  const bool reversed = s.op == kInverse || s.op == kForwardAdjoint;
+  const bool negated = s.op == kInverse || s.op == kInverseAdjoint;
+  p.transposed = s.op == kForwardAdjoint || s.op == kInverseAdjoint;
   for (int q = 0; q < p.n; ++q) {
-    const int from = inverse ? p.n - 1 - q : q;
-    p.kind[q] = s.kind[from];
-    p.a[q] = static_cast<C>(inverse ? -s.a[from] : s.a[from]);
-    p.b[q] = static_cast<C>(inverse ? -s.b[from] : s.b[from]);
+    const int from = reversed ? p.n - 1 - q : q;
+    const double a = negated ? -s.a[from] : s.a[from], b = negated ? -s.b[from] : s.b[from];
+    p.kind[q] = p.transposed ? (s.kind[from] == kPredict ? kUpdate : kPredict) : s.kind[from];
+    p.a[q] = static_cast<C>(p.transposed ? b : a);
+    p.b[q] = static_cast<C>(p.transposed ? a : b);
     // A predict that follows an update needs e[j + 1] updated: it runs one row behind (lift_group_pipelined).
     p.lag[q] = q == 0 ? 0 : p.lag[q - 1] + ((p.kind[q] == kPredict && p.kind[q - 1] == kUpdate) ? 1 : 0);
   }
   p.out_lag = (p.n ? p.lag[p.n - 1] : 0) + 2;
-  // Synthesis multiplies by the reciprocal, computed in the compute type as lift_group does (one / k).
+  // The inverse and its adjoint multiply by the reciprocal, computed in the compute type as lift_group does.
+  const bool reciprocal = s.op == kInverse || s.op == kInverseAdjoint;
   const C one = static_cast<C>(1);
   const C kl = static_cast<C>(s.k_low), kh = static_cast<C>(s.k_high);
-  p.row_low = p.col_low = inverse ? one / kl : kl;
-  p.row_high = p.col_high = inverse ? one / kh : kh;
+  p.row_low = p.col_low = reciprocal ? one / kl : kl;
+  p.row_high = p.col_high = reciprocal ? one / kh : kh;
   p.zero_tail = s.zero_tail;
   return p;
 }
 
+// Target sample j of a transposed step under the symmetric boundary rule, summed from its definition: the
+// original step (kind `kind` flipped back, coefficients swapped back) added a * src[n0(i)] + b * src[n1(i)] to
+// its target i; its transpose adds a * tgt[i] to n0(i) and b * tgt[i] to n1(i).  `tgt(i)` is the original
+// target (the transposed step's source, length ns); the original source has length nt.  Only i within one of
+// j can map to j (the extension folds at most one sample), so the reads stay within the step's stencil.
+template <class C, class Row>
+PYWLC_DWT2_INLINE C transposed_boundary(i64 j, int kind, C a, C b, i64 nt, i64 ns, bool zero_tail, Row tgt) {
+  const bool orig_predict = kind != kPredict;  // the transposed step's kind is the original's flipped
+  const C orig_a = b, orig_b = a;
+  C acc = C(0);
+  for (i64 i = j - 1; i <= j + 1; ++i) {
+    if (i < 0 || i >= ns) continue;
+    const i64 n0 = neighbour(orig_predict ? i : i - 1, nt, kSymmetric, zero_tail);
+    const i64 n1 = neighbour(orig_predict ? i + 1 : i, nt, kSymmetric, zero_tail);
+    const C w = (n0 == j ? orig_a : C(0)) + (n1 == j ? orig_b : C(0));
+    if (w != C(0)) acc += w * tgt(i);
+  }
+  return acc;
+}
+
+// Samples a transposed symmetric step computes from its definition: two at each end (the fold reaches one
+// sample in; one more keeps the interior's two reads inside the sequence for any length).
+constexpr i64 kTransposedEdge = 2;
+
 // One lifting step along a contiguous row of halves E[ne], O[no]: the interior is one vectorised loop, the
 // (at most two) boundary samples take their neighbours from the boundary rule.
 template <class C>
-PYWLC_DWT2_INLINE void row_step(C* E, C* O, i64 ne, i64 no, int kind, C a, C b, int mode, bool zero_tail, bool forward) {
+PYWLC_DWT2_INLINE void row_step(C* E, C* O, i64 ne, i64 no, int kind, C a, C b, int mode, bool zero_tail, bool forward,
+                                bool transposed = false) {
   const bool predict = kind == kPredict;
   C* tgt = predict ? O : E;
   const C* src = predict ? E : O;
   const i64 nt = predict ? no : ne, ns = predict ? ne : no;
   const i64 off0 = predict ? 0 : -1;
-  const i64 lo = -off0;  // first sample whose neighbours (i + off0, i + off0 + 1) both exist
+  i64 lo = -off0;  // first sample whose neighbours (i + off0, i + off0 + 1) both exist
   i64 hi = ns - off0 - 1;
   if (hi > nt) hi = nt;
   if (hi < lo) hi = lo;
+  if constexpr (!kInteger<C>) {
+    if (transposed && mode != kPeriodization) {  // a periodic transpose is the flipped step everywhere
+      lo = lo > kTransposedEdge ? lo : kTransposedEdge;
+      hi = hi < nt - kTransposedEdge ? hi : nt - kTransposedEdge;
+      if (hi < lo) hi = lo;
+      if (lo > nt) lo = hi = nt;
+      axpby(tgt + lo, src + lo + off0, src + lo + off0 + 1, hi - lo, a, b);
+      auto at = [src](i64 i) { return src[i]; };
+      for (i64 i = 0; i < lo; ++i) tgt[i] += transposed_boundary(i, kind, a, b, nt, ns, zero_tail, at);
+      for (i64 i = hi; i < nt; ++i) tgt[i] += transposed_boundary(i, kind, a, b, nt, ns, zero_tail, at);
+      return;
+    }
+  }
   if constexpr (kInteger<C>) {
     int_step(tgt + lo, src + lo + off0, src + lo + off0 + 1, hi - lo, predict, forward);
   } else {
@@ -346,7 +400,7 @@ void rows_forward(int n, const C* x0, const C* x1, i64 w, C col0, C col1, const 
     }
   }
   for (int q = 0; q < p.n; ++q)
-    for (int r = 0; r < n; ++r) row_step(h[r].e, h[r].o, ne, no, p.kind[q], p.a[q], p.b[q], mode, p.zero_tail, true);
+    for (int r = 0; r < n; ++r) row_step(h[r].e, h[r].o, ne, no, p.kind[q], p.a[q], p.b[q], mode, p.zero_tail, true, p.transposed);
   // low0 may be the scratch low band, read by the next level: cached stores; the bands may stream.
   store_scaled(low0, h[0].e, ne, p.row_low, stream && std::is_same<SL0, SH>::value);
   store_scaled(high0, h[0].o, no, p.row_high, stream);
@@ -379,7 +433,7 @@ void rows_inverse(int n, const SL0* low0, const SH* high0, const SL1* low1, cons
     }
   }
   for (int q = 0; q < p.n; ++q)
-    for (int r = 0; r < n; ++r) row_step(h[r].e, h[r].o, ne, no, p.kind[q], p.a[q], p.b[q], mode, p.zero_tail, false);
+    for (int r = 0; r < n; ++r) row_step(h[r].e, h[r].o, ne, no, p.kind[q], p.a[q], p.b[q], mode, p.zero_tail, false, p.transposed);
   for (int r = 0; r < n; ++r) {
     C* __restrict__ x = r == 0 ? x0 : x1;
     const C* __restrict__ E = h[r].e;
@@ -444,6 +498,30 @@ void column_step(const Ring<C>& r, const Steps<C>& p, int q, i64 j, i64 ks, i64 
   const bool predict = p.kind[q] == kPredict;
   const i64 nt = predict ? no : ne, ns = predict ? ne : no;
   if (j < ks || (!periodic && j >= nt)) return;
+  if constexpr (!kInteger<C>) {
+    if (p.transposed && !periodic && (j < kTransposedEdge || j >= nt - kTransposedEdge)) {
+      C* t = predict ? r.o_row(j) : r.e_row(j);
+      const C* rows[3] = {nullptr, nullptr, nullptr};  // source rows j - 1, j, j + 1 where they exist
+      for (int d = 0; d < 3; ++d)
+        if (j - 1 + d >= 0 && j - 1 + d < ns) rows[d] = predict ? r.e_row(j - 1 + d) : r.o_row(j - 1 + d);
+      // The row's weights on its three neighbours (one per sample would repeat the same sum across the row).
+      C wgt[3];
+      for (int d = 0; d < 3; ++d) {
+        C unit[3] = {C(0), C(0), C(0)};
+        unit[d] = C(1);
+        wgt[d] = transposed_boundary(j, p.kind[q], p.a[q], p.b[q], nt, ns, p.zero_tail,
+                                     [&unit, j](i64 i) { return unit[i - j + 1]; });
+      }
+      for (int d = 0; d < 3; ++d) {
+        if (rows[d] == nullptr || wgt[d] == C(0)) continue;
+        C* __restrict__ tt = t;
+        const C* __restrict__ ss = rows[d];
+        const C wd = wgt[d];
+        for (i64 x = 0; x < r.w; ++x) tt[x] += wd * ss[x];
+      }
+      return;
+    }
+  }
   const i64 i0 = predict ? j : j - 1;
   // Virtual rows may be negative (periodic); `has` is false only for a zero-tail neighbour past the end.
   i64 n0 = i0, n1 = i0 + 1;
@@ -538,7 +616,7 @@ inline i64 strip_start(const Dwt2Strip& s, bool periodic) {
 
 template <class C, class SIn, class SLow, class SHi>
 void forward_strip(const Dwt2Strip& s, C* work) {
-  const Steps<C> p = make_steps<C>(s, false);
+  const Steps<C> p = make_steps<C>(s);
   const bool periodic = s.mode == kPeriodization;
   const i64 h = s.h, w = s.w, ne = (h + 1) / 2, no = h / 2, wl = (w + 1) / 2;
   const i64 rows = s.ring_rows;
@@ -553,7 +631,8 @@ void forward_strip(const Dwt2Strip& s, C* work) {
   // Direct: a predict then an update open the scheme (5/3, 9/7, Haar) and the input is in the compute type.
   // The predict then reads even rows straight from the input and writes odd rows into the ring, the update
   // writes even rows into the ring: no row is copied before it is lifted.
-  const bool direct = std::is_same<SIn, C>::value && p.n >= 2 && p.kind[0] == kPredict && p.kind[1] == kUpdate;
+  const bool direct =
+      std::is_same<SIn, C>::value && !p.transposed && p.n >= 2 && p.kind[0] == kPredict && p.kind[1] == kUpdate;
   const i64 kend = s.j1 - 1 + p.out_lag;
   for (i64 k = (direct ? ks : ks - 1); k <= kend; ++k) {
     const i64 f = k + 1 + kPrefetchAhead;
@@ -578,7 +657,7 @@ void forward_strip(const Dwt2Strip& s, C* work) {
 
 template <class C, class SLow, class SHi, class SOut>
 void inverse_strip(const Dwt2Strip& s, C* work) {
-  const Steps<C> p = make_steps<C>(s, true);
+  const Steps<C> p = make_steps<C>(s);
   const bool periodic = s.mode == kPeriodization;
   const i64 h = s.h, w = s.w, ne = (h + 1) / 2, no = h / 2, wl = (w + 1) / 2;
   const i64 rows = s.ring_rows;
@@ -622,7 +701,7 @@ void inverse_strip(const Dwt2Strip& s, C* work) {
 template <class C, class S>
 void run_typed(const Dwt2Strip& s) {
   C* work = static_cast<C*>(s.work);
-  if (s.op == kForward) {
+  if (forward_shaped(s.op)) {
     if (s.samples.compute) {
       if (s.low.compute) forward_strip<C, C, C, S>(s, work); else forward_strip<C, C, S, S>(s, work);
     } else {
