@@ -316,6 +316,80 @@ PYWLC_DWT2_INLINE C transposed_boundary(i64 j, int kind, C a, C b, i64 nt, i64 n
 // sample in; one more keeps the interior's two reads inside the sequence for any length).
 constexpr i64 kTransposedEdge = 2;
 
+// tgt[i] += a * src[i + off0] + b * src[i + off0 + 1] for i in [lo, hi), off0 = 0 (predict) or -1 (update): the
+// interior of a step along a row.  With AVX-512 the neighbour one sample over comes from two aligned loads and a
+// lane rotation (valignd / valignq) instead of a load one element off: that load splits every cache line, and
+// spanning two stores of the previous step it cannot be forwarded from them (a stall per vector).
+#if PYWLC_DWT2_LEVEL == 3
+template <class C>
+struct Lanes512;
+template <>
+struct Lanes512<float> {
+  using V = __m512;
+  static constexpr i64 kN = 16;
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V set1(float v) { return _mm512_set1_ps(v); }
+  static V next(V cur, V nxt) {  // lanes 1.. of cur, then lane 0 of nxt
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(nxt), _mm512_castps_si512(cur), 1));
+  }
+  static V prev(V prv, V cur) {  // last lane of prv, then lanes ..14 of cur
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur), _mm512_castps_si512(prv), 15));
+  }
+  static V step(V t, V s0, V s1, V a, V b) { return _mm512_add_ps(t, _mm512_fmadd_ps(a, s0, _mm512_mul_ps(b, s1))); }
+};
+template <>
+struct Lanes512<double> {
+  using V = __m512d;
+  static constexpr i64 kN = 8;
+  static V load(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V set1(double v) { return _mm512_set1_pd(v); }
+  static V next(V cur, V nxt) {
+    return _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(nxt), _mm512_castpd_si512(cur), 1));
+  }
+  static V prev(V prv, V cur) {
+    return _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(cur), _mm512_castpd_si512(prv), 7));
+  }
+  static V step(V t, V s0, V s1, V a, V b) { return _mm512_add_pd(t, _mm512_fmadd_pd(a, s0, _mm512_mul_pd(b, s1))); }
+};
+#endif
+
+template <class C>
+PYWLC_DWT2_INLINE void row_axpby(C* __restrict__ tgt, const C* __restrict__ src, i64 lo, i64 hi, i64 off0, C a, C b) {
+  i64 i = lo;
+#if PYWLC_DWT2_LEVEL == 3
+  if constexpr (std::is_same<C, float>::value || std::is_same<C, double>::value) {
+    using L = Lanes512<C>;
+    constexpr i64 n = L::kN;
+    // Vector blocks start at multiples of n (the rows are 64-byte aligned), past the block the update's first
+    // neighbour needs.
+    i64 v0 = (lo + n - 1) / n * n;
+    if (off0 < 0 && v0 < n) v0 = n;
+    if (v0 + n <= hi) {
+      for (; i < v0; ++i) tgt[i] += a * src[i + off0] + b * src[i + off0 + 1];
+      const typename L::V va = L::set1(a), vb = L::set1(b);
+      if (off0 == 0) {
+        typename L::V cur = L::load(src + i);
+        for (; i + n <= hi; i += n) {
+          const typename L::V nxt = L::load(src + i + n);  // within the row's padding at the end
+          L::store(tgt + i, L::step(L::load(tgt + i), cur, L::next(cur, nxt), va, vb));
+          cur = nxt;
+        }
+      } else {
+        typename L::V prv = L::load(src + i - n);
+        for (; i + n <= hi; i += n) {
+          const typename L::V cur = L::load(src + i);
+          L::store(tgt + i, L::step(L::load(tgt + i), L::prev(prv, cur), cur, va, vb));
+          prv = cur;
+        }
+      }
+    }
+  }
+#endif
+  axpby(tgt + i, src + i + off0, src + i + off0 + 1, hi > i ? hi - i : 0, a, b);
+}
+
 // One lifting step along a contiguous row of halves E[ne], O[no]: the interior is one vectorised loop, the
 // (at most two) boundary samples take their neighbours from the boundary rule.
 template <class C>
@@ -336,7 +410,7 @@ PYWLC_DWT2_INLINE void row_step(C* E, C* O, i64 ne, i64 no, int kind, C a, C b, 
       hi = hi < nt - kTransposedEdge ? hi : nt - kTransposedEdge;
       if (hi < lo) hi = lo;
       if (lo > nt) lo = hi = nt;
-      axpby(tgt + lo, src + lo + off0, src + lo + off0 + 1, hi - lo, a, b);
+      row_axpby(tgt, src, lo, hi, off0, a, b);
       auto at = [src](i64 i) { return src[i]; };
       for (i64 i = 0; i < lo; ++i) tgt[i] += transposed_boundary(i, kind, a, b, nt, ns, zero_tail, at);
       for (i64 i = hi; i < nt; ++i) tgt[i] += transposed_boundary(i, kind, a, b, nt, ns, zero_tail, at);
@@ -346,7 +420,7 @@ PYWLC_DWT2_INLINE void row_step(C* E, C* O, i64 ne, i64 no, int kind, C a, C b, 
   if constexpr (kInteger<C>) {
     int_step(tgt + lo, src + lo + off0, src + lo + off0 + 1, hi - lo, predict, forward);
   } else {
-    axpby(tgt + lo, src + lo + off0, src + lo + off0 + 1, hi - lo, a, b);
+    row_axpby(tgt, src, lo, hi, off0, a, b);
   }
   for (int part = 0; part < 2; ++part) {
     const i64 i0 = part == 0 ? 0 : hi, i1 = part == 0 ? (lo < nt ? lo : nt) : nt;
