@@ -155,7 +155,9 @@ void run_levels(const DwtArgs& a) {
 #else
       unsigned char* work = work0;
 #endif
-#pragma omp for schedule(static)
+      // Items go to threads as they free up: on a shared machine a preempted thread's strips are taken over by
+      // the others instead of holding the level's barrier (which thread lifts a strip does not change it).
+#pragma omp for schedule(dynamic)
       for (int64_t q = 0; q < items; ++q) {
         const int64_t b = q / strips, t = q % strips;
         Dwt2Strip s = proto;

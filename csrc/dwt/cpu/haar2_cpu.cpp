@@ -50,7 +50,8 @@ void run(const DwtArgs& a) {
     const int64_t chunks = (hl + kRows - 1) / kRows;
     const int64_t work = planes * chunks;
     const bool parallel = work > 1 && planes * h * w >= (1 << 15);
-#pragma omp parallel for schedule(static) if (parallel)
+    // Dynamic: a preempted thread's chunks go to the others (see dwt2_fused_cpu.cpp).
+#pragma omp parallel for schedule(dynamic) if (parallel)
     for (int64_t q = 0; q < work; ++q) {
       const int64_t b = q / chunks, i0 = (q % chunks) * kRows, i1 = std::min(hl, i0 + kRows);
       Haar2Rows j{};
