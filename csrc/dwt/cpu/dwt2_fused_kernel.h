@@ -330,6 +330,9 @@ struct Lanes512<float> {
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V set1(float v) { return _mm512_set1_ps(v); }
+  static V zero() { return _mm512_setzero_ps(); }
+  static V blend(V v, unsigned lanes, V w) { return _mm512_mask_mov_ps(v, static_cast<__mmask16>(lanes), w); }
+  static void store_lanes(float* p, V v, unsigned lanes) { _mm512_mask_storeu_ps(p, static_cast<__mmask16>(lanes), v); }
   static V next(V cur, V nxt) {  // lanes 1.. of cur, then lane 0 of nxt
     return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(nxt), _mm512_castps_si512(cur), 1));
   }
@@ -345,6 +348,9 @@ struct Lanes512<double> {
   static V load(const double* p) { return _mm512_loadu_pd(p); }
   static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
   static V set1(double v) { return _mm512_set1_pd(v); }
+  static V zero() { return _mm512_setzero_pd(); }
+  static V blend(V v, unsigned lanes, V w) { return _mm512_mask_mov_pd(v, static_cast<__mmask8>(lanes), w); }
+  static void store_lanes(double* p, V v, unsigned lanes) { _mm512_mask_storeu_pd(p, static_cast<__mmask8>(lanes), v); }
   static V next(V cur, V nxt) {
     return _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(nxt), _mm512_castpd_si512(cur), 1));
   }
@@ -357,37 +363,103 @@ struct Lanes512<double> {
 
 template <class C>
 PYWLC_DWT2_INLINE void row_axpby(C* __restrict__ tgt, const C* __restrict__ src, i64 lo, i64 hi, i64 off0, C a, C b) {
-  i64 i = lo;
+#if PYWLC_DWT2_LEVEL == 3
+  if constexpr (std::is_same<C, float>::value || std::is_same<C, double>::value) {
+    // Whole aligned blocks of n samples from the one holding lo, the lanes outside [lo, hi) masked off the store
+    // (no scalar head or tail: at the narrow rows of coarse levels those cost as much as the vectors).  Loads
+    // may pass the end of the row: rows are padded by a line (ring_stride()), and lanes read there reach only
+    // masked samples; before its start the update reads zeros instead.
+    using L = Lanes512<C>;
+    constexpr i64 n = L::kN;
+    if (hi <= lo) return;
+    const typename L::V va = L::set1(a), vb = L::set1(b);
+    i64 i = lo / n * n;
+    auto lanes = [lo, hi](i64 at) {
+      const i64 first = lo > at ? lo - at : 0, last = hi - at < n ? hi - at : n;
+      return ((1u << last) - 1u) & ~((1u << first) - 1u);
+    };
+    if (off0 == 0) {
+      typename L::V cur = L::load(src + i);
+      for (; i < hi; i += n) {
+        const typename L::V nxt = L::load(src + i + n);
+        const typename L::V v = L::step(L::load(tgt + i), cur, L::next(cur, nxt), va, vb);
+        if (i >= lo && i + n <= hi)
+          L::store(tgt + i, v);
+        else
+          L::store_lanes(tgt + i, v, lanes(i));
+        cur = nxt;
+      }
+    } else {
+      typename L::V prv = i >= n ? L::load(src + i - n) : L::zero();  // lane n-1 only feeds sample i - 1 + 1 = i
+      for (; i < hi; i += n) {
+        const typename L::V cur = L::load(src + i);
+        const typename L::V v = L::step(L::load(tgt + i), L::prev(prv, cur), cur, va, vb);
+        if (i >= lo && i + n <= hi)
+          L::store(tgt + i, v);
+        else
+          L::store_lanes(tgt + i, v, lanes(i));
+        prv = cur;
+      }
+    }
+    return;
+  }
+#endif
+  axpby(tgt + lo, src + lo + off0, src + lo + off0 + 1, hi > lo ? hi - lo : 0, a, b);
+}
+
+// A whole step along a row, borders included, in vectors (AVX-512, float / double; false elsewhere): the
+// neighbours past either end (lift_neighbour: the edge sample, 0 with a zero tail, the far end periodically) are
+// put into their lanes by a blend.  Patching the border samples with scalar code instead makes the next step's
+// vector loads overlap those scalar stores (and the scalar loads overlap masked vector stores), which store
+// forwarding cannot serve: a stall per border per step, which at the narrow rows of coarse levels cost more than
+// the rows' arithmetic.
+template <class C>
+PYWLC_DWT2_INLINE bool row_step_vector(C* __restrict__ tgt, const C* __restrict__ src, i64 nt, i64 ns, bool predict,
+                                       C a, C b, int mode, bool zero_tail) {
 #if PYWLC_DWT2_LEVEL == 3
   if constexpr (std::is_same<C, float>::value || std::is_same<C, double>::value) {
     using L = Lanes512<C>;
+    using V = typename L::V;
     constexpr i64 n = L::kN;
-    // Vector blocks start at multiples of n (the rows are 64-byte aligned), past the block the update's first
-    // neighbour needs.
-    i64 v0 = (lo + n - 1) / n * n;
-    if (off0 < 0 && v0 < n) v0 = n;
-    if (v0 + n <= hi) {
-      for (; i < v0; ++i) tgt[i] += a * src[i + off0] + b * src[i + off0 + 1];
-      const typename L::V va = L::set1(a), vb = L::set1(b);
-      if (off0 == 0) {
-        typename L::V cur = L::load(src + i);
-        for (; i + n <= hi; i += n) {
-          const typename L::V nxt = L::load(src + i + n);  // within the row's padding at the end
-          L::store(tgt + i, L::step(L::load(tgt + i), cur, L::next(cur, nxt), va, vb));
-          cur = nxt;
-        }
-      } else {
-        typename L::V prv = L::load(src + i - n);
-        for (; i + n <= hi; i += n) {
-          const typename L::V cur = L::load(src + i);
-          L::store(tgt + i, L::step(L::load(tgt + i), L::prev(prv, cur), cur, va, vb));
-          prv = cur;
-        }
+    constexpr unsigned kAll = (1u << n) - 1u;
+    const bool periodic = mode == kPeriodization;
+    const bool zero = zero_tail && !periodic;
+    const V before = L::set1(zero ? C(0) : src[periodic ? ns - 1 : 0]);  // src[-1]
+    const V after = L::set1(zero ? C(0) : src[periodic ? 0 : ns - 1]);   // src[ns]
+    const V va = L::set1(a), vb = L::set1(b);
+    auto store = [tgt, nt](i64 i, V v) {
+      if (i + n <= nt)
+        L::store(tgt + i, v);
+      else
+        L::store_lanes(tgt + i, v, (1u << (nt - i)) - 1u);
+    };
+    if (predict) {  // o[i] += a * e[i] + b * e[i + 1]
+      V cur = L::load(src);
+      for (i64 i = 0; i < nt; i += n) {
+        const V nxt = L::load(src + i + n);  // within the row's padding past the end (ring_stride())
+        V s1 = L::next(cur, nxt);
+        const i64 past = ns - 1 - i;  // the lane whose e[i + 1] is e[ns]
+        if (past < n) s1 = L::blend(s1, kAll & (kAll << past), after);
+        store(i, L::step(L::load(tgt + i), cur, s1, va, vb));
+        cur = nxt;
+      }
+    } else {  // e[i] += a * o[i - 1] + b * o[i]
+      V prv = before;
+      for (i64 i = 0; i < nt; i += n) {
+        const V cur = L::load(src + i);
+        V s0 = L::prev(prv, cur);
+        V s1 = cur;
+        const i64 past = ns - i;  // the lane whose o[i] is o[ns]
+        if (past < n) s1 = L::blend(s1, kAll & (kAll << past), after);
+        store(i, L::step(L::load(tgt + i), s0, s1, va, vb));
+        prv = cur;
       }
     }
+    return true;
   }
 #endif
-  axpby(tgt + i, src + i + off0, src + i + off0 + 1, hi > i ? hi - i : 0, a, b);
+  (void)tgt, (void)src, (void)nt, (void)ns, (void)predict, (void)a, (void)b, (void)mode, (void)zero_tail;
+  return false;
 }
 
 // One lifting step along a contiguous row of halves E[ne], O[no]: the interior is one vectorised loop, the
@@ -420,6 +492,7 @@ PYWLC_DWT2_INLINE void row_step(C* E, C* O, i64 ne, i64 no, int kind, C a, C b, 
   if constexpr (kInteger<C>) {
     int_step(tgt + lo, src + lo + off0, src + lo + off0 + 1, hi - lo, predict, forward);
   } else {
+    if (row_step_vector(tgt, src, nt, ns, predict, a, b, mode, zero_tail)) return;
     row_axpby(tgt, src, lo, hi, off0, a, b);
   }
   for (int part = 0; part < 2; ++part) {
