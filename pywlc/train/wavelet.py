@@ -122,7 +122,7 @@ def _entropy_loss(model: SubbandEntropyModel, b: dict, lifting: LiftingPredictor
     xi = T.XI_LOSSLESS if b["lossless"] else T.XI_LOSSY
     bits = model_bits(model, qp, b["codes"], b["lossless"], xi)
     bpp = bits.sum() / (x.shape[0] * x.shape[-1] * x.shape[-2])
-    return bpp, {"bpp": float(bpp), "lossless": b["lossless"], "channels": x.shape[1]}
+    return bpp, {"bpp": float(bpp.detach()), "lossless": b["lossless"], "channels": x.shape[1]}
 
 
 def _lifting_loss(model: LiftingPredictor, b: dict) -> tuple[Tensor, dict]:
@@ -251,6 +251,19 @@ def load_lifting(source: str) -> LiftingPredictor:
     return m
 
 
+def _init_cpu_seconds(init: str | None, stage: str) -> float:
+    """CPU seconds behind ``init`` (a checkpoint, itself maybe fine-tuned, or shipped weights with a record)."""
+    if not init:
+        return 0.0
+    if Path(init).exists():
+        st = torch.load(init, weights_only=False)
+        return float(st["cpu_seconds"]) + _init_cpu_seconds(st["config"].get("init"), stage)
+    from ..codecs.wavelet.model import weights_file
+
+    rec = json.loads(weights_file(init).with_suffix(".json").read_text())[stage]
+    return float(rec["cpu_seconds"]) + float(rec.get("init_cpu_seconds", 0.0))
+
+
 def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None, out: str | Path,
                    lifting_ckpt: str | Path | None = None) -> str:
     """Write the shippable weights file (entropy model + post-filter state and the training record) and return its
@@ -281,6 +294,8 @@ def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None,
         lift = LiftingPredictor(lift_state["config"]["hidden"])
         lift.load_state_dict(lift_state["model"])
         record["lifting"] = {k: lift_state[k] for k in ("step", "cpu_seconds", "config")}
+    for name, stage in record.items():  # fine-tuned stages: the CPU time of what they started from counts too
+        stage["init_cpu_seconds"] = _init_cpu_seconds(stage["config"].get("init"), name)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(WaveletModel(ent, pf, out.stem, lift).state(), out)
@@ -289,6 +304,6 @@ def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None,
         for k in ("init", "lifting"):  # checkpoint paths of this machine -> their file names
             if stage["config"].get(k):
                 stage["config"][k] = Path(stage["config"][k]).name
-    record["cpu_hours"] = round(sum(s["cpu_seconds"] for s in record.values()) / 3600, 3)
+    record["cpu_hours"] = round(sum(s["cpu_seconds"] + s["init_cpu_seconds"] for s in record.values()) / 3600, 3)
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     return hashlib.sha256(out.read_bytes()).hexdigest()
