@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -36,12 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     top, left = (x.shape[1] - 512) // 2, (x.shape[2] - 768) // 2
     x = x[:, top : top + 512, left : left + 768].contiguous()
     model = wavelet.load_model()
+    v1 = wavelet.load_model("wavelet-v1")  # the previous weights, for the cost of the lifting step and RDOQ
     ours = wavelet.encode(x, quality=30, model=model)
     bpp = len(ours) * 8 / (512 * 768)
     contenders = {
         "ours (quality 30)": (
             lambda: wavelet.encode(x, quality=30, model=model),
             lambda d: wavelet.decode(d, model=model),
+        ),
+        "ours wavelet-v1 (quality 30: no lifting, no RDOQ)": (
+            lambda: wavelet.encode(x, quality=30, model=v1),
+            lambda d: wavelet.decode(d, model=v1),
         ),
         "ours lossless": (
             lambda: wavelet.encode(x, lossless=True, model=model),
@@ -77,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "machine": platform.machine(),
         "reps": args.reps,
+        "model": model.name,
+        "loadavg_after": os.getloadavg(),
         "codecs": {
             k: {
                 "bpp": sizes[k],

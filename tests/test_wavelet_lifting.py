@@ -222,7 +222,7 @@ def test_rdoq_on_the_plain_pyramid(base, photo):
     """RDOQ without lifting (mode 0): lambda 0 gives the dead-zone stream byte for byte; the default for models
     without a lifting step stays the dead-zone quantiser (the layered codec's base layer depends on it)."""
     plain = W.encode(photo, quality=45, model=base)
-    assert C._encode_at(photo[None], C._quality_code(45), False, base, quality=45.0, rdoq_lambda=0.0) == plain
+    assert C._encode_at(photo[None], C.quality_code(45), False, base, quality=45.0, rdoq_lambda=0.0) == plain
     assert W.encode(photo, quality=45, model=base, rdoq=False) == plain
     opt = W.encode(photo, quality=45, model=base, rdoq=True)
     assert not W.read_header(opt).lifting and len(opt) < len(plain)

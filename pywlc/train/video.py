@@ -115,7 +115,7 @@ def build_cache(cfg: VideoTrainConfig, cache: Path) -> list[tuple[float, Tensor]
             levels = C._temporal_levels(e - s, cfg.levels)
             if levels == 0:
                 continue
-            a = C._analyse(clip, s, e, cfg.levels, opts)
+            a = C.analyse(clip, s, e, cfg.levels, opts)
             for groups in a.groups:  # planes
                 for gi, x in enumerate(groups):
                     items += [(temporal_class(gi, a.levels), f.half().clone()) for f in x]

@@ -50,7 +50,7 @@ from torch import Tensor
 from ..bitstream import CodecId, ColorFormat, Layer, decode_container, encode_container
 from ..codecs.budget import DecodeBudget, check_budget
 from ..codecs.wavelet import transform as T
-from ..codecs.wavelet.codec import _quality_code
+from ..codecs.wavelet.codec import quality_code
 from ..codecs.wavelet.model import WaveletModel, load_model
 from ..errors import BitstreamError
 from ..mctf import MctfResult, MotionFields, analyze, make_level, synthesize
@@ -60,7 +60,8 @@ from .io import Video, chroma_size
 from .motion_coding import Leaves, decode_motion, encode_motion, fields_of, leaves_of
 from .subband import decode_subbands, encode_subbands, levels_for, temporal_class
 
-__all__ = ["EncodeOptions", "StreamInfo", "decode", "encode", "extract", "lam_for", "load_video_model", "stream_info"]
+__all__ = ["EncodeOptions", "StreamInfo", "analyse", "decode", "encode", "extract", "lam_for", "load_video_model",
+           "stream_info"]
 
 FORMAT_VERSION = 1
 # The image codec's model WL-SVC codes subbands with (when no video weights ship) and whose post-filter it uses:
@@ -212,7 +213,7 @@ class _Analysis:
     fields: dict[int, list[MotionFields]] = field(default_factory=dict)  # luma motion per level, as coded
 
 
-def _analyse(video: Video, first: int, stop: int, gop_levels: int, opts: EncodeOptions,
+def analyse(video: Video, first: int, stop: int, gop_levels: int, opts: EncodeOptions,
              clock: _Clock | None = None) -> _Analysis:
     clock = clock or _Clock(None)
     planes = [p[first:stop].float()[:, None] for p in video.planes()]
@@ -423,14 +424,14 @@ def encode(
         out = []
         for i, (s, e) in enumerate(bounds):
             t0 = time.perf_counter()
-            out.append(_analyse(video, s, e, gop_levels, replace(opts, lam=lam), clock))
+            out.append(analyse(video, s, e, gop_levels, replace(opts, lam=lam), clock))
             clock.add("analysis", t0)
             if progress is not None:
                 progress(i + 1, total)
         return out
 
     if kbps is None:
-        analyses = analyse_all(lam_for(_quality_code(quality)) if opts.lam is None else opts.lam)
+        analyses = analyse_all(lam_for(quality_code(quality)) if opts.lam is None else opts.lam)
     else:
         analyses = analyse_all(24.0 if opts.lam is None else opts.lam)
 
@@ -473,8 +474,8 @@ def encode(
         if progress is not None:
             progress(total, total)
     else:
-        data, rec = code_all(_quality_code(quality), True)
-        codes = [_quality_code(quality)] * len(analyses)
+        data, rec = code_all(quality_code(quality), True)
+        codes = [quality_code(quality)] * len(analyses)
     if timings is not None:  # analysis = motion estimation + MCTF
         timings["mctf_analysis"] = timings.pop("analysis", 0.0) - timings.get("motion_estimation", 0.0)
     if not return_reconstruction:

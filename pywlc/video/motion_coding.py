@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..codecs.wavelet.entropy_model import LOG2_MAX, LOG2_MIN, N_SCALES, SCALES_PER_OCTAVE
+from ..codecs.wavelet.entropy_model import N_SCALES, scale_index_of_mean
 from ..codecs.wavelet.tables import ESCAPE_BITS, UNIFORM_ESCAPE, UNIFORM_SIGN, table
 from ..errors import BitstreamError
 from ..mctf import MotionFields
@@ -159,11 +159,6 @@ class _VectorMap:
         self.done[gy : gy + gs, gx : gx + gs] = True
 
 
-def _scale_index(mean_abs: float) -> int:
-    lb = min(max(np.log2(max(mean_abs, 2.0**LOG2_MIN)), LOG2_MIN), LOG2_MAX)
-    return int(min(N_SCALES - 1, max(0, round((lb - LOG2_MIN) * SCALES_PER_OCTAVE))))
-
-
 def _prob_byte(ones: int, total: int) -> int:
     return int(min(255, max(1, round(256 * (ones + 0.5) / (total + 1)))))
 
@@ -262,7 +257,7 @@ def encode_motion(frames: list[Leaves], height: int, width: int, has_right: list
         scales = []
         for c in (0, 1):
             vals = [abs(r) for r, cc in res if cc == c]
-            scales.append(_scale_index(float(np.mean(vals)) if vals else 0.0))
+            scales.append(scale_index_of_mean(float(np.mean(vals)) if vals else 0.0))
         header += bytes(sp) + mb + bytes(scales)
         split_models = [_binary(b) for b in sp]
         for d, f in splits:

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ..codecs.wavelet import context as ctx
 from ..codecs.wavelet import transform as T
-from ..codecs.wavelet.codec import _band_geometry
+from ..codecs.wavelet.codec import band_geometry
 from ..codecs.wavelet.coder import (
     LayerDecoder,
     LayerEncoder,
@@ -81,7 +81,7 @@ def _walk(model: SubbandEntropyModel | None, qp: QPyramid, j: int, code: int, tc
             idx = table_of[torch.arange(3).view(1, 1, 3, 1, 1), cls]
         else:
             # tclass rides on the model's third conditioning plane (pywlc.train.video.temporal_class).
-            idx = pass_indices(model, qp, j, 0, k, code, tclass)  # [N, 1, 3, Hq, Wq]
+            idx = pass_indices(model, qp, j, 0, k, code, False, tclass=tclass)  # [N, 1, 3, Hq, Wq]
         sel = valid_ph[:, phase].expand_as(idx)
         phases = ctx.space_to_depth(qp.levels[j])  # [N, 1, 3, 4, Hq, Wq]
         part = phases[:, :, :, phase]
@@ -155,7 +155,7 @@ def decode_subbands(payloads: list[bytes], frames: int, height: int, width: int,
     n_layers = len(payloads)
     if not 1 <= n_layers <= max(1, levels):
         raise BitstreamError(f"{what}: {n_layers} resolution layers for a {levels}-level subband")
-    (lh, lw), shapes = _band_geometry(height, width, levels)
+    (lh, lw), shapes = band_geometry(height, width, levels)
     qp = QPyramid(torch.zeros(frames, 1, lh, lw, dtype=torch.int32), [], [])
     for j in range(levels):
         grid = ctx.level_grid(tuple(torch.empty(0, 0, *s) for s in shapes[j]))  # type: ignore[arg-type]

@@ -44,7 +44,8 @@ from .model import WaveletModel, load_model
 from .pyramid import QPyramid, dequantize_pyramid, optimal_deltas, quantize_pyramid
 from .rdoq import DEFAULT_LAMBDA, RdoQuantizer
 
-__all__ = ["DEFAULT_DECODE_BUDGET", "StreamHeader", "decode", "encode", "extract", "rd_settings", "read_header"]
+__all__ = ["DEFAULT_DECODE_BUDGET", "StreamHeader", "band_geometry", "decode", "encode", "extract", "quality_code",
+           "rd_settings", "read_header"]
 
 FORMAT_VERSION = 1
 MODE_LOSSY, MODE_LOSSLESS, MODE_LIFTING = 0, 1, 2
@@ -108,7 +109,7 @@ def _as_image(image: object, lossless: bool) -> Tensor:
     return x[None]
 
 
-def _quality_code(quality: object) -> int:
+def quality_code(quality: object) -> int:
     if isinstance(quality, bool) or not isinstance(quality, int | float):
         raise TypeError(f"quality must be a number, got {type(quality).__name__}")
     if not math.isfinite(quality) or not 0 <= quality <= 100:
@@ -177,7 +178,7 @@ def encode(
         if isinstance(bpp, bool) or not isinstance(bpp, int | float) or not math.isfinite(bpp) or bpp <= 0:
             raise ValueError(f"bpp must be a positive number, got {bpp}")
         return _encode_bpp(x, float(bpp), model, opts)
-    return _encode_at(x, _quality_code(quality), False, model, quality=float(quality), **opts)
+    return _encode_at(x, quality_code(quality), False, model, quality=float(quality), **opts)
 
 
 def _encode_bpp(x: Tensor, bpp: float, model: WaveletModel, opts: dict) -> bytes:
@@ -333,7 +334,7 @@ def _header_of(cont: Container) -> StreamHeader:
                         mode == MODE_LIFTING)
 
 
-def _band_geometry(h: int, w: int, levels: int) -> tuple[tuple[int, int], list[list[tuple[int, int]]]]:
+def band_geometry(h: int, w: int, levels: int) -> tuple[tuple[int, int], list[list[tuple[int, int]]]]:
     """Shapes of the coarsest approximation and of every level's (cH, cV, cD), coarsest first."""
     per = []
     for _ in range(levels):
@@ -395,7 +396,7 @@ def decode(
     check_budget(DEFAULT_DECODE_BUDGET if budget is None else budget, width=hdr.width, height=hdr.height,
                  stream_bytes=len(data), memory=_BYTES_PER_PIXEL_ESTIMATE * hdr.width * hdr.height)
     c = hdr.channels
-    (lh, lw), shapes = _band_geometry(hdr.height, hdr.width, hdr.levels)
+    (lh, lw), shapes = band_geometry(hdr.height, hdr.width, hdr.levels)
     qp = QPyramid(torch.zeros(1, c, lh, lw, dtype=torch.int32), [], [])
     for j in range(hdr.levels):
         grid = ctx.level_grid(tuple(torch.empty(0, 0, *s) for s in shapes[j]))  # type: ignore[arg-type]

@@ -28,8 +28,11 @@ _HALF = (1 << ESCAPE_BITS) - 1
 
 
 def pass_indices(model: SubbandEntropyModel, qp: QPyramid, j: int, g: int, k: int, step_code: int,
-                 lossless: bool) -> Tensor:
+                 lossless: bool, tclass: float | None = None) -> Tensor:
     """Scale indices ``int64 Tensor[N, Cg, 3, Hq, Wq]`` of pass ``k`` of group ``g`` at level ``j``.
+
+    ``tclass``: WL-SVC's temporal class of the subband, which takes the lossless flag's conditioning plane
+    (:func:`.context.cond_planes`; video subbands are lossy).
 
     Only what a decoder has at that point is read: coarser levels, the luma level (for chroma) and the
     components of earlier passes (the others are masked inside :meth:`SubbandEntropyModel.inputs`).
@@ -38,7 +41,8 @@ def pass_indices(model: SubbandEntropyModel, qp: QPyramid, j: int, g: int, k: in
     chans = group_channels(c)[g]
     cur, parent = level_inputs(qp, j, torch.float64)
     grid = qp.grid(j)
-    cond = ctx.cond_planes(n, grid, len(qp.levels) - 1 - j, step_code, lossless, torch.float64)
+    flag = float(lossless) if tclass is None else tclass
+    cond = ctx.cond_planes(n, grid, len(qp.levels) - 1 - j, step_code, flag, torch.float64)
     x = model.inputs(cur[:, chans], None if parent is None else parent[:, chans], cur[:, :1] if g else None, k, cond)
     out = exact_logscale(model.nets(g)[k], x)
     return scale_index(out.view(n, len(chans), 3, *grid))
@@ -62,14 +66,10 @@ def ll_from_residuals(r: Tensor) -> Tensor:
 
 def ll_scale_indices(r: Tensor) -> list[int]:
     """Per channel: the table whose Laplace matches the residuals' mean magnitude (ML scale of a Laplace)."""
-    from .entropy_model import LOG2_MAX, LOG2_MIN, N_SCALES, SCALES_PER_OCTAVE
+    from .entropy_model import scale_index_of_mean
 
-    out = []
-    for c in range(r.shape[1]):
-        mean = float(r[:, c].abs().double().mean()) if r[:, c].numel() else 0.0
-        lb = min(max(np.log2(max(mean, 2.0**LOG2_MIN)), LOG2_MIN), LOG2_MAX)
-        out.append(int(min(N_SCALES - 1, max(0, round((lb - LOG2_MIN) * SCALES_PER_OCTAVE)))))
-    return out
+    return [scale_index_of_mean(float(r[:, c].abs().double().mean()) if r[:, c].numel() else 0.0)
+            for c in range(r.shape[1])]
 
 
 class LayerEncoder:

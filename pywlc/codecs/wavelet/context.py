@@ -112,11 +112,12 @@ def pass_mask(k: int) -> list[int]:
     return list(PASS_PHASES[:k])
 
 
-def cond_planes(n: int, grid: tuple[int, int], level_from_finest: int, step_code: int | Tensor, lossless: bool,
+def cond_planes(n: int, grid: tuple[int, int], level_from_finest: int, step_code: int | Tensor, flag: float,
                 dtype: torch.dtype, device=None) -> Tensor:
     """The conditioning planes ``Tensor[N, 3, Hq, Wq]``: level / 8, step code / 128 (an int, or ``Tensor[N]`` per
-    picture), lossless flag -- all dyadic, so exact in any float type."""
+    picture), ``flag`` -- the image codec's lossless flag (0 or 1), or WL-SVC's temporal class of the subband
+    (:func:`pywlc.video.subband.temporal_class`, non-positive) -- all dyadic, so exact in any float type."""
     code = torch.as_tensor(step_code, dtype=dtype, device=device).expand(n)
-    level, flag = torch.full_like(code, level_from_finest / 8), torch.full_like(code, float(lossless))
+    level, flag = torch.full_like(code, level_from_finest / 8), torch.full_like(code, float(flag))
     vals = torch.stack([level, code / 128, flag], 1)
     return vals.view(n, 3, 1, 1).expand(n, 3, *grid)

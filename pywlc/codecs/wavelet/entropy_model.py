@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -32,6 +33,7 @@ __all__ = [
     "exact_logscale",
     "laplace_nll_bits",
     "scale_index",
+    "scale_index_of_mean",
 ]
 
 LOG2_MIN = -5.0
@@ -125,6 +127,13 @@ def scale_index(log2b: Tensor) -> Tensor:
     """
     t = (log2b.double() - LOG2_MIN) * SCALES_PER_OCTAVE
     return torch.floor(t + 0.5).clamp_(0, N_SCALES - 1).long()
+
+
+def scale_index_of_mean(mean_abs: float) -> int:
+    """The table index of the Laplace whose maximum-likelihood scale fits symbols of mean magnitude ``mean_abs``
+    (the ML scale of a Laplace is the mean |x|).  Encoder side only: the index is written into the stream."""
+    lb = min(max(float(np.log2(max(mean_abs, 2.0**LOG2_MIN))), LOG2_MIN), LOG2_MAX)
+    return int(min(N_SCALES - 1, max(0, round((lb - LOG2_MIN) * SCALES_PER_OCTAVE))))
 
 
 @torch.no_grad()

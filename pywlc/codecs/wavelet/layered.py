@@ -44,11 +44,11 @@ from .codec import (
     DEFAULT_DECODE_BUDGET,
     StreamHeader,
     _as_image,
-    _band_geometry,
     _check_resolution,
-    _quality_code,
     _reconstruct,
     _walk_level,
+    band_geometry,
+    quality_code,
 )
 from .coder import LayerDecoder, LayerEncoder, ll_from_residuals, ll_residuals, ll_scale_indices
 from .entropy_model import N_SCALES, SubbandEntropyModel, exact_logscale, group_channels, scale_index
@@ -157,7 +157,7 @@ def is_layered(data: bytes | bytearray | memoryview) -> bool:
 def _codes_of(qualities: object) -> list[int]:
     if not isinstance(qualities, list | tuple) or not 1 <= len(qualities) <= MAX_QUALITY_LAYERS:
         raise ValueError(f"qualities must be a list of 1..{MAX_QUALITY_LAYERS} numbers, got {qualities!r}")
-    codes = [_quality_code(q) for q in qualities]
+    codes = [quality_code(q) for q in qualities]
     for a, b in zip(codes, codes[1:], strict=False):
         if not 1 <= a - b <= MAX_CODE_GAP:
             raise ValueError(f"qualities must increase, each layer's step 1/16 to 8 octaves finer than the last; got "
@@ -541,7 +541,7 @@ def decode_layers(
     check_budget(DEFAULT_DECODE_BUDGET if budget is None else budget, width=hdr.width, height=hdr.height,
                  stream_bytes=len(data), memory=_BYTES_PER_PIXEL_ESTIMATE * hdr.width * hdr.height * (1 + n_q))
     c = hdr.channels
-    (lh, lw), shapes = _band_geometry(hdr.height, hdr.width, hdr.levels)
+    (lh, lw), shapes = band_geometry(hdr.height, hdr.width, hdr.levels)
 
     def empty() -> QPyramid:
         qp = QPyramid(torch.zeros(1, c, lh, lw, dtype=torch.int32), [], [])
