@@ -259,22 +259,20 @@ def _walk_level(model: WaveletModel, qp: QPyramid, j: int, code: int, lossless: 
 
     ``indices``: the scale indices per (level, group, pass) the encoder already computed (:mod:`.rdoq`).
     """
-    valid_ph = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
+    valid = qp.valid(j)  # [3, 2Hq, 2Wq]
     for g, chans in enumerate(group_channels(qp.ll.shape[1])):
+        cs = slice(chans[0], chans[-1] + 1)
         for k, phase in enumerate(ctx.PASS_PHASES):
             if indices is not None:
                 idx = indices[(j, g, k)]
             else:
                 idx = pass_indices(model.entropy, qp, j, g, k, code, lossless)  # [N, Cg, 3, Hq, Wq]
-            sel = valid_ph[:, phase].expand_as(idx)
-            phases = ctx.space_to_depth(qp.levels[j])  # [N, C, 3, 4, Hq, Wq]
-            part = phases[:, chans, :, phase]
+            sel = ctx.phase_view(valid, phase).expand_as(idx)
+            part = ctx.phase_view(qp.levels[j][:, cs], phase)  # a view: decoding writes into the level
             if enc is not None:
                 enc.code(part[sel], idx[sel], xi)
             else:
                 part[sel] = dec.decode(idx[sel], xi).to(part.dtype)
-                phases[:, chans, :, phase] = part
-                qp.levels[j] = ctx.depth_to_space(phases)
 
 
 # ---------------------------------------------------------------------------------------------------- decode

@@ -100,6 +100,13 @@ def space_to_depth(x: Tensor) -> Tensor:
     return y.reshape(*lead, h // 2, w // 2, 4).movedim(-1, -3)
 
 
+def phase_view(x: Tensor, phase: int) -> Tensor:
+    """``space_to_depth(x)[..., phase, :, :]`` as a strided view of ``x`` (``Tensor[..., Hq, Wq]``): reading or
+    writing one polyphase component costs no copy of the level."""
+    dy, dx = divmod(phase, 2)
+    return x[..., dy::2, dx::2]
+
+
 def depth_to_space(x: Tensor) -> Tensor:
     """Inverse of :func:`space_to_depth`."""
     *lead, _, hq, wq = x.shape

@@ -64,16 +64,14 @@ class RdoQuantizer:
         hh, ww = qp.levels[j].shape[-2:]
         h, w = u.shape[-2:]
         up = F.pad(u, (0, max(0, ww - w), 0, max(0, hh - h)))[..., :hh, :ww]
-        valid = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
-        uph = ctx.space_to_depth(up)  # [N, Cg, 3, 4, Hq, Wq]
+        valid = qp.valid(j)  # [3, 2Hq, 2Wq]
+        cs = slice(chans[0], chans[-1] + 1)
         for k, phase in enumerate(ctx.PASS_PHASES):
             idx = pass_indices(self.model, qp, j, g, k, self.code, False)
             self.indices[(j, g, k)] = idx
-            q = self._choose(uph[:, :, :, phase], idx) * valid[:, phase]
-            phases = ctx.space_to_depth(qp.levels[j])
-            phases[:, chans, :, phase] = q
-            qp.levels[j] = ctx.depth_to_space(phases)
-        return qp.levels[j][:, chans, :, :h, :w]
+            q = self._choose(ctx.phase_view(up, phase), idx) * ctx.phase_view(valid, phase)
+            ctx.phase_view(qp.levels[j][:, cs], phase).copy_(q)
+        return qp.levels[j][:, cs, :, :h, :w]
 
     def _choose(self, u: Tensor, idx: Tensor) -> Tensor:
         q0 = T.quantize(u, 1.0, T.XI_LOSSY).long().abs()
