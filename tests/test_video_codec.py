@@ -212,3 +212,15 @@ def test_postfilter_switch():
     _, rec_plain = C.encode(v, 25, gop=4, segment=4, return_reconstruction=True, postfilter=False)
     assert _equal(plain, rec_plain)
     assert _equal(C.decode(data), rec)
+
+
+def test_rdoq_option_round_trips_and_saves_rate():
+    """RDOQ of the subbands (an encoder option): the decoder still equals the encoder's reconstruction, fewer bytes."""
+    v = _video("420", frames=8, h=48, w=64)
+    base, _ = C.encode(v, 45, gop=4, segment=8, return_reconstruction=True)
+    data, rec = C.encode(v, 45, segment=8, return_reconstruction=True,
+                         options=C.EncodeOptions(gop=4, rdoq=0.1))
+    assert _equal(C.decode(data), rec)
+    assert len(data) < len(base) and psnr(v, rec)["y"] > 30
+    zero, _ = C.encode(v, 45, segment=8, return_reconstruction=True, options=C.EncodeOptions(gop=4, rdoq=0.0))
+    assert zero == base  # lambda 0 (falsy): the dead-zone quantiser, byte for byte

@@ -103,6 +103,9 @@ class EncodeOptions:
     # on cube (16 frames: 0 / 8 / 16 -> 0 / -4.6 / -3 % rate at equal Y-PSNR).
     h_offset: int = 8
     chroma_offset: int = 0  # step-code offset of the chroma planes
+    # RDOQ of the subbands with the learned entropy model's rates (pywlc.codecs.wavelet.rdoq), lambda in step^2
+    # per bit; None: the dead-zone quantiser (the committed results).  Encoder-only: streams decode either way.
+    rdoq: float | None = None
 
     def group_offsets(self, levels: int) -> list[int]:
         """Step-code offsets of the temporal groups (L, then H of levels T .. 1), written into the stream."""
@@ -315,7 +318,7 @@ def _code_segment(video: Video, a: _Analysis, code: int, ent: _Entropy,
         rp = []
         for g, x in enumerate(groups):
             gc = _group_code(code, offsets[g], opts.chroma_offset if p else 0)
-            parts, r = encode_subbands(x, gc, ent.net, ent.tclass(g, a.levels))
+            parts, r = encode_subbands(x, gc, ent.net, ent.tclass(g, a.levels), opts.rdoq)
             rp.append(r)
             for d, part in enumerate(parts):
                 payloads.setdefault((g, d + shift), []).append(part)

@@ -32,7 +32,9 @@ from ..codecs.wavelet.coder import (
     pass_indices,
 )
 from ..codecs.wavelet.entropy_model import N_SCALES, SubbandEntropyModel
+from ..codecs.wavelet.lifting import closed_loop_quantize
 from ..codecs.wavelet.pyramid import QPyramid, dequantize_pyramid, optimal_deltas, quantize_pyramid
+from ..codecs.wavelet.rdoq import RdoQuantizer
 from ..errors import BitstreamError
 from . import classical
 
@@ -69,18 +71,22 @@ def _classical_scales(qp: QPyramid, j: int) -> list[int]:
 
 
 def _walk(model: SubbandEntropyModel | None, qp: QPyramid, j: int, code: int, tclass: float,
-          enc: LayerEncoder | None, dec: LayerDecoder | None, scales: list[int] | None = None) -> None:
+          enc: LayerEncoder | None, dec: LayerDecoder | None, scales: list[int] | None = None,
+          indices: dict | None = None) -> None:
     """Code or decode (in place) detail level ``j`` of a one-channel ``qp``: four passes, grouped by table.
 
-    ``model`` None: the classical context model with the per-(orientation, class) tables ``scales``."""
+    ``model`` None: the classical context model with the per-(orientation, class) tables ``scales``.
+    ``indices``: the scale indices per (level, 0, pass) RDOQ already computed (encoder)."""
     valid_ph = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
     table_of = None if scales is None else torch.tensor(scales, dtype=torch.int64).view(3, classical.N_CONTEXTS)
     for k, phase in enumerate(ctx.PASS_PHASES):
         if model is None:
             cls = classical.contexts(qp, j, k)  # [N, 1, 3, Hq, Wq]
             idx = table_of[torch.arange(3).view(1, 1, 3, 1, 1), cls]
+        elif indices is not None:
+            idx = indices[(j, 0, k)]
         else:
-            # tclass rides on the model's third conditioning plane (pywlc.train.video.temporal_class).
+            # tclass takes the model's third conditioning plane (pywlc.train.video.temporal_class).
             idx = pass_indices(model, qp, j, 0, k, code, False, tclass=tclass)  # [N, 1, 3, Hq, Wq]
         sel = valid_ph[:, phase].expand_as(idx)
         phases = ctx.space_to_depth(qp.levels[j])  # [N, 1, 3, 4, Hq, Wq]
@@ -95,9 +101,11 @@ def _walk(model: SubbandEntropyModel | None, qp: QPyramid, j: int, code: int, tc
 
 @torch.no_grad()
 def encode_subbands(x: Tensor, code: int, model: SubbandEntropyModel | None,
-                    tclass: float = 0.0) -> tuple[list[bytes], Tensor]:
+                    tclass: float = 0.0, rdoq_lambda: float | None = None) -> tuple[list[bytes], Tensor]:
     """Code ``x: float Tensor[K, 1, H, W]`` at step code ``code`` with the learned ``model`` (conditioned on the
     temporal class ``tclass``) or, for ``model=None``, the classical context model (:mod:`.classical`).
+    ``rdoq_lambda``: with the learned model, rate-distortion optimised quantisation with that multiplier
+    (:mod:`pywlc.codecs.wavelet.rdoq`; an encoder choice, the stream format is the same).
 
     Returns:
         ``(payloads, recon)``: one payload per resolution layer (coarsest first; at least one), and the decoder's
@@ -109,7 +117,16 @@ def encode_subbands(x: Tensor, code: int, model: SubbandEntropyModel | None,
     levels = levels_for(h, w)
     step = T.step_of_code(code)
     p = T.analysis(x.float(), levels, False)
-    qp = quantize_pyramid(p, step, False)
+    indices = None
+    if model is not None and rdoq_lambda and levels:
+        shapes = [[tuple(b.shape[-2:]) for b in bands] for bands in p.details]
+        rq = RdoQuantizer(model, 1, shapes, code, rdoq_lambda, batch=k, tclass=tclass)
+        ll_q, _, _ = closed_loop_quantize(p, torch.full((k,), step), torch.full((k,), code), None,
+                                          quantize_group=rq)
+        qp, indices = rq.qp, rq.indices
+        qp.ll = ll_q
+    else:
+        qp = quantize_pyramid(p, step, False)
     if qp.ll.numel() and int(qp.ll.abs().max()) >= MAX_LL_MAGNITUDE:
         raise ValueError("subband values out of the coder's range")
     deltas = optimal_deltas(p, qp, step) if levels else torch.zeros(k, 0, dtype=torch.float64)  # [K, J]
@@ -129,7 +146,7 @@ def encode_subbands(x: Tensor, code: int, model: SubbandEntropyModel | None,
             if model is None:
                 scales = _classical_scales(qp, j)
                 side += bytes(scales)
-            _walk(model, qp, j, code, tclass, enc, None, scales)
+            _walk(model, qp, j, code, tclass, enc, None, scales, indices)
         payloads.append(bytes(side) + enc.finish())
     recon = _reconstruct(qp, step, dbytes.double() / 255, levels)
     return payloads, recon

@@ -42,15 +42,17 @@ class RdoQuantizer:
             inputs depend on the depth, so the whole layout exists from the start).
         step_code: the stream's step code.
         lam: the Lagrange multiplier (step^2 per bit); 0 gives the dead-zone indices back.
+        batch: pictures coded together (WL-SVC codes a temporal group's frames as one batch).
+        tclass: WL-SVC's temporal class of the subbands (:func:`.coder.pass_indices`).
     """
 
     def __init__(self, model: SubbandEntropyModel, channels: int, shapes: list[list[tuple[int, int]]],
-                 step_code: int, lam: float = DEFAULT_LAMBDA) -> None:
-        self.model, self.code, self.lam = model, step_code, lam
-        self.qp = QPyramid(torch.zeros(1, channels, 1, 1, dtype=torch.int32), [], [])
+                 step_code: int, lam: float = DEFAULT_LAMBDA, batch: int = 1, tclass: float | None = None) -> None:
+        self.model, self.code, self.lam, self.tclass = model, step_code, lam, tclass
+        self.qp = QPyramid(torch.zeros(batch, channels, 1, 1, dtype=torch.int32), [], [])
         for level in shapes:
             grid = ctx.level_grid(tuple(torch.empty(0, 0, *s) for s in level))  # type: ignore[arg-type]
-            self.qp.levels.append(torch.zeros(1, channels, 3, 2 * grid[0], 2 * grid[1], dtype=torch.int32))
+            self.qp.levels.append(torch.zeros(batch, channels, 3, 2 * grid[0], 2 * grid[1], dtype=torch.int32))
             self.qp.shapes.append([tuple(s) for s in level])
         self.indices: dict[tuple[int, int, int], Tensor] = {}
 
@@ -67,7 +69,7 @@ class RdoQuantizer:
         valid = qp.valid(j)  # [3, 2Hq, 2Wq]
         cs = slice(chans[0], chans[-1] + 1)
         for k, phase in enumerate(ctx.PASS_PHASES):
-            idx = pass_indices(self.model, qp, j, g, k, self.code, False)
+            idx = pass_indices(self.model, qp, j, g, k, self.code, False, tclass=self.tclass)
             self.indices[(j, g, k)] = idx
             q = self._choose(ctx.phase_view(up, phase), idx) * ctx.phase_view(valid, phase)
             ctx.phase_view(qp.levels[j][:, cs], phase).copy_(q)
