@@ -104,8 +104,9 @@ class EncodeOptions:
     h_offset: int = 8
     chroma_offset: int = 0  # step-code offset of the chroma planes
     # RDOQ of the subbands with the learned entropy model's rates (pywlc.codecs.wavelet.rdoq), lambda in step^2
-    # per bit; None: the dead-zone quantiser (the committed results).  Encoder-only: streams decode either way.
-    rdoq: float | None = None
+    # per bit (the image codec's); None: the dead-zone quantiser.  Encoder-only: streams decode either way.
+    # Measured on the test sequences (16 frames, GOP 16, 4 qualities): -3.2 % (cube) / -2.1 % (kivy_city) Y BD-rate.
+    rdoq: float | None = 0.1
 
     def group_offsets(self, levels: int) -> list[int]:
         """Step-code offsets of the temporal groups (L, then H of levels T .. 1), written into the stream."""
