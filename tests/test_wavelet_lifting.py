@@ -66,14 +66,15 @@ def test_perfect_reconstruction_before_quantisation(shape):
         ll_q, levels, d = closed_loop_quantize(p, s, code, pred)
         y = closed_loop_synthesis(ll_q, levels, p.levels, s, code, d, pred)
         ref = T.ict_forward(x) if shape[1] == 3 else x
-        assert (y - ref).abs().max() < 50 * step + 1e-3  # float32 synthesis: ~1e-4 floor
+        # measured: 1.2 step at 1e-3, a float32 floor of ~2e-4 below
+        assert (y - ref).abs().max() < 2 * step + 5e-4
     # ... and the step really changes the coefficients: the residuals are not the 9/7 details.
     plain = quantize_pyramid(p, 1e-3, False)
     h, w = levels[-1][0].shape[-2:]
     assert not torch.equal(levels[-1][0], plain.levels[-1][0, :, 0, :h, :w])
 
 
-def test_closed_loop_matches_decoder_and_reduced_resolution():
+def test_reduced_resolution_synthesis_and_8_bit_offsets():
     torch.manual_seed(3)
     pred = _random_predictor(4)
     x = torch.rand(1, 3, 45, 60) * 255

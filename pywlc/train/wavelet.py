@@ -225,7 +225,7 @@ def _new_model(cfg: WaveletTrainConfig) -> torch.nn.Module:
 
 def _stage_state(source: str, stage: str) -> dict:
     """State dict of ``stage`` from a training checkpoint path or a shipped weights name."""
-    from ..codecs.wavelet.model import WEIGHTS, weights_file
+    from ..codecs.wavelet.model import WEIGHTS
 
     if source in WEIGHTS:
         from ..codecs.wavelet.model import load_model
@@ -235,7 +235,7 @@ def _stage_state(source: str, stage: str) -> dict:
         if part is None:
             raise ValueError(f"shipped weights {source!r} have no {stage} network")
         return part.state_dict()
-    state = torch.load(source if Path(source).exists() else weights_file(source), weights_only=False)
+    state = torch.load(source, weights_only=False)  # a training checkpoint (shipped weights load pinned, above)
     if state.get("config", {}).get("stage") != stage:
         raise ValueError(f"{source}: not a checkpoint of the {stage!r} stage")
     return state["model"]

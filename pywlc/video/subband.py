@@ -173,11 +173,7 @@ def decode_subbands(payloads: list[bytes], frames: int, height: int, width: int,
     if not 1 <= n_layers <= max(1, levels):
         raise BitstreamError(f"{what}: {n_layers} resolution layers for a {levels}-level subband")
     (lh, lw), shapes = band_geometry(height, width, levels)
-    qp = QPyramid(torch.zeros(frames, 1, lh, lw, dtype=torch.int32), [], [])
-    for j in range(levels):
-        grid = ctx.level_grid(tuple(torch.empty(0, 0, *s) for s in shapes[j]))  # type: ignore[arg-type]
-        qp.levels.append(torch.zeros(frames, 1, 3, 2 * grid[0], 2 * grid[1], dtype=torch.int32))
-        qp.shapes.append(shapes[j])
+    qp = QPyramid.zeros(frames, 1, (lh, lw), shapes)
     deltas = torch.full((frames, levels), 0.5, dtype=torch.float64)
     step = T.step_of_code(code)
     for j in range(n_layers):

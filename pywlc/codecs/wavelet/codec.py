@@ -223,12 +223,10 @@ def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, qualit
         qp.ll = ll_q
         if not lifting:  # mode 0 carries one offset per level
             d = optimal_deltas(p, qp, step)
-        deltas = bytes(int(round(float(v) * 255)) for v in d[0].flatten())
     else:
         qp = quantize_pyramid(p, step, lossless)
-        deltas = b"" if lossless or not levels else bytes(
-            int(round(float(v) * 255)) for v in optimal_deltas(p, qp, step)[0]
-        )
+        d = torch.zeros(1, 0) if lossless or not levels else optimal_deltas(p, qp, step)
+    deltas = bytes(int(round(float(v) * 255)) for v in d[0].flatten())
     xi = T.XI_LOSSLESS if lossless else T.XI_LOSSY
     r = ll_residuals(qp.ll)
     ll_idx = ll_scale_indices(r)
@@ -395,11 +393,7 @@ def decode(
                  stream_bytes=len(data), memory=_BYTES_PER_PIXEL_ESTIMATE * hdr.width * hdr.height)
     c = hdr.channels
     (lh, lw), shapes = band_geometry(hdr.height, hdr.width, hdr.levels)
-    qp = QPyramid(torch.zeros(1, c, lh, lw, dtype=torch.int32), [], [])
-    for j in range(hdr.levels):
-        grid = ctx.level_grid(tuple(torch.empty(0, 0, *s) for s in shapes[j]))  # type: ignore[arg-type]
-        qp.levels.append(torch.zeros(1, c, 3, 2 * grid[0], 2 * grid[1], dtype=torch.int32))
-        qp.shapes.append(shapes[j])
+    qp = QPyramid.zeros(1, c, (lh, lw), shapes)
     xi = T.XI_LOSSLESS if hdr.lossless else T.XI_LOSSY
     code = hdr.step_code
     with torch.no_grad():

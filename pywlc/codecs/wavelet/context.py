@@ -26,15 +26,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "PASS_PHASES",
     "FEATURE_CLIP",
+    "PASS_PHASES",
+    "band_mask",
     "cond_planes",
+    "depth_to_space",
+    "grid_of_shapes",
     "level_grid",
     "magnitude",
     "pad_level",
     "pass_mask",
+    "phase_view",
     "space_to_depth",
-    "depth_to_space",
+    "stack_bands",
     "unpad_level",
 ]
 
@@ -66,17 +70,22 @@ def magnitude(q: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
 
 def level_grid(bands: tuple[Tensor, Tensor, Tensor]) -> tuple[int, int]:
     """``(Hq, Wq)`` of a level from its bands ``(cH [.., floor(h/2), ceil(w/2)], cV [.., ceil, floor], cD)``."""
-    hc, wc = bands[1].shape[-2], bands[0].shape[-1]
-    return (hc + 1) // 2, (wc + 1) // 2
+    return grid_of_shapes([tuple(b.shape[-2:]) for b in bands])
+
+
+def grid_of_shapes(shapes: list[tuple[int, int]]) -> tuple[int, int]:
+    """:func:`level_grid` from the bands' ``(h, w)`` alone."""
+    return (shapes[1][0] + 1) // 2, (shapes[0][1] + 1) // 2
+
+
+def stack_bands(bands: tuple[Tensor, Tensor, Tensor], h: int, w: int) -> Tensor:
+    """Stack the three bands ``Tensor[N, C, h_o, w_o]`` zero-padded into ``Tensor[N, C, 3, h, w]``."""
+    return torch.stack([F.pad(b, (0, w - b.shape[-1], 0, h - b.shape[-2])) for b in bands], 2)
 
 
 def pad_level(bands: tuple[Tensor, Tensor, Tensor], grid: tuple[int, int]) -> Tensor:
     """Stack the three bands ``Tensor[N, C, h_o, w_o]`` zero-padded into ``Tensor[N, C, 3, 2 Hq, 2 Wq]``."""
-    hq, wq = grid
-    out = []
-    for b in bands:
-        out.append(F.pad(b, (0, 2 * wq - b.shape[-1], 0, 2 * hq - b.shape[-2])))
-    return torch.stack(out, 2)
+    return stack_bands(bands, 2 * grid[0], 2 * grid[1])
 
 
 def unpad_level(x: Tensor, shapes: list[tuple[int, int]]) -> tuple[Tensor, Tensor, Tensor]:
@@ -86,10 +95,14 @@ def unpad_level(x: Tensor, shapes: list[tuple[int, int]]) -> tuple[Tensor, Tenso
 
 def valid_mask(shapes: list[tuple[int, int]], grid: tuple[int, int], device=None) -> Tensor:
     """``bool Tensor[3, 2Hq, 2Wq]``: True where a band has a sample (False in the zero padding)."""
-    hq, wq = grid
-    m = torch.zeros(3, 2 * hq, 2 * wq, dtype=torch.bool, device=device)
-    for o, (h, w) in enumerate(shapes):
-        m[o, :h, :w] = True
+    return band_mask(shapes, 2 * grid[0], 2 * grid[1], device)
+
+
+def band_mask(shapes: list[tuple[int, int]], h: int, w: int, device=None) -> Tensor:
+    """``bool Tensor[3, h, w]``: True where each orientation's band (zero-padded to ``(h, w)``) has a sample."""
+    m = torch.zeros(3, h, w, dtype=torch.bool, device=device)
+    for o, (bh, bw) in enumerate(shapes):
+        m[o, :bh, :bw] = True
     return m
 
 

@@ -544,12 +544,7 @@ def decode_layers(
     (lh, lw), shapes = band_geometry(hdr.height, hdr.width, hdr.levels)
 
     def empty() -> QPyramid:
-        qp = QPyramid(torch.zeros(1, c, lh, lw, dtype=torch.int32), [], [])
-        for j in range(hdr.levels):
-            grid = ctx.level_grid(tuple(torch.empty(0, 0, *s) for s in shapes[j]))  # type: ignore[arg-type]
-            qp.levels.append(torch.zeros(1, c, 3, 2 * grid[0], 2 * grid[1], dtype=torch.int32))
-            qp.shapes.append(shapes[j])
-        return qp
+        return QPyramid.zeros(1, c, (lh, lw), shapes)
 
     qps: list[QPyramid] = []
     with torch.no_grad():

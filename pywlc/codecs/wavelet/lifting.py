@@ -22,11 +22,12 @@ Shapes: ``A: Tensor[N, C, h, w]``; details of the level: three ``Tensor[N, C, h_
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...ops.dwt import waverec2
+from . import context as ctx
 from . import transform as T
+from .entropy_model import group_channels
 from .transform import Pyramid
 
 __all__ = ["LiftingPredictor", "closed_loop_quantize", "closed_loop_synthesis"]
@@ -84,24 +85,8 @@ class LiftingPredictor(nn.Module):
 
 
 def _groups(c: int) -> list[slice]:
-    return [slice(0, 1)] if c == 1 else [slice(0, 1), slice(1, 3)]
-
-
-def _band_mask(shapes: list[tuple[int, int]], h: int, w: int, device: torch.device) -> Tensor:
-    """``bool Tensor[3, h, w]``: where each orientation's band lies inside the approximation-sized grid."""
-    m = torch.zeros(3, h, w, dtype=torch.bool, device=device)
-    for o, (bh, bw) in enumerate(shapes):
-        m[o, :bh, :bw] = True
-    return m
-
-
-def _stack_bands(bands: tuple[Tensor, Tensor, Tensor], h: int, w: int) -> Tensor:
-    """Three ``[N, C, h_b, w_b]`` bands -> ``[N, C, 3, h, w]`` zero-padded."""
-    return torch.stack([F.pad(b, (0, w - b.shape[-1], 0, h - b.shape[-2])) for b in bands], 2)
-
-
-def _unstack(x: Tensor, shapes: list[tuple[int, int]]) -> tuple[Tensor, Tensor, Tensor]:
-    return tuple(x[:, :, o, :bh, :bw] for o, (bh, bw) in enumerate(shapes))  # type: ignore[return-value]
+    """The coder's colour groups (:func:`.entropy_model.group_channels`) as channel slices."""
+    return [slice(g[0], g[-1] + 1) for g in group_channels(c)]
 
 
 def _steps(step: Tensor, levels: int) -> tuple[Tensor, list[Tensor]]:
@@ -118,6 +103,12 @@ def _centroid(u: Tensor, q: Tensor, mask: Tensor) -> Tensor:
     v = ((u.abs() - q.abs() + T.XI_LOSSY) * nz).flatten(1).sum(1)
     cnt = nz.flatten(1).sum(1)
     return torch.where(cnt > 0, v / cnt.clamp(min=1), torch.full_like(v, 0.5)).clamp(0.0, 1.0)
+
+
+def _reconstruct_group(guess: Tensor, q: Tensor, delta: Tensor, band_step: Tensor, mask: Tensor) -> Tensor:
+    """Details of one colour group as the decoder rebuilds them: prediction + dequantised residual (``float32``),
+    zero outside the bands.  The encoder's closed loop calls the same function, so both sides agree."""
+    return (guess.double() + T.dequantize(q, 1.0, T.XI_LOSSY, delta.view(-1, 1, 1, 1, 1)) * band_step).float() * mask
 
 
 def _delta_byte(d: Tensor) -> Tensor:
@@ -154,39 +145,37 @@ def closed_loop_quantize(p: Pyramid, step: Tensor, step_code: Tensor, pred: Lift
     depth = p.levels
     ll_step, band_steps = _steps(step, depth)
     ll_q = T.quantize(p.ll.double(), ll_step, 0.5)
-    a = (ll_q.double() * ll_step).float()
+    a = (ll_q.double() * ll_step).float()  # the decoder's approximation (only predictions read it)
+    h, w = a.shape[-2:]
     out, deltas = [], []
     for j, bands in enumerate(p.details):
-        h, w = a.shape[-2:]
         shapes = [tuple(b.shape[-2:]) for b in bands]
-        mask = _band_mask(shapes, h, w, a.device)
-        det = _stack_bands(bands, h, w).double()
-        bstep = band_steps[j]
+        mask = ctx.band_mask(shapes, h, w, a.device)
+        det = ctx.stack_bands(bands, h, w).double()
         q_level = torch.zeros(n, c, 3, h, w, dtype=torch.int32)
         rec = torch.zeros(n, c, 3, h, w)
         d_level = []
         for g, sl in enumerate(_groups(c)):
-            if pred is None:
-                guess = torch.zeros_like(rec[:, sl])
-            else:
+            guess = None
+            if pred is not None:
                 with torch.no_grad() if residuals is None else torch.enable_grad():
                     guess = pred.predict(a.detach(), None if g == 0 else rec[:, :1], depth - j, step_code)
-            u = (det[:, sl] - guess.double()) / bstep
+            u = det[:, sl] if guess is None else det[:, sl] - guess.double()
+            u = u / band_steps[j]
             if residuals is not None:
                 residuals.append((u, mask))
             u = u.detach()
             q = quantize_group(j, g, u, shapes) * mask
             d = _delta_byte(_centroid(u, q, mask))
             q_level[:, sl] = q
-            rec[:, sl] = (guess.detach().double() + T.dequantize(q, 1.0, T.XI_LOSSY, d.view(-1, 1, 1, 1, 1))
-                          * bstep).float() * mask
+            if guess is not None:
+                rec[:, sl] = _reconstruct_group(guess.detach(), q, d, band_steps[j], mask)
             d_level.append(d)
         deltas.append(torch.stack(d_level, 1))
-        out.append(_unstack(q_level, shapes))
-        if pred is not None and j + 1 < depth:  # the next level's approximation (only predictions read it)
-            a = waverec2((a, [_unstack(rec, shapes)]), "bior4.4")
-        else:  # only its shape matters: (H, W) = LL + cH rows, LL + cV columns
-            a = a.new_zeros(n, c, h + bands[0].shape[-2], w + bands[1].shape[-1])
+        out.append(ctx.unpad_level(q_level, shapes))
+        if pred is not None and j + 1 < depth:
+            a = waverec2((a, [ctx.unpad_level(rec, shapes)]), "bior4.4")
+        h, w = h + bands[0].shape[-2], w + bands[1].shape[-1]  # the next level's size: LL + cH rows, + cV columns
     dl = torch.stack(deltas, 1) if deltas else torch.zeros(n, 0, len(_groups(c)), dtype=torch.float64)
     return ll_q, out, dl
 
@@ -205,13 +194,11 @@ def closed_loop_synthesis(ll_q: Tensor, levels: list[tuple[Tensor, Tensor, Tenso
     for j, qb in enumerate(levels):
         h, w = a.shape[-2:]
         shapes = [tuple(b.shape[-2:]) for b in qb]
-        mask = _band_mask(shapes, h, w, a.device)
-        q_level = _stack_bands(qb, h, w)
+        mask = ctx.band_mask(shapes, h, w, a.device)
+        q_level = ctx.stack_bands(qb, h, w)
         rec = torch.zeros(n, c, 3, h, w)
         for g, sl in enumerate(_groups(c)):
             guess = pred.predict(a, None if g == 0 else rec[:, :1], depth - j, step_code)
-            d = deltas[:, j, g].view(-1, 1, 1, 1, 1)
-            rec[:, sl] = (guess.double() + T.dequantize(q_level[:, sl], 1.0, T.XI_LOSSY, d) * band_steps[j]).float() \
-                * mask
-        a = waverec2((a, [_unstack(rec, shapes)]), "bior4.4")
+            rec[:, sl] = _reconstruct_group(guess, q_level[:, sl], deltas[:, j, g], band_steps[j], mask)
+        a = waverec2((a, [ctx.unpad_level(rec, shapes)]), "bior4.4")
     return a / 2.0 ** (depth - len(levels))

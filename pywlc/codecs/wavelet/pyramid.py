@@ -40,6 +40,16 @@ class QPyramid:
     def valid(self, j: int) -> Tensor:
         return ctx.valid_mask(self.shapes[j], self.grid(j), self.levels[j].device)
 
+    @classmethod
+    def zeros(cls, n: int, c: int, ll_shape: tuple[int, int], shapes: list[list[tuple[int, int]]]) -> QPyramid:
+        """An all-zero pyramid of ``n`` pictures of ``c`` channels in the coder's layout (what a decoder fills):
+        approximation ``ll_shape``, detail levels of band shapes ``shapes`` (:func:`.codec.band_geometry`)."""
+        levels = []
+        for level in shapes:
+            hq, wq = ctx.grid_of_shapes(level)
+            levels.append(torch.zeros(n, c, 3, 2 * hq, 2 * wq, dtype=torch.int32))
+        return cls(torch.zeros(n, c, *ll_shape, dtype=torch.int32), levels, [[tuple(s) for s in lv] for lv in shapes])
+
 
 def from_pyramid(p: Pyramid, quantize_band) -> QPyramid:
     """``quantize_band(band, level, orientation) -> int32`` applied to every detail band (LL: orientation -1)."""

@@ -49,11 +49,7 @@ class RdoQuantizer:
     def __init__(self, model: SubbandEntropyModel, channels: int, shapes: list[list[tuple[int, int]]],
                  step_code: int, lam: float = DEFAULT_LAMBDA, batch: int = 1, tclass: float | None = None) -> None:
         self.model, self.code, self.lam, self.tclass = model, step_code, lam, tclass
-        self.qp = QPyramid(torch.zeros(batch, channels, 1, 1, dtype=torch.int32), [], [])
-        for level in shapes:
-            grid = ctx.level_grid(tuple(torch.empty(0, 0, *s) for s in level))  # type: ignore[arg-type]
-            self.qp.levels.append(torch.zeros(batch, channels, 3, 2 * grid[0], 2 * grid[1], dtype=torch.int32))
-            self.qp.shapes.append([tuple(s) for s in level])
+        self.qp = QPyramid.zeros(batch, channels, (1, 1), shapes)  # the approximation is set by the caller
         self.indices: dict[tuple[int, int, int], Tensor] = {}
 
     def __call__(self, j: int, g: int, u: Tensor, shapes: list[tuple[int, int]]) -> Tensor:
