@@ -67,12 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, typ in (("steps", int), ("batch", int), ("patch", int), ("lr", float), ("hidden", int),
                       ("seed", int), ("threads", int), ("save-every", int), ("log-every", int),
                       ("code-min", int), ("code-max", int), ("lossless-p", float), ("lifting-p", float),
-                      ("layers", int)):
+                      ("layers", int), ("rescale-max", float)):
         w.add_argument(f"--{name}", type=typ, default=getattr(WaveletTrainConfig, name.replace("-", "_")))
     w.add_argument("--cache", help="cache folder of the downscaled photos (default: OUT/cache)")
     w.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     w.add_argument("--lifting", help="entropy/postfilter: code with this lifting checkpoint or shipped weights name")
     w.add_argument("--init", help="start from this checkpoint of the stage or shipped weights name (fine-tuning)")
+    w.add_argument("--wide", action="store_true",
+                   help="entropy: add the residual 3x3 layer (5x5 context); --init from a narrow model starts it at 0")
     x = sub.add_parser("wavelet-export", help="write the shippable weights of trained wavelet stages; prints sha256")
     x.add_argument("--entropy", required=True, help="last.pt of the entropy stage")
     x.add_argument("--postfilter", help="last.pt of the post-filter stage")

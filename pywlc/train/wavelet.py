@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..codecs.wavelet import transform as T
@@ -72,6 +73,11 @@ class WaveletTrainConfig:
     lifting: str | None = None  # entropy/postfilter stages: a lifting checkpoint (or shipped weights name) to code with
     lifting_p: float = 0.8  # entropy stage: share of lossy batches coded with the lifting step (the rest plain 9/7)
     init: str | None = None  # start from these weights (a checkpoint of the stage, or a shipped weights name)
+    wide: bool = False  # entropy stage: the wide model (a residual 3x3 layer per pass net; entropy_model.py)
+    # Each crop is downscaled by a factor drawn log-uniformly in [1, rescale_max] (area-like antialiased resampling
+    # of a larger region): the photos are downscaled by 2 for training, but evaluation fits them to a long side of
+    # 768 px (a further 1.7-6.9x), which leaves more detail per pixel -- train on that range too.  1: off.
+    rescale_max: float = 1.0
 
 
 def sample_batch(pics: list[Tensor], cfg: WaveletTrainConfig, step: int) -> dict:
@@ -84,9 +90,16 @@ def sample_batch(pics: list[Tensor], cfg: WaveletTrainConfig, step: int) -> dict
     crops = []
     for _ in range(cfg.batch):
         pic = pics[rint(len(pics))]
-        ph, pw = min(cfg.patch, pic.shape[1]), min(cfg.patch, pic.shape[2])
+        size = cfg.patch
+        if cfg.rescale_max > 1:  # drawn only when on: the batches of runs without it stay as they were
+            u = float(torch.rand((), generator=g))
+            size = min(round(cfg.patch * cfg.rescale_max**u), *pic.shape[1:])
+        ph, pw = min(size, pic.shape[1]), min(size, pic.shape[2])
         top, left = rint(pic.shape[1] - ph + 1), rint(pic.shape[2] - pw + 1)
-        c = pic[:, top : top + cfg.patch, left : left + cfg.patch]
+        c = pic[:, top : top + size, left : left + size]
+        if size > cfg.patch:
+            c = F.interpolate(c[None].float(), size=(cfg.patch, cfg.patch), mode="bilinear", antialias=True,
+                              align_corners=False)[0].round_().clamp_(0, 255).byte()
         if rint(2):
             c = c.flip(-1)
         if rint(4) == 0:
@@ -213,13 +226,18 @@ STAGES = ("entropy", "lifting", "postfilter")
 def _new_model(cfg: WaveletTrainConfig) -> torch.nn.Module:
     """The stage's network, fresh or from ``cfg.init`` (a checkpoint of the same stage or shipped weights)."""
     if cfg.stage == "entropy":
-        model: torch.nn.Module = SubbandEntropyModel(cfg.hidden)
+        model: torch.nn.Module = SubbandEntropyModel(cfg.hidden, cfg.wide)
     elif cfg.stage == "lifting":
         model = LiftingPredictor(cfg.hidden)
     else:
         model = PostFilter(cfg.hidden, cfg.layers, min_code=cfg.code_min)
     if cfg.init is not None:
-        model.load_state_dict(_stage_state(cfg.init, cfg.stage))
+        state = _stage_state(cfg.init, cfg.stage)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        # A wide model may start from a narrow one: its residual layers (zero-initialised) then are all it lacks.
+        if unexpected or any(not k.startswith(("luma_wide.", "chroma_wide.")) for k in missing):
+            raise ValueError(f"--init {cfg.init}: not weights of this network (missing {missing[:3]}, "
+                             f"unexpected {unexpected[:3]})")
     return model
 
 
@@ -276,7 +294,7 @@ def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None,
     from ..codecs.wavelet.model import WaveletModel
 
     ent_state = torch.load(entropy_ckpt, weights_only=False)
-    ent = SubbandEntropyModel(ent_state["config"]["hidden"])
+    ent = SubbandEntropyModel(ent_state["config"]["hidden"], bool(ent_state["config"].get("wide", False)))
     ent.load_state_dict(ent_state["model"])
     pf = None
     record = {"entropy": {k: ent_state[k] for k in ("step", "cpu_seconds", "config")}}

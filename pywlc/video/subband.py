@@ -30,6 +30,7 @@ from ..codecs.wavelet.coder import (
     ll_residuals,
     ll_scale_indices,
     pass_indices,
+    walk_level,
 )
 from ..codecs.wavelet.entropy_model import N_SCALES, SubbandEntropyModel
 from ..codecs.wavelet.lifting import closed_loop_quantize
@@ -73,30 +74,23 @@ def _classical_scales(qp: QPyramid, j: int) -> list[int]:
 def _walk(model: SubbandEntropyModel | None, qp: QPyramid, j: int, code: int, tclass: float,
           enc: LayerEncoder | None, dec: LayerDecoder | None, scales: list[int] | None = None,
           indices: dict | None = None) -> None:
-    """Code or decode (in place) detail level ``j`` of a one-channel ``qp``: four passes, grouped by table.
+    """Code or decode (in place) detail level ``j`` of a one-channel ``qp`` (:func:`~pywlc.codecs.wavelet.coder.
+    walk_level`: four passes, grouped by table).
 
     ``model`` None: the classical context model with the per-(orientation, class) tables ``scales``.
     ``indices``: the scale indices per (level, 0, pass) RDOQ already computed (encoder)."""
-    valid_ph = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
     table_of = None if scales is None else torch.tensor(scales, dtype=torch.int64).view(3, classical.N_CONTEXTS)
-    for k, phase in enumerate(ctx.PASS_PHASES):
+
+    def index_of(g: int, k: int) -> Tensor:
         if model is None:
             cls = classical.contexts(qp, j, k)  # [N, 1, 3, Hq, Wq]
-            idx = table_of[torch.arange(3).view(1, 1, 3, 1, 1), cls]
-        elif indices is not None:
-            idx = indices[(j, 0, k)]
-        else:
-            # tclass takes the model's third conditioning plane (pywlc.train.video.temporal_class).
-            idx = pass_indices(model, qp, j, 0, k, code, False, tclass=tclass)  # [N, 1, 3, Hq, Wq]
-        sel = valid_ph[:, phase].expand_as(idx)
-        phases = ctx.space_to_depth(qp.levels[j])  # [N, 1, 3, 4, Hq, Wq]
-        part = phases[:, :, :, phase]
-        if enc is not None:
-            enc.code(part[sel], idx[sel], T.XI_LOSSY)
-        else:
-            part[sel] = dec.decode(idx[sel], T.XI_LOSSY).to(part.dtype)
-            phases[:, :, :, phase] = part
-            qp.levels[j] = ctx.depth_to_space(phases)
+            return table_of[torch.arange(3).view(1, 1, 3, 1, 1), cls]
+        if indices is not None:
+            return indices[(j, 0, k)]
+        # tclass takes the model's third conditioning plane (pywlc.train.video.temporal_class).
+        return pass_indices(model, qp, j, 0, k, code, False, tclass=tclass)  # [N, 1, 3, Hq, Wq]
+
+    walk_level(qp, j, index_of, T.XI_LOSSY, enc, dec)
 
 
 @torch.no_grad()

@@ -37,7 +37,15 @@ from ...errors import BitstreamError
 from ..budget import DEFAULT_BUDGET, DecodeBudget, check_budget
 from . import context as ctx
 from . import transform as T
-from .coder import LayerDecoder, LayerEncoder, ll_from_residuals, ll_residuals, ll_scale_indices, pass_indices
+from .coder import (
+    LayerDecoder,
+    LayerEncoder,
+    ll_from_residuals,
+    ll_residuals,
+    ll_scale_indices,
+    pass_indices,
+    walk_level,
+)
 from .entropy_model import N_SCALES, group_channels
 from .lifting import closed_loop_quantize, closed_loop_synthesis
 from .model import WaveletModel, load_model
@@ -253,24 +261,17 @@ def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, qualit
 def _walk_level(model: WaveletModel, qp: QPyramid, j: int, code: int, lossless: bool, xi: float,
                 enc: LayerEncoder | None = None, dec: LayerDecoder | None = None,
                 indices: dict | None = None) -> None:
-    """Code (``enc``) or decode in place (``dec``) detail level ``j`` of ``qp``, in the stream's order.
+    """Code (``enc``) or decode in place (``dec``) detail level ``j`` of ``qp`` with the learned model
+    (:func:`.coder.walk_level`).
 
     ``indices``: the scale indices per (level, group, pass) the encoder already computed (:mod:`.rdoq`).
     """
-    valid = qp.valid(j)  # [3, 2Hq, 2Wq]
-    for g, chans in enumerate(group_channels(qp.ll.shape[1])):
-        cs = slice(chans[0], chans[-1] + 1)
-        for k, phase in enumerate(ctx.PASS_PHASES):
-            if indices is not None:
-                idx = indices[(j, g, k)]
-            else:
-                idx = pass_indices(model.entropy, qp, j, g, k, code, lossless)  # [N, Cg, 3, Hq, Wq]
-            sel = ctx.phase_view(valid, phase).expand_as(idx)
-            part = ctx.phase_view(qp.levels[j][:, cs], phase)  # a view: decoding writes into the level
-            if enc is not None:
-                enc.code(part[sel], idx[sel], xi)
-            else:
-                part[sel] = dec.decode(idx[sel], xi).to(part.dtype)
+    def index_of(g: int, k: int) -> Tensor:
+        if indices is not None:
+            return indices[(j, g, k)]
+        return pass_indices(model.entropy, qp, j, g, k, code, lossless)  # [N, Cg, 3, Hq, Wq]
+
+    walk_level(qp, j, index_of, xi, enc, dec)
 
 
 # ---------------------------------------------------------------------------------------------------- decode

@@ -11,6 +11,8 @@ the group that holds them.  Everything is vectorised per pass: no Python loop ov
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import constriction
 import numpy as np
 import torch
@@ -18,11 +20,11 @@ from torch import Tensor
 
 from ...errors import BitstreamError
 from . import context as ctx
-from .entropy_model import SubbandEntropyModel, exact_logscale, group_channels, scale_index
+from .entropy_model import SubbandEntropyModel, group_channels, scale_index
 from .pyramid import QPyramid, level_inputs
 from .tables import ESCAPE_BITS, MAX_MAGNITUDE, UNIFORM_ESCAPE, UNIFORM_SIGN, table
 
-__all__ = ["LayerDecoder", "LayerEncoder", "ll_scale_indices", "pass_indices"]
+__all__ = ["LayerDecoder", "LayerEncoder", "ll_scale_indices", "pass_indices", "walk_level"]
 
 _HALF = (1 << ESCAPE_BITS) - 1
 
@@ -44,8 +46,30 @@ def pass_indices(model: SubbandEntropyModel, qp: QPyramid, j: int, g: int, k: in
     flag = float(lossless) if tclass is None else tclass
     cond = ctx.cond_planes(n, grid, len(qp.levels) - 1 - j, step_code, flag, torch.float64)
     x = model.inputs(cur[:, chans], None if parent is None else parent[:, chans], cur[:, :1] if g else None, k, cond)
-    out = exact_logscale(model.nets(g)[k], x)
+    out = model.exact_logscale(g, k, x)
     return scale_index(out.view(n, len(chans), 3, *grid))
+
+
+def walk_level(qp: QPyramid, j: int, index_of: Callable[[int, int], Tensor], xi: float,
+               enc: LayerEncoder | None = None, dec: LayerDecoder | None = None) -> None:
+    """Code (``enc``) or decode in place (``dec``) detail level ``j`` of ``qp`` in the stream's order: per colour group
+    (:func:`~.entropy_model.group_channels`), per pass k = 0..3, the valid coefficients of pass k's polyphase
+    component with the table indices ``index_of(g, k)`` (``int64 Tensor[N, Cg, 3, Hq, Wq]``).
+
+    ``index_of`` is called after the previous passes are decoded (it may read them from ``qp``): the learned model
+    (:func:`pass_indices`), indices an encoder already computed (RDOQ), or WL-SVC's classical context tables.
+    """
+    valid = qp.valid(j)  # [3, 2Hq, 2Wq]
+    for g, chans in enumerate(group_channels(qp.levels[j].shape[1])):
+        cs = slice(chans[0], chans[-1] + 1)
+        for k, phase in enumerate(ctx.PASS_PHASES):
+            idx = index_of(g, k)
+            sel = ctx.phase_view(valid, phase).expand_as(idx)
+            part = ctx.phase_view(qp.levels[j][:, cs], phase)  # a view: decoding writes into the level
+            if enc is not None:
+                enc.code(part[sel], idx[sel], xi)
+            else:
+                part[sel] = dec.decode(idx[sel], xi).to(part.dtype)
 
 
 def ll_residuals(ll: Tensor) -> Tensor:

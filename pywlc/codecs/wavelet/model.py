@@ -61,6 +61,7 @@ class WaveletModel:
         return {
             "entropy": self.entropy.state_dict(),
             "entropy_hidden": self.entropy.hidden,
+            "entropy_wide": self.entropy.wide,
             "postfilter": None if self.postfilter is None else self.postfilter.state_dict(),
             "postfilter_hidden": None if self.postfilter is None else self.postfilter.hidden,
             "postfilter_layers": None if self.postfilter is None else self.postfilter.layers,
@@ -72,7 +73,7 @@ class WaveletModel:
 
     @classmethod
     def from_state(cls, state: dict, name: str = "custom") -> WaveletModel:
-        ent = SubbandEntropyModel(int(state["entropy_hidden"]))
+        ent = SubbandEntropyModel(int(state["entropy_hidden"]), bool(state.get("entropy_wide", False)))
         ent.load_state_dict(state["entropy"])
         pf = None
         if state.get("postfilter") is not None:
