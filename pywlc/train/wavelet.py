@@ -27,8 +27,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..codecs.wavelet import transform as T
@@ -74,8 +74,8 @@ class WaveletTrainConfig:
     lifting_p: float = 0.8  # entropy stage: share of lossy batches coded with the lifting step (the rest plain 9/7)
     init: str | None = None  # start from these weights (a checkpoint of the stage, or a shipped weights name)
     wide: bool = False  # entropy stage: the wide model (a residual 3x3 layer per pass net; entropy_model.py)
-    # Each crop is downscaled by a factor drawn log-uniformly in [1, rescale_max] (area-like antialiased resampling
-    # of a larger region): the photos are downscaled by 2 for training, but evaluation fits them to a long side of
+    # Each crop is downscaled by a factor drawn log-uniformly in [1, rescale_max] (Lanczos resampling of a larger
+    # region): the photos are downscaled by 2 for training, but evaluation fits them to a long side of
     # 768 px (a further 1.7-6.9x), which leaves more detail per pixel -- train on that range too.  1: off.
     rescale_max: float = 1.0
 
@@ -98,8 +98,7 @@ def sample_batch(pics: list[Tensor], cfg: WaveletTrainConfig, step: int) -> dict
         top, left = rint(pic.shape[1] - ph + 1), rint(pic.shape[2] - pw + 1)
         c = pic[:, top : top + size, left : left + size]
         if size > cfg.patch:
-            c = F.interpolate(c[None].float(), size=(cfg.patch, cfg.patch), mode="bilinear", antialias=True,
-                              align_corners=False)[0].round_().clamp_(0, 255).byte()
+            c = _lanczos(c, cfg.patch)
         if rint(2):
             c = c.flip(-1)
         if rint(4) == 0:
@@ -114,6 +113,15 @@ def sample_batch(pics: list[Tensor], cfg: WaveletTrainConfig, step: int) -> dict
     # Drawn last so that the batches of runs without lifting stay as they were.
     lifted = float(torch.rand((), generator=g)) < cfg.lifting_p
     return {"x": x, "codes": torch.zeros_like(codes) if lossless else codes, "lossless": lossless, "lifted": lifted}
+
+
+def _lanczos(c: Tensor, size: int) -> Tensor:
+    """``uint8 Tensor[3, h, w]`` -> ``[3, size, size]`` with Pillow's Lanczos, the filter that renders the photos for
+    training and evaluation (torch's antialiased bilinear is far blurrier: ~20 % fewer bits at the same step)."""
+    from PIL import Image
+
+    im = Image.fromarray(c.permute(1, 2, 0).contiguous().numpy()).resize((size, size), Image.Resampling.LANCZOS)
+    return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).contiguous()
 
 
 def _lr(cfg: WaveletTrainConfig, step: int) -> float:
