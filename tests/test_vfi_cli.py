@@ -107,3 +107,29 @@ def test_bench_quick(shared_data, tmp_path):
     assert rows["kivy_city"]["ours_dynamic_psnr"] > rows["kivy_city"]["average_psnr"]
     assert rows["kivy_city"]["interpolated"] == 2 and rows["cube"]["interpolated"] == 2
     assert rows["720p_kivy_city_dynamic"]["ms_per_frame"] > 0 and rows["720p_cube_dense"]["gmac_total"] > 0
+
+
+def test_train_init_fine_tunes_and_export_counts_its_hours(shared_data, tmp_path):
+    from pywlc.train.vfi import export
+    from pywlc.vfi.weights import model_from_state
+
+    _train(shared_data, tmp_path / "a")
+    base = torch.load(tmp_path / "a" / "last.pt", weights_only=False)
+    log = _train(shared_data, tmp_path / "b", "--init", str(tmp_path / "a" / "last.pt"), "--dis-preset", "medium",
+                 "--steps", "1")
+    tuned = torch.load(tmp_path / "b" / "last.pt", weights_only=False)
+    assert len(log) == 1 and tuned["model_config"]["dis_preset"] == "medium"
+    assert tuned["model_config"]["coarse"] == base["model_config"]["coarse"]
+    # One step of fine-tuning moves the weights a little from where they started, not from a fresh init.
+    w0, w1 = base["model"]["motion.head.weight"], tuned["model"]["motion.head.weight"]
+    assert 0 < float((w1 - w0).abs().max()) < 0.5 * float(w0.abs().max())
+    digest = export(tmp_path / "b" / "last.pt", tmp_path / "w.pt")
+    record = json.loads((tmp_path / "w.json").read_text())
+    assert record["sha256"] == digest and record["model_config"]["dis_preset"] == "medium"
+    assert record["cpu_hours"] * 3600 >= base["cpu_seconds"] + tuned["cpu_seconds"] - 1
+    assert record["train_config"]["init"] == "last.pt"
+    assert model_from_state(torch.load(tmp_path / "w.pt", weights_only=False)).cfg.dis_preset == "medium"
+    from pywlc.train.__main__ import main as train_main
+
+    assert train_main(["vfi", "--data", str(shared_data), "--out", str(tmp_path / "c"), "--dis-preset", "slow",
+                       "--steps", "1", "--cache", str(tmp_path / "cache")]) == 1

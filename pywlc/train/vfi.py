@@ -62,6 +62,10 @@ class VFITrainConfig:
     save_every: int = 100
     stop_at: int = 0  # stop (checkpointed) after this step, to resume later; 0: run to ``steps``
     cache: str = ""  # folder of the downscaled-photo cache (default: OUT/cache)
+    # Start from these weights (a checkpoint of this trainer or a shipped weights name): fine-tuning.  Its widths
+    # are kept; ``dis_preset`` (OpenCV DIS: ultrafast | fast | medium) is this run's, and the exported weights'.
+    init: str = ""
+    dis_preset: str = "fast"
 
 
 def _read_sequence(folder: Path) -> Tensor:
@@ -196,7 +200,7 @@ def train_vfi(cfg: VFITrainConfig) -> None:
     photos = load_photos(train_photos, 2, Path(cfg.cache) if cfg.cache else out / "cache")
     photos = [p for p in photos if min(p.shape[1:]) >= 2 * cfg.patch + 8]
     torch.manual_seed(cfg.seed)
-    model = WaveletVFI()
+    model = _new_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     run = Run(out, model, opt, cfg.resume)
     dyn_start = int(cfg.dynamic_from * cfg.steps)
@@ -223,6 +227,41 @@ def train_vfi(cfg: VFITrainConfig) -> None:
     run.close()
 
 
+def _init_state(init: str) -> dict:
+    """``{"model", "model_config", "cpu_seconds"}`` of a checkpoint path or shipped weights name."""
+    from ..vfi.weights import WEIGHTS, weights_file
+
+    if init in WEIGHTS:
+        from .._pinned import load_pinned
+
+        _, state = load_pinned(WEIGHTS, init, weights_file, "frame-interpolation")
+        rec = json.loads(weights_file(init).with_suffix(".json").read_text())
+        return {**state, "cpu_seconds": float(rec["cpu_hours"]) * 3600}
+    state = torch.load(init, weights_only=False)  # a training checkpoint of this trainer
+    if "model_config" not in state:
+        raise ValueError(f"--init {init}: not a checkpoint of the vfi trainer")
+    return {**state, "cpu_seconds": float(state["cpu_seconds"]) + _init_cpu_seconds(state["config"])}
+
+
+def _init_cpu_seconds(cfg: dict) -> float:
+    """CPU seconds behind a run's ``init`` (0 for a run from scratch)."""
+    return float(_init_state(cfg["init"])["cpu_seconds"]) if cfg.get("init") else 0.0
+
+
+def _new_model(cfg: VFITrainConfig) -> WaveletVFI:
+    from ..vfi.model import VFIConfig
+    from ..vfi.motion import DIS_PRESETS
+
+    if cfg.dis_preset not in DIS_PRESETS:
+        raise ValueError(f"dis_preset must be one of {sorted(DIS_PRESETS)}, got {cfg.dis_preset!r}")
+    if not cfg.init:
+        return WaveletVFI(VFIConfig(dis_preset=cfg.dis_preset))
+    state = _init_state(cfg.init)
+    model = WaveletVFI(VFIConfig(**{**state["model_config"], "dis_preset": cfg.dis_preset}))
+    model.load_state_dict(state["model"])
+    return model
+
+
 def export(ckpt: str | Path, out: str | Path) -> str:
     """Write the model weights of ``ckpt`` to ``out`` (``.pt``) with a ``.json`` record; returns the sha256."""
     state = torch.load(ckpt, weights_only=False)
@@ -233,7 +272,11 @@ def export(ckpt: str | Path, out: str | Path) -> str:
     cfg = dict(state["config"])
     cfg.pop("data", None)
     cfg.pop("out", None)
-    record = {"sha256": digest, "steps": state["step"], "cpu_hours": round(state["cpu_seconds"] / 3600, 3),
+    # A fine-tuned run's hours include those of the weights it started from.
+    hours = (state["cpu_seconds"] + _init_cpu_seconds(cfg)) / 3600
+    if cfg.get("init") and Path(cfg["init"]).exists():
+        cfg["init"] = Path(cfg["init"]).name  # a checkpoint path of this machine -> its file name
+    record = {"sha256": digest, "steps": state["step"], "cpu_hours": round(hours, 3),
               "train_config": cfg, "model_config": state["model_config"],
               "data": {"sequences": list(TRAIN_SEQUENCES), "photos": "train split of data/SPLITS.md, downscaled by 2"}}
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")

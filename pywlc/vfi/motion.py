@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["dis_flow", "bidirectional_flow", "intermediate_flows", "to_grey_u8"]
+__all__ = ["DIS_PRESETS", "bidirectional_flow", "dis_flow", "intermediate_flows", "to_grey_u8"]
 
-_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
             "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
@@ -31,7 +31,7 @@ def to_grey_u8(x: Tensor) -> np.ndarray:
 
 def dis_flow(a: np.ndarray, b: np.ndarray, preset: str = "fast") -> np.ndarray:
     """``float32 ndarray[H, W, 2]`` flow from ``a`` to ``b`` (both ``uint8 [H, W]``): ``a(p) ~ b(p + flow(p))``."""
-    dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
+    dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
     return dis.calc(a, b, None)
 
 
