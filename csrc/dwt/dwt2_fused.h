@@ -71,6 +71,7 @@ struct Haar2Rows {
   int64_t so;
   int64_t h, w, i0, i1;
   double u;
+  bool stream;  // write the tensor's rows with non-temporal stores where whole aligned vectors allow
 };
 
 using Haar2RowsFn = void (*)(const Haar2Rows&);

@@ -20,6 +20,8 @@ namespace pywlc {
 namespace {
 
 constexpr int64_t kRows = 8;
+// Output of at least this many bytes is written with non-temporal stores (dwt2_fused_cpu.cpp's threshold).
+constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
 
 template <typename T>
 void run(const DwtArgs& a) {
@@ -43,6 +45,7 @@ void run(const DwtArgs& a) {
   T* const scratch = static_cast<T*>(lease.get());
   auto buf = [&](int which, int64_t b) { return scratch + (which * planes + b) * scratch_plane; };
   const Haar2RowsFn rows = dwt2_haar_rows_fn();
+  const bool stream = planes * plane * static_cast<int64_t>(sizeof(T)) >= kStreamMinBytes;
   for (int step = 0; step < a.levels; ++step) {
     const int l = analysis ? step : a.levels - 1 - step;
     const int64_t h = hs[l], w = ws[l], hl = (h + 1) / 2;
@@ -62,6 +65,9 @@ void run(const DwtArgs& a) {
       j.i0 = i0;
       j.i1 = i1;
       j.u = static_cast<double>(u);  // exact: the kernel casts back to T
+      // Streaming stores for outputs beyond the caches (as the lifting kernel): the bands and the analysis's low
+      // bands, the synthesis's finest level (its coarser outputs feed the next level: cached).
+      j.stream = stream && (analysis || l == 0);
       if (analysis) {
         // Input: the tensor at level 0, else the previous level's low band in scratch.
         j.in = l == 0 ? src + b * plane : buf((l - 1) & 1, b);
