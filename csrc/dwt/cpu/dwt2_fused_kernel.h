@@ -180,6 +180,9 @@ void load_row(C* __restrict__ dst, const S* __restrict__ src, i64 n) {
 
 constexpr i64 kPrefetchLines = 16;  // at most this many lines requested at the head of an upcoming row
 constexpr i64 kPrefetchAhead = 3;  // sweep positions ahead
+// Sweep positions ahead for the forward's input rows requested along the row sweeps (forward_strip): at
+// 1x3x1024^2 fp32 read from memory, the forward 20-30 % faster than with the row heads alone.
+constexpr i64 kPrefetchAlongAhead = 4;
 
 // Touch the first lines of a row the sweep reads a few positions from now: the whole row up to kPrefetchLines.
 // At common widths every row is a page of its own, and hardware stream prefetchers stop at page boundaries; a
@@ -733,7 +736,8 @@ inline bool row_pipeline_applies(const Steps<C>& p, int mode, i64 w, bool first_
 
 // Forward rows: x[w] (lifted along columns) split, scaled by col, lifted, scaled and stored to low / high.
 template <class C, int N, bool kSym>
-void row_forward_pipelined(const C* x, i64 w, C col, const Steps<C>& p, C* low, C* high, bool stream) {
+void row_forward_pipelined(const C* x, i64 w, C col, const Steps<C>& p, C* low, C* high, bool stream,
+                           const char* pf) {
   using S = Split512<C>;
   using V = typename S::V;
   constexpr i64 n = Lanes512<C>::kN;
@@ -747,6 +751,11 @@ void row_forward_pipelined(const C* x, i64 w, C col, const Steps<C>& p, C* low, 
   row_pipeline<C, N, true, kSym>(
       p, ne, no,
       [&](i64 c, V& e, V& o, auto edge) PYWLC_DWT2_INLINE_LAMBDA {
+        // Two lines of an input row a few positions ahead per block of this one (see forward_strip).
+        if (pf != nullptr) {
+          __builtin_prefetch(pf + c * 128, 0, 3);
+          __builtin_prefetch(pf + c * 128 + 64, 0, 3);
+        }
         const i64 at = 2 * n * c;
         const V lo = decltype(edge)::value ? S::load(x + at, clamp_lanes(w - at, n)) : S::load(x + at);
         const V hi = decltype(edge)::value ? S::load(x + at + n, clamp_lanes(w - at - n, n)) : S::load(x + at + n);
@@ -825,8 +834,10 @@ PYWLC_DWT2_INLINE void dispatch_pipeline(const Steps<C>& p, F f) {
 // the previous step's stores of that row committed rather than stalling on store-to-load forwarding.
 template <class C, class SL0, class SL1, class SH>
 void rows_forward(int n, const C* x0, const C* x1, i64 w, C col0, C col1, const Steps<C>& p, int mode,
-                  const Halves<C>* h, SL0* low0, SH* high0, SL1* low1, SH* high1, bool stream) {
+                  const Halves<C>* h, SL0* low0, SH* high0, SL1* low1, SH* high1, bool stream,
+                  const char* const* pf) {
   const i64 ne = (w + 1) / 2, no = w / 2;
+  (void)pf;  // requested along the AVX-512 row sweeps only
 #if PYWLC_DWT2_LEVEL == 3
   if constexpr (std::is_same<SL0, C>::value && std::is_same<SL1, C>::value && std::is_same<SH, C>::value &&
                 !kInteger<C>) {
@@ -837,8 +848,8 @@ void rows_forward(int n, const C* x0, const C* x1, i64 w, C col0, C col1, const 
       auto rows = [&](auto steps, auto sym) {
         constexpr int kN = decltype(steps)::value;
         constexpr bool kS = decltype(sym)::value;
-        row_forward_pipelined<C, kN, kS>(x0, w, col0, p, low0, high0, stream0);
-        if (n > 1) row_forward_pipelined<C, kN, kS>(x1, w, col1, p, low1, high1, stream);
+        row_forward_pipelined<C, kN, kS>(x0, w, col0, p, low0, high0, stream0, pf[0]);
+        if (n > 1) row_forward_pipelined<C, kN, kS>(x1, w, col1, p, low1, high1, stream, pf[1]);
       };
       dispatch_pipeline(p, rows);
       return;
@@ -1106,8 +1117,14 @@ void forward_strip(const Dwt2Strip& s, C* work) {
     for (int q = direct ? 2 : 0; q < p.n; ++q) column_step(r, p, q, k - p.lag[q], ks, ne, no, periodic, true);
     const i64 j = k - p.out_lag;
     if (j < s.j0 || j >= s.j1) continue;
+    // The two input rows position f2 reads first, requested a line at a time along this position's row sweeps
+    // (the heads above start the hardware prefetcher; these keep it from stalling at each 4 KiB page).
+    const i64 f2 = k + kPrefetchAlongAhead;
+    const char* pf[2] = {
+        !periodic && 2 * f2 + 1 < h ? reinterpret_cast<const char*>(in + (2 * f2 + 1) * si) : nullptr,
+        !periodic && 2 * f2 + 2 < h ? reinterpret_cast<const char*>(in + (2 * f2 + 2) * si) : nullptr};
     rows_forward(periodic || j < no ? 2 : 1, r.e_row(j), r.o_row(j), w, p.col_low, p.col_high, p, s.mode, hv,
-                 low + j * sl, bands + j * sb + wl, bands + (ne + j) * sb, bands + (ne + j) * sb + wl, s.stream);
+                 low + j * sl, bands + j * sb + wl, bands + (ne + j) * sb, bands + (ne + j) * sb + wl, s.stream, pf);
   }
   if (s.stream) stream_fence();
 }
