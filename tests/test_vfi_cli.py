@@ -133,3 +133,18 @@ def test_train_init_fine_tunes_and_export_counts_its_hours(shared_data, tmp_path
 
     assert train_main(["vfi", "--data", str(shared_data), "--out", str(tmp_path / "c"), "--dis-preset", "slow",
                        "--steps", "1", "--cache", str(tmp_path / "cache")]) == 1
+
+
+def test_export_shipped_weights_with_another_preset(tmp_path):
+    from pywlc.train.vfi import export
+    from pywlc.vfi.weights import load_model, model_from_state
+
+    digest = export("vfi-v1", tmp_path / "w.pt", dis_preset="ultrafast")
+    record = json.loads((tmp_path / "w.json").read_text())
+    assert record["sha256"] == digest and record["exported_from"] == "vfi-v1" and "fast" in record["note"]
+    m = model_from_state(torch.load(tmp_path / "w.pt", weights_only=False))
+    v1 = load_model("vfi-v1")
+    assert m.cfg.dis_preset == "ultrafast" and v1.cfg.dis_preset == "fast"
+    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), v1.state_dict().values(), strict=True))
+    with pytest.raises(ValueError, match="dis_preset must be one of"):
+        export("vfi-v1", tmp_path / "x.pt", dis_preset="slow")

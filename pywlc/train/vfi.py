@@ -262,23 +262,48 @@ def _new_model(cfg: VFITrainConfig) -> WaveletVFI:
     return model
 
 
-def export(ckpt: str | Path, out: str | Path) -> str:
-    """Write the model weights of ``ckpt`` to ``out`` (``.pt``) with a ``.json`` record; returns the sha256."""
-    state = torch.load(ckpt, weights_only=False)
+def export(ckpt: str | Path, out: str | Path, dis_preset: str | None = None) -> str:
+    """Write the model weights of ``ckpt`` (a training checkpoint, or shipped weights by name) to ``out`` (``.pt``)
+    with a ``.json`` record; returns the sha256.
+
+    ``dis_preset``: the exported model's DIS preset instead of the one it was trained with (the record says so).
+    """
+    from ..vfi.weights import WEIGHTS, weights_file
+
+    shipped = str(ckpt) in WEIGHTS
+    if shipped:  # re-export of shipped weights: their training record carries over
+        state = _init_state(str(ckpt))
+        prior = json.loads(weights_file(str(ckpt)).with_suffix(".json").read_text())
+        cfg, steps, hours = dict(prior["train_config"]), prior["steps"], float(prior["cpu_hours"])
+    else:
+        state = torch.load(ckpt, weights_only=False)
+        cfg, steps = dict(state["config"]), state["step"]
+        cfg.pop("data", None)
+        cfg.pop("out", None)
+        # A fine-tuned run's hours include those of the weights it started from.
+        hours = (state["cpu_seconds"] + _init_cpu_seconds(cfg)) / 3600
+        if cfg.get("init") and Path(cfg["init"]).exists():
+            cfg["init"] = Path(cfg["init"]).name  # a checkpoint path of this machine -> its file name
+    model_config = dict(state["model_config"])
+    note = None
+    if dis_preset is not None and dis_preset != model_config.get("dis_preset"):
+        from ..vfi.motion import DIS_PRESETS
+
+        if dis_preset not in DIS_PRESETS:
+            raise ValueError(f"dis_preset must be one of {sorted(DIS_PRESETS)}, got {dis_preset!r}")
+        note = f"trained with DIS preset {model_config.get('dis_preset')}, exported to run with {dis_preset}"
+        model_config["dis_preset"] = dis_preset
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": state["model"], "model_config": state["model_config"]}, out)
+    torch.save({"model": state["model"], "model_config": model_config}, out)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    cfg = dict(state["config"])
-    cfg.pop("data", None)
-    cfg.pop("out", None)
-    # A fine-tuned run's hours include those of the weights it started from.
-    hours = (state["cpu_seconds"] + _init_cpu_seconds(cfg)) / 3600
-    if cfg.get("init") and Path(cfg["init"]).exists():
-        cfg["init"] = Path(cfg["init"]).name  # a checkpoint path of this machine -> its file name
-    record = {"sha256": digest, "steps": state["step"], "cpu_hours": round(hours, 3),
-              "train_config": cfg, "model_config": state["model_config"],
+    record = {"sha256": digest, "steps": steps, "cpu_hours": round(hours, 3), "train_config": cfg,
+              "model_config": model_config,
               "data": {"sequences": list(TRAIN_SEQUENCES), "photos": "train split of data/SPLITS.md, downscaled by 2"}}
+    if shipped:
+        record["exported_from"] = str(ckpt)
+    if note:
+        record["note"] = note
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     return digest
 
@@ -290,7 +315,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    print(export(args.checkpoint, args.out))
+    print(export(args.checkpoint, args.out, args.dis_preset))
     return 0
 
 
@@ -306,6 +331,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.set_defaults(run=_run_train)
     x = sub.add_parser("vfi-export", help="write the frame interpolator's shippable weights; prints the sha256")
-    x.add_argument("--checkpoint", required=True, help="last.pt of a vfi training")
+    x.add_argument("--checkpoint", required=True, help="last.pt of a vfi training, or shipped weights by name")
+    x.add_argument("--dis-preset", help="run the exported model with this DIS preset (default: as trained)")
     x.add_argument("--out", required=True, help="weights file, e.g. pywlc/vfi/weights/vfi-v1.pt")
     x.set_defaults(run=_run_export)
