@@ -137,46 +137,65 @@ void run_levels(const DwtArgs& a) {
     h = (h + 1) / 2;
     w = (w + 1) / 2;
   }
+  // Rows [j0, j1) of level l of plane b.
+  auto run_strip = [&](int64_t b, int l, int64_t j0, int64_t j1, unsigned char* work) {
+    Dwt2Strip s = proto;
+    s.h = hs[l];
+    s.w = ws[l];
+    s.j0 = j0;
+    s.j1 = j1;
+    s.work = work;
+    if (analysis) {
+      s.samples = l == 0 ? tensor_view(src, b) : scratch_view(l - 1, b);
+      s.low = l == a.levels - 1 ? tensor_view(dst, b) : scratch_view(l, b);
+      s.bands = tensor_view(dst, b);
+    } else {
+      s.low = l == a.levels - 1 ? tensor_view(src, b) : scratch_view(l, b);
+      s.bands = tensor_view(src, b);
+      s.samples = l == 0 ? tensor_view(dst, b) : scratch_view(l - 1, b);
+    }
+    fn(s);
+  };
+#ifdef _OPENMP
+  auto thread_work = [&] { return work0 + work_bytes * omp_get_thread_num(); };
+#else
+  auto thread_work = [&] { return work0; };
+#endif
+  // Enough planes to balance the team: a work item is every level of one plane, in one parallel region with no
+  // barrier between levels (a plane's levels depend on that plane only).  On a shared machine each region and
+  // barrier can wait a scheduler tick for a preempted thread, so one per call instead of one per level.
+  if (threads > 1 && planes >= 2 * threads && planes * plane >= kParallelMinSamples) {
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t b = 0; b < planes; ++b) {
+      unsigned char* work = thread_work();
+      for (int step = 0; step < a.levels; ++step) {
+        const int l = analysis ? step : a.levels - 1 - step;
+        run_strip(b, l, 0, (hs[l] + 1) / 2, work);
+      }
+    }
+    return;
+  }
+  // Otherwise strips of rows, level after level, in one parallel region (the levels' loops share it, a barrier
+  // between them), or none when the finest level is too small for threads.
+  const bool parallel = threads > 1 && planes * H * W >= kParallelMinSamples;
+#pragma omp parallel if (parallel)
   for (int step = 0; step < a.levels; ++step) {
     const int l = analysis ? step : a.levels - 1 - step;
     const int64_t lh = hs[l], lw = ws[l], pairs = (lh + 1) / 2;
-    const bool parallel = threads > 1 && planes * lh * lw >= kParallelMinSamples;
-    // Enough items to balance the team (8 per thread), none shorter than kMinStripRows.
+    // Enough items to balance the team (8 per thread), none shorter than kMinStripRows; a level too small for
+    // threads is one item per plane.
     int64_t strips = 1;
-    if (parallel) {
+    if (parallel && planes * lh * lw >= kParallelMinSamples) {
       strips = (8 * threads + planes - 1) / planes;
       strips = std::max<int64_t>(1, std::min(strips, pairs / kMinStripRows));
     }
     const int64_t items = planes * strips;
-#pragma omp parallel if (parallel && items > 1)
-    {
-#ifdef _OPENMP
-      unsigned char* work = work0 + work_bytes * omp_get_thread_num();
-#else
-      unsigned char* work = work0;
-#endif
-      // Items go to threads as they free up: on a shared machine a preempted thread's strips are taken over by
-      // the others instead of holding the level's barrier (which thread lifts a strip does not change it).
+    // Items go to threads as they free up: on a shared machine a preempted thread's strips are taken over by
+    // the others instead of holding the level's barrier (which thread lifts a strip does not change it).
 #pragma omp for schedule(dynamic)
-      for (int64_t q = 0; q < items; ++q) {
-        const int64_t b = q / strips, t = q % strips;
-        Dwt2Strip s = proto;
-        s.h = lh;
-        s.w = lw;
-        s.j0 = pairs * t / strips;
-        s.j1 = pairs * (t + 1) / strips;
-        s.work = work;
-        if (analysis) {
-          s.samples = l == 0 ? tensor_view(src, b) : scratch_view(l - 1, b);
-          s.low = l == a.levels - 1 ? tensor_view(dst, b) : scratch_view(l, b);
-          s.bands = tensor_view(dst, b);
-        } else {
-          s.low = l == a.levels - 1 ? tensor_view(src, b) : scratch_view(l, b);
-          s.bands = tensor_view(src, b);
-          s.samples = l == 0 ? tensor_view(dst, b) : scratch_view(l - 1, b);
-        }
-        fn(s);
-      }
+    for (int64_t q = 0; q < items; ++q) {
+      const int64_t b = q / strips, t = q % strips;
+      run_strip(b, l, pairs * t / strips, pairs * (t + 1) / strips, thread_work());
     }
   }
 }

@@ -13,6 +13,10 @@
 #include <type_traits>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "../dwt.h"
 #include "../dwt2_fused.h"
 
@@ -46,46 +50,70 @@ void run(const DwtArgs& a) {
   auto buf = [&](int which, int64_t b) { return scratch + (which * planes + b) * scratch_plane; };
   const Haar2RowsFn rows = dwt2_haar_rows_fn();
   const bool stream = planes * plane * static_cast<int64_t>(sizeof(T)) >= kStreamMinBytes;
+  // Rows [i0, i1) of level l of plane b.
+  auto run_rows = [&](int64_t b, int l, int64_t i0, int64_t i1) {
+    const int64_t w = ws[l];
+    Haar2Rows j{};
+    j.analysis = analysis;
+    j.float64 = std::is_same<T, double>::value;
+    j.h = hs[l];
+    j.w = w;
+    j.i0 = i0;
+    j.i1 = i1;
+    j.u = static_cast<double>(u);  // exact: the kernel casts back to T
+    // Streaming stores for outputs beyond the caches (as the lifting kernel): the bands and the analysis's low
+    // bands, the synthesis's finest level (its coarser outputs feed the next level: cached).
+    j.stream = stream && (analysis || l == 0);
+    if (analysis) {
+      // Input: the tensor at level 0, else the previous level's low band in scratch.
+      j.in = l == 0 ? src + b * plane : buf((l - 1) & 1, b);
+      j.si = l == 0 ? W : w;
+      // The coarsest low band goes to the output, the others to scratch for the next level.
+      j.low = l == a.levels - 1 ? dst + b * plane : buf(l & 1, b);
+      j.sl = l == a.levels - 1 ? W : (w + 1) / 2;
+      j.bands = dst + b * plane;
+      j.sb = W;
+    } else {
+      j.low = const_cast<T*>(l == a.levels - 1 ? src + b * plane : buf(l & 1, b));
+      j.sl = l == a.levels - 1 ? W : (w + 1) / 2;
+      j.in = src + b * plane;
+      j.si = W;
+      j.out = l == 0 ? dst + b * plane : buf((l - 1) & 1, b);
+      j.so = l == 0 ? W : w;
+    }
+    rows(j);
+  };
+#ifdef _OPENMP
+  const int threads = omp_get_max_threads();
+#else
+  const int threads = 1;
+#endif
+  // Enough planes to balance the team: every level of a plane is one work item, one parallel region per call
+  // with no barrier between levels (see dwt2_fused_cpu.cpp).
+  if (threads > 1 && planes >= 2 * threads && planes * plane >= (1 << 15)) {
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t b = 0; b < planes; ++b)
+      for (int step = 0; step < a.levels; ++step) {
+        const int l = analysis ? step : a.levels - 1 - step;
+        run_rows(b, l, 0, (hs[l] + 1) / 2);
+      }
+    return;
+  }
+  // Otherwise chunks of rows, level after level, in one parallel region (a barrier between levels), or none
+  // when the finest level is too small for threads.
+  const bool parallel = threads > 1 && planes * H * W >= (1 << 15);
+#pragma omp parallel if (parallel)
   for (int step = 0; step < a.levels; ++step) {
     const int l = analysis ? step : a.levels - 1 - step;
-    const int64_t h = hs[l], w = ws[l], hl = (h + 1) / 2;
+    const int64_t hl = (hs[l] + 1) / 2;
     // Work items: chunks of kRows output rows of one plane.
     const int64_t chunks = (hl + kRows - 1) / kRows;
     const int64_t work = planes * chunks;
-    const bool parallel = work > 1 && planes * h * w >= (1 << 15);
     // Dynamic: a preempted thread's chunks go to the others (see dwt2_fused_cpu.cpp).
-#pragma omp parallel for schedule(dynamic) if (parallel)
+#pragma omp for schedule(dynamic)
     for (int64_t q = 0; q < work; ++q) {
-      const int64_t b = q / chunks, i0 = (q % chunks) * kRows, i1 = std::min(hl, i0 + kRows);
-      Haar2Rows j{};
-      j.analysis = analysis;
-      j.float64 = std::is_same<T, double>::value;
-      j.h = h;
-      j.w = w;
-      j.i0 = i0;
-      j.i1 = i1;
-      j.u = static_cast<double>(u);  // exact: the kernel casts back to T
-      // Streaming stores for outputs beyond the caches (as the lifting kernel): the bands and the analysis's low
-      // bands, the synthesis's finest level (its coarser outputs feed the next level: cached).
-      j.stream = stream && (analysis || l == 0);
-      if (analysis) {
-        // Input: the tensor at level 0, else the previous level's low band in scratch.
-        j.in = l == 0 ? src + b * plane : buf((l - 1) & 1, b);
-        j.si = l == 0 ? W : w;
-        // The coarsest low band goes to the output, the others to scratch for the next level.
-        j.low = l == a.levels - 1 ? dst + b * plane : buf(l & 1, b);
-        j.sl = l == a.levels - 1 ? W : (w + 1) / 2;
-        j.bands = dst + b * plane;
-        j.sb = W;
-      } else {
-        j.low = const_cast<T*>(l == a.levels - 1 ? src + b * plane : buf(l & 1, b));
-        j.sl = l == a.levels - 1 ? W : (w + 1) / 2;
-        j.in = src + b * plane;
-        j.si = W;
-        j.out = l == 0 ? dst + b * plane : buf((l - 1) & 1, b);
-        j.so = l == 0 ? W : w;
-      }
-      rows(j);
+      const int64_t b = q / chunks, i0 = (q % chunks) * kRows;
+      run_rows(b, l, i0, std::min(hl, i0 + kRows));
     }
   }
 }
