@@ -223,6 +223,66 @@ inline void axpby_to(C* __restrict__ out, const C* __restrict__ t, const C* __re
   for (i64 i = 0; i < n; ++i) out[i] = t[i] + (a * s0[i] + b * s1[i]);
 }
 
+// out[i] = t[i] + (a * s0[i] + b * s1[i]) into the tensor: the inverse's last column step of a row writes its
+// result straight to the output (inverse_strip) instead of into the ring row that was copied out two sweep
+// positions later -- that copy re-read a row which had left L1 by then.  Streaming stores as store_scaled().
+template <class C, class S>
+void axpby_store(S* __restrict__ out, const C* __restrict__ t, const C* __restrict__ s0, const C* __restrict__ s1,
+                 i64 n, C a, C b, bool stream) {
+  static_assert(!kInteger<C>, "integer steps go through the ring (column_step)");
+  i64 i = 0;
+  if constexpr (std::is_same<S, C>::value) {
+#if PYWLC_DWT2_LEVEL > 0
+    if (stream) {
+#if PYWLC_DWT2_LEVEL == 3
+      constexpr i64 kBytes = 64;
+#elif PYWLC_DWT2_LEVEL == 2
+      constexpr i64 kBytes = 32;
+#else
+      constexpr i64 kBytes = 16;
+#endif
+      constexpr i64 kLanes = kBytes / static_cast<i64>(sizeof(C));
+      for (; i < n && reinterpret_cast<uintptr_t>(out + i) % kBytes; ++i) out[i] = t[i] + (a * s0[i] + b * s1[i]);
+      for (; i + kLanes <= n; i += kLanes) {
+        if constexpr (std::is_same<C, float>::value) {
+#if PYWLC_DWT2_LEVEL == 3
+          const __m512 ab = _mm512_fmadd_ps(_mm512_set1_ps(a), _mm512_loadu_ps(s0 + i),
+                                            _mm512_mul_ps(_mm512_set1_ps(b), _mm512_loadu_ps(s1 + i)));
+          _mm512_stream_ps(out + i, _mm512_add_ps(_mm512_loadu_ps(t + i), ab));
+#elif PYWLC_DWT2_LEVEL == 2
+          const __m256 ab = _mm256_fmadd_ps(_mm256_set1_ps(a), _mm256_loadu_ps(s0 + i),
+                                            _mm256_mul_ps(_mm256_set1_ps(b), _mm256_loadu_ps(s1 + i)));
+          _mm256_stream_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(t + i), ab));
+#else
+          const __m128 ab = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(a), _mm_loadu_ps(s0 + i)),
+                                       _mm_mul_ps(_mm_set1_ps(b), _mm_loadu_ps(s1 + i)));
+          _mm_stream_ps(out + i, _mm_add_ps(_mm_loadu_ps(t + i), ab));
+#endif
+        } else {
+#if PYWLC_DWT2_LEVEL == 3
+          const __m512d ab = _mm512_fmadd_pd(_mm512_set1_pd(a), _mm512_loadu_pd(s0 + i),
+                                             _mm512_mul_pd(_mm512_set1_pd(b), _mm512_loadu_pd(s1 + i)));
+          _mm512_stream_pd(out + i, _mm512_add_pd(_mm512_loadu_pd(t + i), ab));
+#elif PYWLC_DWT2_LEVEL == 2
+          const __m256d ab = _mm256_fmadd_pd(_mm256_set1_pd(a), _mm256_loadu_pd(s0 + i),
+                                             _mm256_mul_pd(_mm256_set1_pd(b), _mm256_loadu_pd(s1 + i)));
+          _mm256_stream_pd(out + i, _mm256_add_pd(_mm256_loadu_pd(t + i), ab));
+#else
+          const __m128d ab = _mm_add_pd(_mm_mul_pd(_mm_set1_pd(a), _mm_loadu_pd(s0 + i)),
+                                        _mm_mul_pd(_mm_set1_pd(b), _mm_loadu_pd(s1 + i)));
+          _mm_stream_pd(out + i, _mm_add_pd(_mm_loadu_pd(t + i), ab));
+#endif
+        }
+      }
+    }
+#endif
+    for (; i < n; ++i) out[i] = t[i] + (a * s0[i] + b * s1[i]);
+  } else {  // half storage: one rounding of the fp32 result
+    (void)stream;
+    for (; i < n; ++i) store1(out, i, t[i] + (a * s0[i] + b * s1[i]));
+  }
+}
+
 // T.800 eq. F-5 / F-6 increments in 32 bits: floor((x + y) / 2) and floor((x + y + 2) / 4) without forming
 // x + y (which can overflow int32); equal to lifting_common.h's int53_delta for every int32 pair.
 inline int32_t floor_half_sum(int32_t x, int32_t y) { return (x >> 1) + (y >> 1) + (x & y & 1); }
@@ -972,9 +1032,11 @@ inline Halves<C> row_halves(const Ring<C>& r, C* work, i64 wl, int k) {
 
 // Step q of the sweep at ring row j (virtual), if that row exists.  Symmetric strips clamp neighbours into
 // [0, n); periodic ones read the virtual rows around j, which the loads filled with the wrapped rows.
-template <class C>
+// With `out`, the step is the row's last (the inverse's final column step, inverse_strip): its result goes to
+// out (w samples) -- straight from the arithmetic for float steps, else from the ring row after the step.
+template <class C, class SOut = C>
 void column_step(const Ring<C>& r, const Steps<C>& p, int q, i64 j, i64 ks, i64 ne, i64 no, bool periodic,
-                 bool forward) {
+                 bool forward, SOut* out = nullptr, bool stream = false) {
   const bool predict = p.kind[q] == kPredict;
   const i64 nt = predict ? no : ne, ns = predict ? ne : no;
   if (j < ks || (!periodic && j >= nt)) return;
@@ -999,6 +1061,7 @@ void column_step(const Ring<C>& r, const Steps<C>& p, int q, i64 j, i64 ks, i64 
         const C wd = wgt[d];
         for (i64 x = 0; x < r.w; ++x) tt[x] += wd * ss[x];
       }
+      if (out != nullptr) store_scaled(out, t, r.w, C(1), stream);
       return;
     }
   }
@@ -1017,8 +1080,12 @@ void column_step(const Ring<C>& r, const Steps<C>& p, int q, i64 j, i64 ks, i64 
   const C* s1 = predict ? r.e_row(has1 ? n1 : 0) : r.o_row(has1 ? n1 : 0);
   if constexpr (kInteger<C>) {
     int_step(t, s0, s1, r.w, predict, forward);
+    if (out != nullptr) store_scaled(out, t, r.w, C(1), stream);
   } else {
-    axpby(t, s0, s1, r.w, has0 ? p.a[q] : C(0), has1 ? p.b[q] : C(0));
+    if (out != nullptr)
+      axpby_store(out, t, s0, s1, r.w, has0 ? p.a[q] : C(0), has1 ? p.b[q] : C(0), stream);
+    else
+      axpby(t, s0, s1, r.w, has0 ? p.a[q] : C(0), has1 ? p.b[q] : C(0));
   }
 }
 
@@ -1143,6 +1210,8 @@ void inverse_strip(const Dwt2Strip& s, C* work) {
   const i64 so = s.samples.stride, sl = s.low.stride, sb = s.bands.stride;
   const i64 ks = strip_start(s, periodic);
   std::memset(work, 0, sizeof(C) * 2 * rows * r.stride);
+  const bool stream = s.stream && !s.samples.compute;  // the scratch feeds the next level: cached
+  const bool last_predict = p.n > 0 && p.kind[p.n - 1] == kPredict;  // the last step's target: odd rows
   const i64 kend = s.j1 - 1 + p.out_lag;
   for (i64 k = ks - 1; k <= kend; ++k) {
     const i64 v = k + 1, f = v + kPrefetchAhead;
@@ -1164,12 +1233,19 @@ void inverse_strip(const Dwt2Strip& s, C* work) {
                    bands + po * sb + wl, w, p.col_low, p.col_high, p, s.mode, hv, r.e_row(v), r.o_row(v), pf);
     }
     if (k < ks) continue;
-    for (int q = 0; q < p.n; ++q) column_step(r, p, q, k - p.lag[q], ks, ne, no, periodic, false);
+    for (int q = 0; q + 1 < p.n; ++q) column_step(r, p, q, k - p.lag[q], ks, ne, no, periodic, false);
+    // The last step's target row is final once stepped and read by no later step: the strip's own rows go
+    // straight to the output (column_step with out); its source row leaves the sweep out_lag positions on.
+    if (p.n > 0) {
+      const i64 jl = k - p.lag[p.n - 1];
+      SOut* dst = jl >= s.j0 && jl < s.j1 ? out + (2 * jl + (last_predict ? 1 : 0)) * so : nullptr;
+      column_step(r, p, p.n - 1, jl, ks, ne, no, periodic, false, dst, stream);
+    }
     const i64 j = k - p.out_lag;
     if (j < s.j0 || j >= s.j1) continue;
-    const bool stream = s.stream && !s.samples.compute;  // the scratch feeds the next level: cached
-    store_scaled(out + 2 * j * so, r.e_row(j), w, C(1), stream);
-    if (periodic || j < no) store_scaled(out + (2 * j + 1) * so, r.o_row(j), w, C(1), stream);
+    if (p.n == 0 || last_predict) store_scaled(out + 2 * j * so, r.e_row(j), w, C(1), stream);
+    if ((p.n == 0 || !last_predict) && (periodic || j < no))
+      store_scaled(out + (2 * j + 1) * so, r.o_row(j), w, C(1), stream);
   }
   if (s.stream) stream_fence();
 }
