@@ -223,12 +223,14 @@ inline void axpby_to(C* __restrict__ out, const C* __restrict__ t, const C* __re
   for (i64 i = 0; i < n; ++i) out[i] = t[i] + (a * s0[i] + b * s1[i]);
 }
 
-// out[i] = t[i] + (a * s0[i] + b * s1[i]) into the tensor: the inverse's last column step of a row writes its
-// result straight to the output (inverse_strip) instead of into the ring row that was copied out two sweep
-// positions later -- that copy re-read a row which had left L1 by then.  Streaming stores as store_scaled().
+// out[i] = t[i] + (a * s0[i] + b * s1[i]) into the tensor, and with `copy`, copy[i] = s0[i]: the inverse's last
+// column step of a row writes its result straight to the output (inverse_strip) instead of into the ring row
+// that was copied out two sweep positions later -- that copy re-read a row which had left L1 by then -- and
+// copies out its source row s0 where this is the last read of it.  Streaming stores as store_scaled() (the copy
+// streams where it shares the output's alignment, else a plain store).
 template <class C, class S>
-void axpby_store(S* __restrict__ out, const C* __restrict__ t, const C* __restrict__ s0, const C* __restrict__ s1,
-                 i64 n, C a, C b, bool stream) {
+void axpby_store(S* __restrict__ out, S* __restrict__ copy, const C* __restrict__ t, const C* __restrict__ s0,
+                 const C* __restrict__ s1, i64 n, C a, C b, bool stream) {
   static_assert(!kInteger<C>, "integer steps go through the ring (column_step)");
   i64 i = 0;
   if constexpr (std::is_same<S, C>::value) {
@@ -242,44 +244,70 @@ void axpby_store(S* __restrict__ out, const C* __restrict__ t, const C* __restri
       constexpr i64 kBytes = 16;
 #endif
       constexpr i64 kLanes = kBytes / static_cast<i64>(sizeof(C));
-      for (; i < n && reinterpret_cast<uintptr_t>(out + i) % kBytes; ++i) out[i] = t[i] + (a * s0[i] + b * s1[i]);
+      for (; i < n && reinterpret_cast<uintptr_t>(out + i) % kBytes; ++i) {
+        out[i] = t[i] + (a * s0[i] + b * s1[i]);
+        if (copy != nullptr) copy[i] = s0[i];
+      }
+      const bool copy_stream = copy != nullptr && reinterpret_cast<uintptr_t>(copy + i) % kBytes == 0;
       for (; i + kLanes <= n; i += kLanes) {
         if constexpr (std::is_same<C, float>::value) {
 #if PYWLC_DWT2_LEVEL == 3
-          const __m512 ab = _mm512_fmadd_ps(_mm512_set1_ps(a), _mm512_loadu_ps(s0 + i),
-                                            _mm512_mul_ps(_mm512_set1_ps(b), _mm512_loadu_ps(s1 + i)));
+          const __m512 e = _mm512_loadu_ps(s0 + i);
+          const __m512 o = _mm512_loadu_ps(s1 + i);
+          const __m512 ab = _mm512_fmadd_ps(_mm512_set1_ps(a), e, _mm512_mul_ps(_mm512_set1_ps(b), o));
           _mm512_stream_ps(out + i, _mm512_add_ps(_mm512_loadu_ps(t + i), ab));
+          if (copy_stream) _mm512_stream_ps(copy + i, e); else if (copy != nullptr) _mm512_storeu_ps(copy + i, e);
 #elif PYWLC_DWT2_LEVEL == 2
-          const __m256 ab = _mm256_fmadd_ps(_mm256_set1_ps(a), _mm256_loadu_ps(s0 + i),
-                                            _mm256_mul_ps(_mm256_set1_ps(b), _mm256_loadu_ps(s1 + i)));
+          const __m256 e = _mm256_loadu_ps(s0 + i);
+          const __m256 o = _mm256_loadu_ps(s1 + i);
+          const __m256 ab = _mm256_fmadd_ps(_mm256_set1_ps(a), e, _mm256_mul_ps(_mm256_set1_ps(b), o));
           _mm256_stream_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(t + i), ab));
+          if (copy_stream) _mm256_stream_ps(copy + i, e); else if (copy != nullptr) _mm256_storeu_ps(copy + i, e);
 #else
-          const __m128 ab = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(a), _mm_loadu_ps(s0 + i)),
-                                       _mm_mul_ps(_mm_set1_ps(b), _mm_loadu_ps(s1 + i)));
+          const __m128 e = _mm_loadu_ps(s0 + i);
+          const __m128 o = _mm_loadu_ps(s1 + i);
+          const __m128 ab = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(a), e), _mm_mul_ps(_mm_set1_ps(b), o));
           _mm_stream_ps(out + i, _mm_add_ps(_mm_loadu_ps(t + i), ab));
+          if (copy_stream) _mm_stream_ps(copy + i, e); else if (copy != nullptr) _mm_storeu_ps(copy + i, e);
 #endif
         } else {
 #if PYWLC_DWT2_LEVEL == 3
-          const __m512d ab = _mm512_fmadd_pd(_mm512_set1_pd(a), _mm512_loadu_pd(s0 + i),
-                                             _mm512_mul_pd(_mm512_set1_pd(b), _mm512_loadu_pd(s1 + i)));
+          const __m512d e = _mm512_loadu_pd(s0 + i);
+          const __m512d o = _mm512_loadu_pd(s1 + i);
+          const __m512d ab = _mm512_fmadd_pd(_mm512_set1_pd(a), e, _mm512_mul_pd(_mm512_set1_pd(b), o));
           _mm512_stream_pd(out + i, _mm512_add_pd(_mm512_loadu_pd(t + i), ab));
+          if (copy_stream) _mm512_stream_pd(copy + i, e); else if (copy != nullptr) _mm512_storeu_pd(copy + i, e);
 #elif PYWLC_DWT2_LEVEL == 2
-          const __m256d ab = _mm256_fmadd_pd(_mm256_set1_pd(a), _mm256_loadu_pd(s0 + i),
-                                             _mm256_mul_pd(_mm256_set1_pd(b), _mm256_loadu_pd(s1 + i)));
+          const __m256d e = _mm256_loadu_pd(s0 + i);
+          const __m256d o = _mm256_loadu_pd(s1 + i);
+          const __m256d ab = _mm256_fmadd_pd(_mm256_set1_pd(a), e, _mm256_mul_pd(_mm256_set1_pd(b), o));
           _mm256_stream_pd(out + i, _mm256_add_pd(_mm256_loadu_pd(t + i), ab));
+          if (copy_stream) _mm256_stream_pd(copy + i, e); else if (copy != nullptr) _mm256_storeu_pd(copy + i, e);
 #else
-          const __m128d ab = _mm_add_pd(_mm_mul_pd(_mm_set1_pd(a), _mm_loadu_pd(s0 + i)),
-                                        _mm_mul_pd(_mm_set1_pd(b), _mm_loadu_pd(s1 + i)));
+          const __m128d e = _mm_loadu_pd(s0 + i);
+          const __m128d o = _mm_loadu_pd(s1 + i);
+          const __m128d ab = _mm_add_pd(_mm_mul_pd(_mm_set1_pd(a), e), _mm_mul_pd(_mm_set1_pd(b), o));
           _mm_stream_pd(out + i, _mm_add_pd(_mm_loadu_pd(t + i), ab));
+          if (copy_stream) _mm_stream_pd(copy + i, e); else if (copy != nullptr) _mm_storeu_pd(copy + i, e);
 #endif
         }
       }
     }
 #endif
-    for (; i < n; ++i) out[i] = t[i] + (a * s0[i] + b * s1[i]);
+    if (copy != nullptr) {
+      for (; i < n; ++i) {
+        copy[i] = s0[i];
+        out[i] = t[i] + (a * s0[i] + b * s1[i]);
+      }
+    } else {
+      for (; i < n; ++i) out[i] = t[i] + (a * s0[i] + b * s1[i]);
+    }
   } else {  // half storage: one rounding of the fp32 result
     (void)stream;
-    for (; i < n; ++i) store1(out, i, t[i] + (a * s0[i] + b * s1[i]));
+    for (; i < n; ++i) {
+      if (copy != nullptr) store1(copy, i, s0[i]);
+      store1(out, i, t[i] + (a * s0[i] + b * s1[i]));
+    }
   }
 }
 
@@ -1033,10 +1061,12 @@ inline Halves<C> row_halves(const Ring<C>& r, C* work, i64 wl, int k) {
 // Step q of the sweep at ring row j (virtual), if that row exists.  Symmetric strips clamp neighbours into
 // [0, n); periodic ones read the virtual rows around j, which the loads filled with the wrapped rows.
 // With `out`, the step is the row's last (the inverse's final column step, inverse_strip): its result goes to
-// out (w samples) -- straight from the arithmetic for float steps, else from the ring row after the step.
+// out (w samples) -- straight from the arithmetic for float steps, else from the ring row after the step.  With
+// `copy` too (float, untransposed predicts only: their first source row is row j, read here for the last time),
+// that source row goes to copy in the same loop.
 template <class C, class SOut = C>
 void column_step(const Ring<C>& r, const Steps<C>& p, int q, i64 j, i64 ks, i64 ne, i64 no, bool periodic,
-                 bool forward, SOut* out = nullptr, bool stream = false) {
+                 bool forward, SOut* out = nullptr, bool stream = false, SOut* copy = nullptr) {
   const bool predict = p.kind[q] == kPredict;
   const i64 nt = predict ? no : ne, ns = predict ? ne : no;
   if (j < ks || (!periodic && j >= nt)) return;
@@ -1081,9 +1111,10 @@ void column_step(const Ring<C>& r, const Steps<C>& p, int q, i64 j, i64 ks, i64 
   if constexpr (kInteger<C>) {
     int_step(t, s0, s1, r.w, predict, forward);
     if (out != nullptr) store_scaled(out, t, r.w, C(1), stream);
+    if (copy != nullptr) store_scaled(copy, s0, r.w, C(1), stream);
   } else {
     if (out != nullptr)
-      axpby_store(out, t, s0, s1, r.w, has0 ? p.a[q] : C(0), has1 ? p.b[q] : C(0), stream);
+      axpby_store(out, copy, t, s0, s1, r.w, has0 ? p.a[q] : C(0), has1 ? p.b[q] : C(0), stream);
     else
       axpby(t, s0, s1, r.w, has0 ? p.a[q] : C(0), has1 ? p.b[q] : C(0));
   }
@@ -1212,6 +1243,9 @@ void inverse_strip(const Dwt2Strip& s, C* work) {
   std::memset(work, 0, sizeof(C) * 2 * rows * r.stride);
   const bool stream = s.stream && !s.samples.compute;  // the scratch feeds the next level: cached
   const bool last_predict = p.n > 0 && p.kind[p.n - 1] == kPredict;  // the last step's target: odd rows
+  // A final predict (every inverse here) reads even row j last at its own row j: it copies that row out as
+  // it goes (column_step's copy) -- except the adjoint's transposed edge rows, which read one row further.
+  const bool copy_source = last_predict && !p.transposed;
   const i64 kend = s.j1 - 1 + p.out_lag;
   for (i64 k = ks - 1; k <= kend; ++k) {
     const i64 v = k + 1, f = v + kPrefetchAhead;
@@ -1238,12 +1272,15 @@ void inverse_strip(const Dwt2Strip& s, C* work) {
     // straight to the output (column_step with out); its source row leaves the sweep out_lag positions on.
     if (p.n > 0) {
       const i64 jl = k - p.lag[p.n - 1];
-      SOut* dst = jl >= s.j0 && jl < s.j1 ? out + (2 * jl + (last_predict ? 1 : 0)) * so : nullptr;
-      column_step(r, p, p.n - 1, jl, ks, ne, no, periodic, false, dst, stream);
+      const bool own = jl >= s.j0 && jl < s.j1;
+      SOut* dst = own ? out + (2 * jl + (last_predict ? 1 : 0)) * so : nullptr;
+      column_step(r, p, p.n - 1, jl, ks, ne, no, periodic, false, dst, stream,
+                  own && copy_source ? out + 2 * jl * so : nullptr);
     }
     const i64 j = k - p.out_lag;
     if (j < s.j0 || j >= s.j1) continue;
-    if (p.n == 0 || last_predict) store_scaled(out + 2 * j * so, r.e_row(j), w, C(1), stream);
+    const bool copied = copy_source && (periodic || j < no);  // by the last step at row j (column_step)
+    if ((p.n == 0 || last_predict) && !copied) store_scaled(out + 2 * j * so, r.e_row(j), w, C(1), stream);
     if ((p.n == 0 || !last_predict) && (periodic || j < no))
       store_scaled(out + (2 * j + 1) * so, r.o_row(j), w, C(1), stream);
   }
