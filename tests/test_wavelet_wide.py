@@ -41,7 +41,7 @@ def test_wide_layer_changes_the_output_and_exact_follows_float():
     assert not torch.allclose(wide.logscale(0, 2, x), narrow.logscale(0, 2, x))
     f = wide.logscale(0, 2, x).flatten(1).double()
     e = wide.exact_logscale(0, 2, x).flatten(1)
-    assert (f - e).abs().max() < 1e-3  # fixed point: activations on the 2^-16 grid
+    assert (f - e).abs().max() < 5e-5  # fixed point: activations on the 2^-16 grid (measured <= 4.6e-6)
 
 
 def test_wide_codec_round_trip_and_exactness():

@@ -30,8 +30,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from ..vfi.model import WaveletVFI
-from ..vfi.motion import bidirectional_flow
+from .._pinned import load_pinned
+from ..vfi.model import VFIConfig, WaveletVFI
+from ..vfi.motion import DIS_PRESETS, bidirectional_flow
+from ..vfi.weights import WEIGHTS, weights_file
 from .loop import Run, cosine_lr
 from .splits import load_photos, photo_split
 
@@ -228,15 +230,12 @@ def train_vfi(cfg: VFITrainConfig) -> None:
 
 
 def _init_state(init: str) -> dict:
-    """``{"model", "model_config", "cpu_seconds"}`` of a checkpoint path or shipped weights name."""
-    from ..vfi.weights import WEIGHTS, weights_file
-
+    """``{"model", "model_config", "cpu_seconds"}`` of a checkpoint path, or of a shipped weights name (then also
+    ``"record"``: its JSON training record)."""
     if init in WEIGHTS:
-        from .._pinned import load_pinned
-
         _, state = load_pinned(WEIGHTS, init, weights_file, "frame-interpolation")
         rec = json.loads(weights_file(init).with_suffix(".json").read_text())
-        return {**state, "cpu_seconds": float(rec["cpu_hours"]) * 3600}
+        return {**state, "record": rec, "cpu_seconds": float(rec["cpu_hours"]) * 3600}
     state = torch.load(init, weights_only=False)  # a training checkpoint of this trainer
     if "model_config" not in state:
         raise ValueError(f"--init {init}: not a checkpoint of the vfi trainer")
@@ -248,12 +247,13 @@ def _init_cpu_seconds(cfg: dict) -> float:
     return float(_init_state(cfg["init"])["cpu_seconds"]) if cfg.get("init") else 0.0
 
 
-def _new_model(cfg: VFITrainConfig) -> WaveletVFI:
-    from ..vfi.model import VFIConfig
-    from ..vfi.motion import DIS_PRESETS
+def _check_preset(preset: str) -> None:
+    if preset not in DIS_PRESETS:
+        raise ValueError(f"dis_preset must be one of {sorted(DIS_PRESETS)}, got {preset!r}")
 
-    if cfg.dis_preset not in DIS_PRESETS:
-        raise ValueError(f"dis_preset must be one of {sorted(DIS_PRESETS)}, got {cfg.dis_preset!r}")
+
+def _new_model(cfg: VFITrainConfig) -> WaveletVFI:
+    _check_preset(cfg.dis_preset)
     if not cfg.init:
         return WaveletVFI(VFIConfig(dis_preset=cfg.dis_preset))
     state = _init_state(cfg.init)
@@ -268,29 +268,22 @@ def export(ckpt: str | Path, out: str | Path, dis_preset: str | None = None) -> 
 
     ``dis_preset``: the exported model's DIS preset instead of the one it was trained with (the record says so).
     """
-    from ..vfi.weights import WEIGHTS, weights_file
-
-    shipped = str(ckpt) in WEIGHTS
+    state = _init_state(str(ckpt))
+    shipped = "record" in state
     if shipped:  # re-export of shipped weights: their training record carries over
-        state = _init_state(str(ckpt))
-        prior = json.loads(weights_file(str(ckpt)).with_suffix(".json").read_text())
+        prior = state["record"]
         cfg, steps, hours = dict(prior["train_config"]), prior["steps"], float(prior["cpu_hours"])
     else:
-        state = torch.load(ckpt, weights_only=False)
         cfg, steps = dict(state["config"]), state["step"]
         cfg.pop("data", None)
         cfg.pop("out", None)
-        # A fine-tuned run's hours include those of the weights it started from.
-        hours = (state["cpu_seconds"] + _init_cpu_seconds(cfg)) / 3600
+        hours = state["cpu_seconds"] / 3600  # a fine-tuned run's include those of the weights it started from
         if cfg.get("init") and Path(cfg["init"]).exists():
             cfg["init"] = Path(cfg["init"]).name  # a checkpoint path of this machine -> its file name
     model_config = dict(state["model_config"])
     note = None
     if dis_preset is not None and dis_preset != model_config.get("dis_preset"):
-        from ..vfi.motion import DIS_PRESETS
-
-        if dis_preset not in DIS_PRESETS:
-            raise ValueError(f"dis_preset must be one of {sorted(DIS_PRESETS)}, got {dis_preset!r}")
+        _check_preset(dis_preset)
         note = f"trained with DIS preset {model_config.get('dis_preset')}, exported to run with {dis_preset}"
         model_config["dis_preset"] = dis_preset
     out = Path(out)
