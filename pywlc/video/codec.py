@@ -18,8 +18,9 @@ Pipeline ("Wavelet-Based Learned Scalable Video Coding", after MC-EZBC: Chen & W
    with MC-EZBC's normalisation (alpha = sqrt(23/32), beta = sqrt(3/2)) is close to orthonormal, so the rate
    allocation by synthesis gains is nearly "equal steps"; measured, the H groups do best half an octave coarser
    (:attr:`EncodeOptions.h_offset`; the offsets travel in the stream).
-5. Decoding runs the same steps backwards, then the learned post-filter on luma; the decoder's frames equal the
-   encoder's reconstruction bitwise (same machine and thread count: the post-filter is a float network).
+5. Decoding runs the same steps backwards, then the learned post-filter on luma (:mod:`pywlc.video.postfilter`:
+   each frame from itself and its two decoded neighbours, trained on decoded train video); the decoder's frames
+   equal the encoder's reconstruction bitwise (same machine and thread count: the post-filter is a float network).
 
 Scalability from one stream (layers of each segment's container):
 
@@ -57,6 +58,7 @@ from ..mctf import MctfResult, MotionFields, analyze, make_level, synthesize
 from ..motion import chroma_field, hvsbm
 from .classical import CLASSICAL_ID
 from .io import Video, chroma_size
+from .model import load_video_postfilter
 from .motion_coding import Leaves, decode_motion, encode_motion, fields_of, leaves_of
 from .subband import decode_subbands, encode_subbands, levels_for, temporal_class
 
@@ -279,6 +281,7 @@ class _Entropy:
     def __init__(self, model: WaveletModel | str | None) -> None:
         if model == "classical":
             self.net, self.model_id, self.temporal, self.postfilter = None, CLASSICAL_ID, False, None
+            self.video_postfilter = None
             return
         if model is None:
             model = load_video_model()
@@ -287,16 +290,22 @@ class _Entropy:
         self.net, self.model_id = model.entropy, model.model_id
         # Models trained by ``python -m pywlc.train video`` read the temporal class; the image model does not.
         self.temporal = model.name.startswith("wlsvc")
+        # WL-SVC's own three-frame post-filter when one ships (pywlc.video.postfilter), else the image codec's.
+        self.video_postfilter = load_video_postfilter()
         self.postfilter = model.postfilter if model.postfilter is not None else load_model(IMAGE_MODEL).postfilter
 
     def filter_luma(self, y: Tensor, code: int) -> Tensor:
         """The learned post-filter on decoded luma ``Tensor[n, h, w]`` (0..255) of a segment coded at ``code``.
 
-        The image codec's post-filter, conditioned one octave finer than the L frames' step (:data:`PF_OFFSET`):
-        measured on cube (8 frames) it gains +0.07 / +0.09 / +0.27 dB Y-PSNR at step codes 48 / 64 / 80, where
-        conditioning on the step itself over-smooths the finer H-frame detail."""
+        WL-SVC's three-frame post-filter (:class:`~pywlc.video.postfilter.TemporalPostFilter`, trained on decoded
+        train video at the L frames' step code) when it ships.  Otherwise the image codec's, conditioned one octave
+        finer than the L frames' step (:data:`PF_OFFSET`): measured on cube (8 frames) it gains +0.07 / +0.09 /
+        +0.27 dB Y-PSNR at step codes 48 / 64 / 80, where conditioning on the step itself over-smooths the finer
+        H-frame detail."""
         if self.postfilter is None or y.numel() == 0:
             return y
+        if self.video_postfilter is not None:
+            return self.video_postfilter(y.clamp(0, 255), code)
         with torch.no_grad():
             pc = torch.full((y.shape[0],), code + PF_OFFSET)
             return self.postfilter(y[:, None].clamp(0, 255), pc)[:, 0].clamp(0, 255)

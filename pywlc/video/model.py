@@ -1,5 +1,6 @@
-"""WL-SVC's shipped weights: the subband entropy model fine-tuned on MCTF subbands (``python -m pywlc.train video``),
-sha256-pinned like the image codec's (:mod:`pywlc.codecs.wavelet.model`)."""
+"""WL-SVC's shipped weights, sha256-pinned like the image codec's (:mod:`pywlc.codecs.wavelet.model`): the subband
+entropy model fine-tuned on MCTF subbands (``python -m pywlc.train video``) and the three-frame post-filter trained
+on decoded train video (``python -m pywlc.train video-postfilter``, :mod:`pywlc.video.postfilter`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import torch
 
 from .._pinned import load_pinned
 from ..codecs.wavelet.model import WaveletModel
+from .postfilter import TemporalPostFilter
 
-__all__ = ["VIDEO_WEIGHTS", "load_video_weights"]
+__all__ = ["VIDEO_POSTFILTERS", "VIDEO_WEIGHTS", "load_video_postfilter", "load_video_weights"]
 
 _DIR = Path(__file__).with_name("weights")
 # name -> sha256; the first entry is the default.  Empty: the one fine-tune run so far (1,200 steps, 0.02 CPU-hours
@@ -28,3 +30,16 @@ def load_video_weights(name: str | None = None) -> WaveletModel | None:
     name, state = load_pinned(VIDEO_WEIGHTS, name, lambda n: _DIR / f"{n}.pt", "WL-SVC")
     with torch.inference_mode(False):
         return WaveletModel.from_state(state, name)
+
+
+# name -> sha256 of WL-SVC's post-filter weights; the first entry is the default (records in weights/<name>.json).
+VIDEO_POSTFILTERS: dict[str, str] = {}
+
+
+@cache
+def load_video_postfilter(name: str | None = None) -> TemporalPostFilter | None:
+    """The shipped WL-SVC post-filter ``name`` (default: the first), sha256-checked; None when none ships."""
+    if not VIDEO_POSTFILTERS:
+        return None
+    _, state = load_pinned(VIDEO_POSTFILTERS, name, lambda n: _DIR / f"{n}.pt", "WL-SVC post-filter")
+    return TemporalPostFilter.from_state(state)
