@@ -140,10 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, subprocess.CalledProcessError):
         res["git_commit"] = None
     res["model"] = C.load_video_model().name
+    res["postfilter"] = _postfilter_name()
     args.out.write_text(json.dumps(res, indent=1))
     plot(res, args.out.with_suffix(".png"))
     print(f"wrote {args.out} ({res['wall_seconds']} s)")
     return 0
+
+
+def _postfilter_name() -> str:
+    """The decoder's post-filter: WL-SVC's shipped three-frame filter, or the image codec's."""
+    from pywlc.video.model import VIDEO_POSTFILTERS
+
+    return next(iter(VIDEO_POSTFILTERS), f"image ({C.IMAGE_MODEL})")
 
 
 def _update(args: argparse.Namespace) -> int:
@@ -168,6 +176,7 @@ def _update(args: argparse.Namespace) -> int:
     speed["1280x720 (synthetic pan, 4:2:0)"] = _speed(_pan_720p(args.speed_frames), 44, res["gop"])
     res["speed"] = speed
     res["model"] = C.load_video_model().name
+    res["postfilter"] = _postfilter_name()
     res["update_wall_seconds"] = round(time.time() - t0, 1)
     res["load_average_end"] = list(os.getloadavg())
     args.out.write_text(json.dumps(res, indent=1))
