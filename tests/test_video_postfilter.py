@@ -111,3 +111,16 @@ def test_shipped_post_filter_loads():
     assert isinstance(m, TemporalPostFilter)
     f = _frames()
     assert m(f, 60).shape == f.shape
+
+
+def test_moving_object_clip_moves_a_patch_over_the_pan():
+    g = torch.Generator().manual_seed(2)
+    pan = torch.full((6, 30, 45), 7, dtype=torch.uint8)
+    src = torch.full((3, 40, 50), 200, dtype=torch.uint8)
+    out = VP._with_moving_object(pan, src, g)
+    assert out.shape == pan.shape and out.dtype == torch.uint8
+    covered = [(f == 200).nonzero() for f in out]
+    assert all(len(c) > 0 for c in covered[2:4])  # the path crosses the middle of the clip
+    centres = [c.float().mean(0) for c in covered if len(c)]
+    assert (centres[0] - centres[-1]).abs().max() > 3  # it moves
+    assert torch.equal(VP._with_moving_object(pan, src, torch.Generator().manual_seed(2)), out)

@@ -1,7 +1,8 @@
 """Training of WL-SVC's three-frame post-filter on decoded train video: ``python -m pywlc.train video-postfilter``.
 
 Data (``data/SPLITS.md``, train sequences only): the first ``frames`` frames of each train sequence (luma) and
-synthetic camera motion over ``photos`` train photos (:func:`pywlc.train.video._synthetic`, 16 frames each), each
+synthetic camera motion over ``photos`` train photos (:func:`pywlc.train.video._synthetic`, 16 frames each; with
+``objects``, each also with a patch of another photo moving across it at 4-12 px/frame), each
 coded once by WL-SVC itself (default model, GOP 16, no post-filter) at every step code of ``codes``; the decoded
 luma and the original luma are cached (uint8).  Every step draws a batch of random crops: a decoded frame ``t``
 with its neighbours ``t +- d`` (d = 1 mostly, 2 or 4 for the sub-frame-rate operating points), the original frame
@@ -45,6 +46,7 @@ class VideoPostfilterConfig:
     codes: str = "44,62,80,98"  # step codes the cache is coded at (qualities ~52, 39, 25, 11)
     frames: int = 64  # first frames of each train sequence
     photos: int = 12  # synthetic clips over train photos
+    objects: bool = True  # also each clip with a moving object pasted on (local motion, occlusions)
     init: str | None = "wavelet-v1"  # image-codec weights whose post-filter starts the run (None: zero residual)
     seed: int = 0
     threads: int = 1
@@ -76,16 +78,44 @@ def _clips(cfg: VideoPostfilterConfig, cache: Path) -> list:
         clips.append(Video(v.y, None, None, "mono", v.fps))
     photos, _ = photo_split(cfg.data)
     g = torch.Generator().manual_seed(cfg.seed)
-    for pic in load_photos(photos[: cfg.photos], 2, cache / "photos"):
+    pics = load_photos(photos[: cfg.photos], 2, cache / "photos")
+    for i, pic in enumerate(pics):
         h, w = min(288, pic.shape[-2] - 64), min(384, pic.shape[-1] - 64)
-        clips.append(Video(_synthetic(pic, 16, h, w, g), None, None, "mono", 25))
+        pan = _synthetic(pic, 16, h, w, g)
+        clips.append(Video(pan, None, None, "mono", 25))
+        if cfg.objects:
+            clips.append(Video(_with_moving_object(pan, pics[(i + 1) % len(pics)], g), None, None, "mono", 25))
     return clips
+
+
+def _with_moving_object(frames: Tensor, source: Tensor, g: torch.Generator) -> Tensor:
+    """``frames`` (uint8 ``[T, H, W]``) with an opaque patch of ``source`` (a third of the frame each way) moving
+    across on its own straight path at 4-12 px/frame: local motion and occlusions, which the slow global pans lack
+    (the filter must learn where its neighbours do not line up)."""
+    t, h, w = frames.shape
+    grey = (source.float().mean(0) if source.shape[0] == 3 else source[0].float()).round().to(torch.uint8)
+    ph, pw = min(h // 3, grey.shape[0]), min(w // 3, grey.shape[1])
+    top = int(torch.randint(grey.shape[0] - ph + 1, (1,), generator=g))
+    left = int(torch.randint(grey.shape[1] - pw + 1, (1,), generator=g))
+    patch = grey[top : top + ph, left : left + pw]
+    speed = 4 + 8 * float(torch.rand((), generator=g))
+    angle = 2 * torch.pi * float(torch.rand((), generator=g))
+    vy, vx = speed * float(torch.sin(torch.tensor(angle))), speed * float(torch.cos(torch.tensor(angle)))
+    y0, x0 = (h - ph) / 2 - vy * t / 2, (w - pw) / 2 - vx * t / 2  # the path crosses the middle of the clip
+    out = frames.clone()
+    for k in range(t):
+        y, x = round(y0 + vy * k), round(x0 + vx * k)
+        ys, xs = max(0, y), max(0, x)
+        ye, xe = min(h, y + ph), min(w, x + pw)
+        if ye > ys and xe > xs:
+            out[k, ys:ye, xs:xe] = patch[ys - y : ye - y, xs - x : xe - x]
+    return out
 
 
 def build_decoded_cache(cfg: VideoPostfilterConfig, cache: Path) -> list[tuple[int, Tensor, Tensor]]:
     """``(step code, decoded uint8 Tensor[T, H, W], original uint8 Tensor[T, H, W])`` per clip and code (cached)."""
     codes = _codes(cfg)
-    key = hashlib.sha256(f"{codes}-{cfg.frames}-{cfg.photos}-{cfg.seed}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{codes}-{cfg.frames}-{cfg.photos}-{cfg.seed}-{cfg.objects}".encode()).hexdigest()[:12]
     path = cache / f"decoded-{key}.pt"
     if path.is_file():
         return torch.load(path, weights_only=True)
@@ -211,9 +241,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--data", required=True, help="the shared data folder (SPLITS.md, video/, photos/)")
     v.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl, cache/)")
     for f in fields(VideoPostfilterConfig):
-        if f.name in ("data", "out", "resume", "init"):
+        if f.name in ("data", "out", "resume", "init", "objects"):
             continue
         v.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    v.add_argument("--no-objects", dest="objects", action="store_false",
+                   help="synthetic pans only (no clips with a moving object)")
     v.add_argument("--init", default=VideoPostfilterConfig.init,
                    help="image-codec weights whose post-filter starts the run ('none': a zero residual)")
     v.add_argument("--resume", action="store_true")
