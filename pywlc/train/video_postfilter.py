@@ -36,8 +36,8 @@ _DISTANCES = (1, 1, 1, 2, 4)  # neighbour distance drawn per crop: full frame ra
 class VideoPostfilterConfig:
     data: str
     out: str
-    steps: int = 1500
-    batch: int = 8
+    steps: int = 6000
+    batch: int = 16
     patch: int = 128
     lr: float = 5e-4
     lr_final: float = 5e-5
