@@ -37,7 +37,8 @@ VIDEO_POSTFILTERS: dict[str, str] = {
     # The image codec's wavelet-v1 post-filter fine-tuned 6,000 steps as a three-frame filter on WL-SVC's own decoded
     # train video (mire2 and forensics_dog, first 64 frames, + 12 synthetic pans over train photos; step codes 44-98):
     # 0.51 CPU-hours (0.20 to code the clips, 0.31 to train).  Held-out train clips: +0.14 dB Y-PSNR over no filter,
-    # against +0.04 dB for the image filter it replaces.
+    # against +0.04 dB for the image filter it replaces.  On the test sequences it is a wash: Y BD-rate +2.2 % (cube,
+    # clean rendered content) and -1.7 % (kivy_city) against the image filter (README, video section).
     "wlsvc-pf-v1": "c41afcb4335954cffea485e3101351a670182d520262f156a37005c098c250c8",
 }
 
