@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -112,19 +113,21 @@ def _with_moving_object(frames: Tensor, source: Tensor, g: torch.Generator) -> T
     return out
 
 
+def _cache_path(cfg: VideoPostfilterConfig, cache: Path) -> Path:
+    """The cache file of ``cfg``'s data (named by what decides its contents)."""
+    key = f"{_codes(cfg)}-{cfg.frames}-{cfg.photos}-{cfg.seed}-{cfg.objects}"
+    return cache / f"decoded-{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt"
+
+
 def build_decoded_cache(cfg: VideoPostfilterConfig, cache: Path) -> list[tuple[int, Tensor, Tensor]]:
     """``(step code, decoded uint8 Tensor[T, H, W], original uint8 Tensor[T, H, W])`` per clip and code (cached)."""
     codes = _codes(cfg)
-    key = hashlib.sha256(f"{codes}-{cfg.frames}-{cfg.photos}-{cfg.seed}-{cfg.objects}".encode()).hexdigest()[:12]
-    path = cache / f"decoded-{key}.pt"
+    path = _cache_path(cfg, cache)
     if path.is_file():
         return torch.load(path, weights_only=True)
-    import time
-
     from ..video import codec as C
 
     c0 = time.process_time()
-
     cache.mkdir(parents=True, exist_ok=True)
     items = []
     for clip in _clips(cfg, cache):
@@ -138,10 +141,9 @@ def build_decoded_cache(cfg: VideoPostfilterConfig, cache: Path) -> list[tuple[i
 
 
 def _cache_cpu_seconds(cfg: VideoPostfilterConfig, cache: Path) -> float:
-    """CPU seconds the decoded cache took to build (its side record; 0 when missing)."""
-    for rec in cache.glob("decoded-*.json"):
-        return float(json.loads(rec.read_text())["cpu_seconds"])
-    return 0.0
+    """CPU seconds ``cfg``'s decoded cache took to build (its side record; 0 when missing)."""
+    rec = _cache_path(cfg, cache).with_suffix(".json")
+    return float(json.loads(rec.read_text())["cpu_seconds"]) if rec.is_file() else 0.0
 
 
 def _batch(items: list[tuple[int, Tensor, Tensor]], cfg: VideoPostfilterConfig, step: int):
