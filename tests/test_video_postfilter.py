@@ -74,7 +74,7 @@ def _fake_items() -> list:
 def test_trainer_steps_resume_and_export(tmp_path, monkeypatch):
     monkeypatch.setattr(VP, "build_decoded_cache", lambda cfg, cache: _fake_items())
     kw = dict(data=str(tmp_path), out=str(tmp_path / "run"), batch=2, patch=32, hidden=8, layers=3, init=None,
-              log_every=1, save_every=2, seed=5)
+              log_every=1, save_every=2, seed=5, substreams=False)
     # Batches are a function of (seed, step): deterministic, right shapes, crops padded where a clip is smaller.
     s1, t1, c1 = VP._batch(_fake_items(), VP.VideoPostfilterConfig(**kw), 7)
     s2, t2, c2 = VP._batch(_fake_items(), VP.VideoPostfilterConfig(**kw), 7)
@@ -124,3 +124,15 @@ def test_moving_object_clip_moves_a_patch_over_the_pan():
     centres = [c.float().mean(0) for c in covered if len(c)]
     assert (centres[0] - centres[-1]).abs().max() > 3  # it moves
     assert torch.equal(VP._with_moving_object(pan, src, torch.Generator().manual_seed(2)), out)
+
+
+def test_batches_from_substream_triples_pair_each_decoded_frame_with_its_original():
+    full = _fake_items()
+    items = []
+    for code, dec, orig in full:  # (full, 1/2, 1/4 frame rate) per stream, as build_decoded_cache writes them
+        items += [(code, dec, orig), (code, dec[::2], orig[::2]), (code, dec[::4], orig[::4])]
+    cfg = VP.VideoPostfilterConfig(data="", out="", batch=64, patch=16, seed=1)
+    stacks, targets, codes = VP._batch(items, cfg, 0)
+    assert stacks.shape == (64, 3, 16, 16) and targets.shape == (64, 1, 16, 16)
+    # every crop's target is its own middle frame's original (the decoded frame is original + small noise)
+    assert float((stacks[:, 1:2] - targets).abs().max()) <= 6

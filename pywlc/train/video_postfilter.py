@@ -30,7 +30,8 @@ from .loop import Run, cosine_lr
 
 __all__ = ["VideoPostfilterConfig", "build_decoded_cache", "export", "register", "train_video_postfilter"]
 
-_DISTANCES = (1, 1, 1, 2, 4)  # neighbour distance drawn per crop: full frame rate mostly, 1/2 and 1/4 too
+# Without sub-stream decodes: the neighbour distance drawn per crop (full frame rate mostly, 1/2 and 1/4 too).
+_DISTANCES = (1, 1, 1, 2, 4)
 
 
 @dataclass
@@ -48,6 +49,9 @@ class VideoPostfilterConfig:
     frames: int = 64  # first frames of each train sequence
     photos: int = 12  # synthetic clips over train photos
     objects: bool = True  # also each clip with a moving object pasted on (local motion, occlusions)
+    # Also the 1/2 and 1/4 frame-rate decodes of every stream (against every 2nd / 4th original frame: what those
+    # sub-streams are measured against), neighbours then 1 apart; without them, neighbours 2 or 4 apart stand in.
+    substreams: bool = True
     init: str | None = "wavelet-v1"  # image-codec weights whose post-filter starts the run (None: zero residual)
     seed: int = 0
     threads: int = 1
@@ -115,7 +119,7 @@ def _with_moving_object(frames: Tensor, source: Tensor, g: torch.Generator) -> T
 
 def _cache_path(cfg: VideoPostfilterConfig, cache: Path) -> Path:
     """The cache file of ``cfg``'s data (named by what decides its contents)."""
-    key = f"{_codes(cfg)}-{cfg.frames}-{cfg.photos}-{cfg.seed}-{cfg.objects}"
+    key = f"{_codes(cfg)}-{cfg.frames}-{cfg.photos}-{cfg.seed}-{cfg.objects}-{cfg.substreams}"
     return cache / f"decoded-{hashlib.sha256(key.encode()).hexdigest()[:12]}.pt"
 
 
@@ -133,8 +137,13 @@ def build_decoded_cache(cfg: VideoPostfilterConfig, cache: Path) -> list[tuple[i
     for clip in _clips(cfg, cache):
         for code in codes:
             quality = (7.0 - code / 16) * 12.5  # the inverse of transform.step_code_for_quality
-            _, rec = C.encode(clip, quality, gop=16, segment=64, return_reconstruction=True, postfilter=False)
+            data, rec = C.encode(clip, quality, gop=16, segment=64, return_reconstruction=True, postfilter=False)
             items.append((code, rec.y.clone(), clip.y.clone()))
+            for k in (2, 4) if cfg.substreams else ():
+                sub = C.decode(C.extract(data, fps_divisor=k), postfilter=False).y
+                ref = clip.y[::k]
+                n = min(len(sub), len(ref))
+                items.append((code, sub[:n].clone(), ref[:n].clone()))
     torch.save(items, path)
     path.with_suffix(".json").write_text(json.dumps({"cpu_seconds": time.process_time() - c0}) + "\n")
     return items
@@ -156,9 +165,12 @@ def _batch(items: list[tuple[int, Tensor, Tensor]], cfg: VideoPostfilterConfig, 
     stacks, targets, codes = [], [], []
     p = cfg.patch
     for _ in range(cfg.batch):
-        code, dec, orig = items[rint(len(items))]
+        if cfg.substreams:  # items come as (full, 1/2, 1/4 frame rate) triples: half the crops at full rate
+            code, dec, orig = items[3 * rint(len(items) // 3) + (0, 0, 1, 2)[rint(4)]]
+        else:
+            code, dec, orig = items[rint(len(items))]
         t = rint(dec.shape[0])
-        d = _DISTANCES[rint(len(_DISTANCES))]
+        d = 1 if cfg.substreams else _DISTANCES[rint(len(_DISTANCES))]
         h, w = dec.shape[-2:]
         y0, x0 = rint(max(1, h - p + 1)), rint(max(1, w - p + 1))
         win = (slice(y0, y0 + p), slice(x0, x0 + p))
@@ -243,11 +255,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--data", required=True, help="the shared data folder (SPLITS.md, video/, photos/)")
     v.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl, cache/)")
     for f in fields(VideoPostfilterConfig):
-        if f.name in ("data", "out", "resume", "init", "objects"):
+        if f.name in ("data", "out", "resume", "init", "objects", "substreams"):
             continue
         v.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     v.add_argument("--no-objects", dest="objects", action="store_false",
                    help="synthetic pans only (no clips with a moving object)")
+    v.add_argument("--no-substreams", dest="substreams", action="store_false",
+                   help="full-frame-rate decodes only (neighbours 2 or 4 apart stand in for the sub-streams)")
     v.add_argument("--init", default=VideoPostfilterConfig.init,
                    help="image-codec weights whose post-filter starts the run ('none': a zero residual)")
     v.add_argument("--resume", action="store_true")
