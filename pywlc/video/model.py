@@ -34,6 +34,11 @@ def load_video_weights(name: str | None = None) -> WaveletModel | None:
 
 # name -> sha256 of WL-SVC's post-filter weights; the first entry is the default (records in weights/<name>.json).
 VIDEO_POSTFILTERS: dict[str, str] = {
+    # wlsvc-pf-v1's recipe with the 1/2 and 1/4 frame-rate decodes of every training stream in the data (half the
+    # crops at full rate): 0.52 CPU-hours (0.26 to code and decode the clips, 0.25 to train).  Held-out train clips,
+    # Y-PSNR over no filter at full / 1/2 / 1/4 frame rate: +0.09 / +0.14 / +0.42 dB (wlsvc-pf-v1: +0.14 / +0.02 /
+    # -0.09; the image filter: +0.04 / +0.01 / -0.04).
+    "wlsvc-pf-v2": "3721f4e8f0ca99ce8e28d8d02994303dfe98b38c8e07567384e08c9b8a13e934",
     # The image codec's wavelet-v1 post-filter fine-tuned 6,000 steps as a three-frame filter on WL-SVC's own decoded
     # train video (mire2 and forensics_dog, first 64 frames, + 12 synthetic pans over train photos; step codes 44-98):
     # 0.51 CPU-hours (0.20 to code the clips, 0.31 to train).  Held-out train clips: +0.14 dB Y-PSNR over no filter,
