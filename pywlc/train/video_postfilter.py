@@ -203,6 +203,7 @@ def train_video_postfilter(cfg: VideoPostfilterConfig) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     items = build_decoded_cache(cfg, out / "cache")
+    cache_cpu = _cache_cpu_seconds(cfg, out / "cache")
     torch.manual_seed(cfg.seed)
     model = _new_model(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -227,7 +228,7 @@ def train_video_postfilter(cfg: VideoPostfilterConfig) -> Path:
             run.row(done, mse=m, mse_unfiltered=b, gain_db=10 * float(torch.log10(torch.tensor(b / m))), lr=lr)
             window.clear()
         if done % cfg.save_every == 0 or done == cfg.steps:
-            run.save(done, cfg, cache_cpu_seconds=_cache_cpu_seconds(cfg, out / "cache"))
+            run.save(done, cfg, cache_cpu_seconds=cache_cpu)
     run.close()
     return run.ckpt
 
