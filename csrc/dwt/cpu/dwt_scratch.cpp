@@ -9,6 +9,10 @@
 #include <mutex>
 #include <new>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "../dwt.h"
 
 namespace pywlc {
@@ -16,6 +20,12 @@ namespace {
 
 constexpr size_t kMaxKeptBytes = size_t(128) << 20;
 constexpr size_t kAlign = 64;
+// Blocks of at least a huge page are aligned to one and asked for transparent huge pages (madvise): the fused
+// kernel's ring rows and low bands live here, and on 4 KiB pages their physical placement -- which decides the
+// L2 sets they share -- changed from block to block (the same call measured up to 30 % apart with two
+// blocks).  On 2 MiB pages the rows' padded stride spreads them over the sets the same way every time:
+// 1 thread, 1x3x1024^2 and 16x3x256^2 fp32, caches cold, medians over 8 processes: 0-8 % faster.
+constexpr size_t kHugePage = size_t(2) << 20;
 
 std::mutex g_mutex;
 void* g_block = nullptr;  // the kept block (none while a call holds it)
@@ -36,7 +46,15 @@ ScratchLease::ScratchLease(size_t bytes) {
       return;
     }
   }
-  ptr_ = std::aligned_alloc(kAlign, bytes);
+  if (bytes >= kHugePage) {
+    bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    ptr_ = std::aligned_alloc(kHugePage, bytes);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (ptr_ != nullptr) madvise(ptr_, bytes, MADV_HUGEPAGE);
+#endif
+  } else {
+    ptr_ = std::aligned_alloc(kAlign, bytes);
+  }
   if (ptr_ == nullptr) throw std::bad_alloc();
   size_ = bytes;
 }
