@@ -178,6 +178,18 @@ void run_levels(const DwtArgs& a) {
   // Otherwise strips of rows, level after level, in one parallel region (the levels' loops share it, a barrier
   // between them), or none when the finest level is too small for threads.
   const bool parallel = threads > 1 && planes * H * W >= kParallelMinSamples;
+  if (!parallel) {
+    // One thread: plane after plane, every level of a plane before the next (the same strips as below, one per
+    // plane and level), so a level's input -- the low band the level before wrote -- is read back while it is
+    // still in L2 instead of after every other plane's level has passed.
+    unsigned char* work = thread_work();
+    for (int64_t b = 0; b < planes; ++b)
+      for (int step = 0; step < a.levels; ++step) {
+        const int l = analysis ? step : a.levels - 1 - step;
+        run_strip(b, l, 0, (hs[l] + 1) / 2, work);
+      }
+    return;
+  }
 #pragma omp parallel if (parallel)
   for (int step = 0; step < a.levels; ++step) {
     const int l = analysis ? step : a.levels - 1 - step;
