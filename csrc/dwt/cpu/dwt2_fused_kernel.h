@@ -740,12 +740,15 @@ struct Split512<double> {
 
 inline i64 clamp_lanes(i64 v, i64 n) { return v < 0 ? 0 : (v > n ? n : v); }
 
-// The sweep for a scheme of N steps over halves of ne evens and no odds: load(c, e, o) gives block c (zeros past
-// the ends), store(i, e, o) takes block i after the last step.  Stage q works on block c - lag[q] at sweep
-// position c; cur[q] / prv[q] hold its latest two blocks (evens, odds), which the next stage reads.  The kinds
-// alternate, the first a predict when P0 (the forward) or an update (the inverse): known at compile time, so the
-// stages unroll into straight-line code on registers.
-template <class C, int N, bool P0, bool kSym, class Load, class Store>
+// The sweep for a scheme of N steps over halves of ne evens and no odds, for R rows of that width at once:
+// load(r, c, e, o) gives block c of row r (zeros past the ends), store(r, i, e, o) takes block i of row r after
+// the last step.  Stage q works on block c - lag[q] at sweep position c; cur[q] / prv[q] hold its latest two
+// blocks (evens, odds), which the next stage reads.  The kinds alternate, the first a predict when P0 (the
+// forward) or an update (the inverse): known at compile time, so the stages unroll into straight-line code on
+// registers.  The R rows' stages run side by side: a position's steps are one dependent chain per row (about
+// 40 cycles for 9/7), and a row of a few blocks is too short for the core to overlap consecutive positions
+// much, so two rows give it two independent chains, and their edge checks are made once.
+template <class C, int N, bool P0, bool kSym, int R, class Load, class Store>
 PYWLC_DWT2_INLINE void row_pipeline(const Steps<C>& p, i64 ne, i64 no, Load load, Store store) {
   using L = Lanes512<C>;
   using S = Split512<C>;
@@ -766,53 +769,65 @@ PYWLC_DWT2_INLINE void row_pipeline(const Steps<C>& p, i64 ne, i64 no, Load load
   }
   const i64 blocks = (ne + n - 1) / n, w = ne + no;
   const bool zero = p.zero_tail;
-  V ce[N + 1], co[N + 1], pe[N + 1], po[N + 1];
+  V ce[R][N + 1], co[R][N + 1], pe[R][N + 1], po[R][N + 1];
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-  for (int q = 0; q <= N; ++q) ce[q] = co[q] = pe[q] = po[q] = L::zero();
+    for (int q = 0; q <= N; ++q) ce[r][q] = co[r][q] = pe[r][q] = po[r][q] = L::zero();
   // One sweep position; `edge` positions check the row's ends (the first block of an update, the blocks
   // whose neighbours cross the end, partial loads and stores), the others run straight through.
   auto position = [&](i64 c, auto edge) PYWLC_DWT2_INLINE_LAMBDA {
     constexpr bool kEdge = decltype(edge)::value;
-    if (!kEdge || c < blocks) {
-      load(c, ce[0], co[0], edge);
-    } else {
-      ce[0] = co[0] = L::zero();
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r) {
+      if (!kEdge || c < blocks) {
+        load(r, c, ce[r][0], co[r][0], edge);
+      } else {
+        ce[r][0] = co[r][0] = L::zero();
+      }
     }
 #pragma GCC unroll 8
     for (int q = 1; q <= N; ++q) {
       const i64 i = c - lag[q];
-      if (predict(q)) {  // o[k] += a e[k] + b e[k + 1] on block i = the previous stage's prv
-        const V e = pe[q - 1];
-        V s1 = L::next(e, ce[q - 1]);
-        if (kEdge) {
-          const i64 past = ne - 1 - i * n;  // the lane whose e[k + 1] is e[ne] (the edge sample, or 0)
-          if (past < n && past >= 0) s1 = L::blend(s1, kAll & (kAll << past), zero ? L::zero() : S::lane(e, past));
-        }
-        co[q] = kSym ? L::sym_step(po[q - 1], e, s1, va[q]) : L::step(po[q - 1], e, s1, va[q], vb[q]);
-        ce[q] = e;
-      } else {  // e[k] += a o[k - 1] + b o[k] on block i = the previous stage's cur
-        const V o = co[q - 1];
-        V before = po[q - 1], s1 = o;
-        if (kEdge) {
-          if (i == 0) before = zero ? L::zero() : S::lane(o, 0);
-          const i64 past = no - i * n;  // the lane whose o[k] is o[no]
-          if (past < n && past >= 0) {
-            const V edge_o = zero ? L::zero() : past > 0 ? S::lane(o, past - 1) : S::lane(po[q - 1], n - 1);
-            s1 = L::blend(s1, kAll & (kAll << past), edge_o);
+#pragma GCC unroll 2
+      for (int r = 0; r < R; ++r) {
+        if (predict(q)) {  // o[k] += a e[k] + b e[k + 1] on block i = the previous stage's prv
+          const V e = pe[r][q - 1];
+          V s1 = L::next(e, ce[r][q - 1]);
+          if (kEdge) {
+            const i64 past = ne - 1 - i * n;  // the lane whose e[k + 1] is e[ne] (the edge sample, or 0)
+            if (past < n && past >= 0) s1 = L::blend(s1, kAll & (kAll << past), zero ? L::zero() : S::lane(e, past));
           }
+          co[r][q] = kSym ? L::sym_step(po[r][q - 1], e, s1, va[q]) : L::step(po[r][q - 1], e, s1, va[q], vb[q]);
+          ce[r][q] = e;
+        } else {  // e[k] += a o[k - 1] + b o[k] on block i = the previous stage's cur
+          const V o = co[r][q - 1];
+          V before = po[r][q - 1], s1 = o;
+          if (kEdge) {
+            if (i == 0) before = zero ? L::zero() : S::lane(o, 0);
+            const i64 past = no - i * n;  // the lane whose o[k] is o[no]
+            if (past < n && past >= 0) {
+              const V edge_o = zero ? L::zero() : past > 0 ? S::lane(o, past - 1) : S::lane(po[r][q - 1], n - 1);
+              s1 = L::blend(s1, kAll & (kAll << past), edge_o);
+            }
+          }
+          const V s0 = L::prev(before, o);
+          ce[r][q] = kSym ? L::sym_step(ce[r][q - 1], s0, s1, va[q]) : L::step(ce[r][q - 1], s0, s1, va[q], vb[q]);
+          co[r][q] = o;
         }
-        const V s0 = L::prev(before, o);
-        ce[q] = kSym ? L::sym_step(ce[q - 1], s0, s1, va[q]) : L::step(ce[q - 1], s0, s1, va[q], vb[q]);
-        co[q] = o;
       }
     }
     const i64 i = c - lag[N];
-    if (!kEdge || i >= 0) store(i, ce[N], co[N], edge);
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r)
+      if (!kEdge || i >= 0) store(r, i, ce[r][N], co[r][N], edge);
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int q = 0; q <= N; ++q) {
-      pe[q] = ce[q];
-      po[q] = co[q];
-    }
+      for (int q = 0; q <= N; ++q) {
+        pe[r][q] = ce[r][q];
+        po[r][q] = co[r][q];
+      }
   };
   // Positions that need no checks: every stage past its first block and short of the last whose neighbours or
   // loads / stores reach the end.
@@ -841,80 +856,95 @@ inline bool row_pipeline_applies(const Steps<C>& p, int mode, i64 w, bool first_
   return true;
 }
 
-// Forward rows: x[w] (lifted along columns) split, scaled by col, lifted, scaled and stored to low / high.
-template <class C, int N, bool kSym>
-void row_forward_pipelined(const C* x, i64 w, C col, const Steps<C>& p, C* low, C* high, bool stream,
-                           const char* pf) {
+// Forward rows: R rows x[r][w] (lifted along columns) split, scaled by col[r], lifted, scaled and stored to
+// low[r] / high[r]; pf[r]: an input row to request along the sweep (or null).
+template <class C, int N, bool kSym, int R>
+void row_forward_pipelined(const C* const* x, i64 w, const C* col, const Steps<C>& p, C* const* low,
+                           C* const* high, const bool* stream, const char* const* pf) {
   using S = Split512<C>;
   using V = typename S::V;
   constexpr i64 n = Lanes512<C>::kN;
   const i64 ne = (w + 1) / 2, no = w / 2;
   // The row's column scale and the band scales as one factor: the steps are linear, so scaling the samples
   // before them (as the step-per-sweep path does) or the halves after them differs only in rounding.
-  const V vl = Lanes512<C>::set1(p.row_low * col), vh = Lanes512<C>::set1(p.row_high * col);
+  V vl[R], vh[R];
   // Streaming stores need whole aligned lines: a row that starts off a line is stored the ordinary way.
-  const bool stream_low = stream && reinterpret_cast<uintptr_t>(low) % 64 == 0;
-  const bool stream_high = stream && reinterpret_cast<uintptr_t>(high) % 64 == 0;
+  bool stream_low[R], stream_high[R];
+  for (int r = 0; r < R; ++r) {
+    vl[r] = Lanes512<C>::set1(p.row_low * col[r]);
+    vh[r] = Lanes512<C>::set1(p.row_high * col[r]);
+    stream_low[r] = stream[r] && reinterpret_cast<uintptr_t>(low[r]) % 64 == 0;
+    stream_high[r] = stream[r] && reinterpret_cast<uintptr_t>(high[r]) % 64 == 0;
+  }
   const bool pf_l2 = w * static_cast<i64>(sizeof(C)) > kPrefetchL1RowBytes;
-  row_pipeline<C, N, true, kSym>(
+  row_pipeline<C, N, true, kSym, R>(
       p, ne, no,
-      [&](i64 c, V& e, V& o, auto edge) PYWLC_DWT2_INLINE_LAMBDA {
+      [&](int r, i64 c, V& e, V& o, auto edge) PYWLC_DWT2_INLINE_LAMBDA {
         // Two lines of an input row a few positions ahead per block of this one (see forward_strip).
-        if (pf != nullptr) {
-          prefetch_line(pf + c * 128, pf_l2);
-          prefetch_line(pf + c * 128 + 64, pf_l2);
+        if (pf[r] != nullptr) {
+          prefetch_line(pf[r] + c * 128, pf_l2);
+          prefetch_line(pf[r] + c * 128 + 64, pf_l2);
         }
+        const C* xr = x[r];
         const i64 at = 2 * n * c;
-        const V lo = decltype(edge)::value ? S::load(x + at, clamp_lanes(w - at, n)) : S::load(x + at);
-        const V hi = decltype(edge)::value ? S::load(x + at + n, clamp_lanes(w - at - n, n)) : S::load(x + at + n);
+        const V lo = decltype(edge)::value ? S::load(xr + at, clamp_lanes(w - at, n)) : S::load(xr + at);
+        const V hi = decltype(edge)::value ? S::load(xr + at + n, clamp_lanes(w - at - n, n)) : S::load(xr + at + n);
         e = S::evens(lo, hi);
         o = S::odds(lo, hi);
       },
-      [&](i64 i, V e, V o, auto edge) PYWLC_DWT2_INLINE_LAMBDA {
+      [&](int r, i64 i, V e, V o, auto edge) PYWLC_DWT2_INLINE_LAMBDA {
         if (decltype(edge)::value) {
-          S::store(low + i * n, S::mul(e, vl), clamp_lanes(ne - i * n, n), stream_low);
-          if (i * n < no) S::store(high + i * n, S::mul(o, vh), clamp_lanes(no - i * n, n), stream_high);
+          S::store(low[r] + i * n, S::mul(e, vl[r]), clamp_lanes(ne - i * n, n), stream_low[r]);
+          if (i * n < no) S::store(high[r] + i * n, S::mul(o, vh[r]), clamp_lanes(no - i * n, n), stream_high[r]);
         } else {
-          S::store(low + i * n, S::mul(e, vl), stream_low);
-          S::store(high + i * n, S::mul(o, vh), stream_high);
+          S::store(low[r] + i * n, S::mul(e, vl[r]), stream_low[r]);
+          S::store(high[r] + i * n, S::mul(o, vh[r]), stream_high[r]);
         }
       });
 }
 
-// Inverse rows: low / high unscaled, lifted (reversed, negated), merged into x[w] scaled by col.
-template <class C, int N, bool kSym>
-void row_inverse_pipelined(const C* low, const C* high, i64 w, C col, const Steps<C>& p, C* x, const char* pf_low,
-                           const char* pf_high) {
+// Inverse rows: R rows from low[r] / high[r], unscaled, lifted (reversed, negated), merged into x[r][w] scaled by
+// col[r]; pf[2r], pf[2r + 1]: the halves of a row to request along the sweep (or null).
+template <class C, int N, bool kSym, int R>
+void row_inverse_pipelined(const C* const* low, const C* const* high, i64 w, const C* col, const Steps<C>& p,
+                           C* const* x, const char* const* pf) {
   using S = Split512<C>;
   using V = typename S::V;
   constexpr i64 n = Lanes512<C>::kN;
   const i64 ne = (w + 1) / 2, no = w / 2;
   // The row's column scale and the band scales as one factor: the steps are linear, so scaling the samples
   // before them (as the step-per-sweep path does) or the halves after them differs only in rounding.
-  const V vl = Lanes512<C>::set1(p.row_low * col), vh = Lanes512<C>::set1(p.row_high * col);
+  V vl[R], vh[R];
+  for (int r = 0; r < R; ++r) {
+    vl[r] = Lanes512<C>::set1(p.row_low * col[r]);
+    vh[r] = Lanes512<C>::set1(p.row_high * col[r]);
+  }
   const bool pf_l2 = w * static_cast<i64>(sizeof(C)) > kPrefetchL1RowBytes;
-  row_pipeline<C, N, false, kSym>(
+  row_pipeline<C, N, false, kSym, R>(
       p, ne, no,
-      [&](i64 c, V& e, V& o, auto edge) PYWLC_DWT2_INLINE_LAMBDA {
+      [&](int r, i64 c, V& e, V& o, auto edge) PYWLC_DWT2_INLINE_LAMBDA {
         // A line of each half of the row read a few positions from now (see axpby_to).
-        if (pf_low != nullptr) prefetch_line(pf_low + c * 64, pf_l2);
-        if (pf_high != nullptr) prefetch_line(pf_high + c * 64, pf_l2);
+        if (pf != nullptr) {
+          if (pf[2 * r] != nullptr) prefetch_line(pf[2 * r] + c * 64, pf_l2);
+          if (pf[2 * r + 1] != nullptr) prefetch_line(pf[2 * r + 1] + c * 64, pf_l2);
+        }
         if (decltype(edge)::value) {
-          e = S::mul(S::load(low + c * n, clamp_lanes(ne - c * n, n)), vl);
-          o = S::mul(S::load(high + c * n, clamp_lanes(no - c * n, n)), vh);
+          e = S::mul(S::load(low[r] + c * n, clamp_lanes(ne - c * n, n)), vl[r]);
+          o = S::mul(S::load(high[r] + c * n, clamp_lanes(no - c * n, n)), vh[r]);
         } else {
-          e = S::mul(S::load(low + c * n), vl);
-          o = S::mul(S::load(high + c * n), vh);
+          e = S::mul(S::load(low[r] + c * n), vl[r]);
+          o = S::mul(S::load(high[r] + c * n), vh[r]);
         }
       },
-      [&](i64 i, V e, V o, auto edge) PYWLC_DWT2_INLINE_LAMBDA {
+      [&](int r, i64 i, V e, V o, auto edge) PYWLC_DWT2_INLINE_LAMBDA {
         const i64 at = 2 * n * i;
+        C* xr = x[r];
         if (decltype(edge)::value) {
-          S::store(x + at, S::merge_lo(e, o), clamp_lanes(w - at, n), false);
-          if (at + n < w) S::store(x + at + n, S::merge_hi(e, o), clamp_lanes(w - at - n, n), false);
+          S::store(xr + at, S::merge_lo(e, o), clamp_lanes(w - at, n), false);
+          if (at + n < w) S::store(xr + at + n, S::merge_hi(e, o), clamp_lanes(w - at - n, n), false);
         } else {
-          S::store(x + at, S::merge_lo(e, o), false);
-          S::store(x + at + n, S::merge_hi(e, o), false);
+          S::store(xr + at, S::merge_lo(e, o), false);
+          S::store(xr + at + n, S::merge_hi(e, o), false);
         }
       });
 }
@@ -957,8 +987,15 @@ void rows_forward(int n, const C* x0, const C* x1, i64 w, C col0, C col1, const 
       auto rows = [&](auto steps, auto sym) {
         constexpr int kN = decltype(steps)::value;
         constexpr bool kS = decltype(sym)::value;
-        row_forward_pipelined<C, kN, kS>(x0, w, col0, p, low0, high0, stream0, pf[0]);
-        if (n > 1) row_forward_pipelined<C, kN, kS>(x1, w, col1, p, low1, high1, stream, pf[1]);
+        const C* xs[2] = {x0, x1};
+        const C cols[2] = {col0, col1};
+        C* lows[2] = {low0, low1};
+        C* highs[2] = {high0, high1};
+        const bool streams[2] = {stream0, stream};
+        if (n > 1)
+          row_forward_pipelined<C, kN, kS, 2>(xs, w, cols, p, lows, highs, streams, pf);
+        else
+          row_forward_pipelined<C, kN, kS, 1>(xs, w, cols, p, lows, highs, streams, pf);
       };
       dispatch_pipeline(p, rows);
       return;
@@ -1000,8 +1037,14 @@ void rows_inverse(int n, const SL0* low0, const SH* high0, const SL1* low1, cons
       auto rows = [&](auto steps, auto sym) {
         constexpr int kN = decltype(steps)::value;
         constexpr bool kS = decltype(sym)::value;
-        row_inverse_pipelined<C, kN, kS>(low0, high0, w, col0, p, x0, pf[0], pf[1]);
-        if (n > 1) row_inverse_pipelined<C, kN, kS>(low1, high1, w, col1, p, x1, pf[2], pf[3]);
+        const C* lows[2] = {low0, low1};
+        const C* highs[2] = {high0, high1};
+        const C cols[2] = {col0, col1};
+        C* xs[2] = {x0, x1};
+        if (n > 1)
+          row_inverse_pipelined<C, kN, kS, 2>(lows, highs, w, cols, p, xs, pf);
+        else
+          row_inverse_pipelined<C, kN, kS, 1>(lows, highs, w, cols, p, xs, pf);
       };
       dispatch_pipeline(p, rows);
       return;
