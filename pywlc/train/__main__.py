@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, typ in (("steps", int), ("batch", int), ("patch", int), ("lr", float), ("hidden", int),
                       ("seed", int), ("threads", int), ("save-every", int), ("log-every", int),
                       ("code-min", int), ("code-max", int), ("lossless-p", float), ("lifting-p", float),
-                      ("layers", int), ("rescale-max", float)):
+                      ("layers", int), ("rescale-max", float), ("init-lr-factor", float),
+                      ("mean-hidden", int)):
         w.add_argument(f"--{name}", type=typ, default=getattr(WaveletTrainConfig, name.replace("-", "_")))
     w.add_argument("--cache", help="cache folder of the downscaled photos (default: OUT/cache)")
     w.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
@@ -77,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="entropy: add the residual 3x3 layer (5x5 context); --init from a narrow model starts it at 0")
     x = sub.add_parser("wavelet-export", help="write the shippable weights of trained wavelet stages; prints sha256")
     x.add_argument("--entropy", required=True, help="last.pt of the entropy stage")
-    x.add_argument("--postfilter", help="last.pt of the post-filter stage")
-    x.add_argument("--lifting", help="last.pt of the lifting stage")
+    x.add_argument("--postfilter", help="last.pt of the post-filter stage, or a shipped weights name to reuse its")
+    x.add_argument("--lifting", help="last.pt of the lifting stage, or a shipped weights name to reuse its")
     x.add_argument("--out", required=True, help="weights file, e.g. pywlc/codecs/wavelet/weights/wavelet-v1.pt")
     register_all(_TASK_MODULES, sub)
     args = p.parse_args(argv)

@@ -74,6 +74,10 @@ class WaveletTrainConfig:
     lifting_p: float = 0.8  # entropy stage: share of lossy batches coded with the lifting step (the rest plain 9/7)
     init: str | None = None  # start from these weights (a checkpoint of the stage, or a shipped weights name)
     wide: bool = False  # entropy stage: the wide model (a residual 3x3 layer per pass net; entropy_model.py)
+    mean_hidden: int = 0  # entropy stage: > 0 adds the mean nets of that width (entropy_model.py)
+    # entropy stage with --init: learning-rate factor of the parameters the init had (the new mean nets get lr
+    # itself), so that fine-tuning for the lossless mean does not drift the lossy model
+    init_lr_factor: float = 1.0
     # Each crop is downscaled by a factor drawn log-uniformly in [1, rescale_max] (Lanczos resampling of a larger
     # region): the photos are downscaled by 2 for training, but evaluation fits them to a long side of
     # 768 px (a further 1.7-6.9x), which leaves more detail per pixel -- train on that range too.  1: off.
@@ -199,7 +203,7 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     model = _new_model(cfg)
     lifting = None if cfg.lifting is None else load_lifting(cfg.lifting)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(_param_groups(model, cfg), lr=cfg.lr)
     run = Run(out, model, opt, cfg.resume)
     if cfg.stage == "lifting":
         loss_fn = _lifting_loss
@@ -211,7 +215,7 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
     window: list[float] = []
     for step in range(run.start, cfg.steps):
         for group in opt.param_groups:
-            group["lr"] = _lr(cfg, step)
+            group["lr"] = _lr(cfg, step) * group.get("lr_factor", 1.0)
         loss, info = loss_fn(model, sample_batch(pics, cfg, step))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -229,12 +233,24 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
 
 
 STAGES = ("entropy", "lifting", "postfilter")
+_NEW_PREFIXES = ("luma_wide.", "chroma_wide.", "luma_mean.", "chroma_mean.")  # layers an --init may lack
+
+
+def _param_groups(model: torch.nn.Module, cfg: WaveletTrainConfig) -> list[dict]:
+    """One group, or (``init_lr_factor`` != 1 with ``--init``) the init's parameters at that factor and the new
+    layers at the full rate."""
+    if cfg.init is None or cfg.init_lr_factor == 1.0:
+        return [{"params": list(model.parameters()), "lr_factor": 1.0}]
+    named = list(model.named_parameters())
+    new = [p for n, p in named if n.startswith(_NEW_PREFIXES)]
+    old = [p for n, p in named if not n.startswith(_NEW_PREFIXES)]
+    return [{"params": old, "lr_factor": cfg.init_lr_factor}, {"params": new, "lr_factor": 1.0}]
 
 
 def _new_model(cfg: WaveletTrainConfig) -> torch.nn.Module:
     """The stage's network, fresh or from ``cfg.init`` (a checkpoint of the same stage or shipped weights)."""
     if cfg.stage == "entropy":
-        model: torch.nn.Module = SubbandEntropyModel(cfg.hidden, cfg.wide)
+        model: torch.nn.Module = SubbandEntropyModel(cfg.hidden, cfg.wide, cfg.mean_hidden)
     elif cfg.stage == "lifting":
         model = LiftingPredictor(cfg.hidden)
     else:
@@ -242,8 +258,9 @@ def _new_model(cfg: WaveletTrainConfig) -> torch.nn.Module:
     if cfg.init is not None:
         state = _stage_state(cfg.init, cfg.stage)
         missing, unexpected = model.load_state_dict(state, strict=False)
-        # A wide model may start from a narrow one: its residual layers (zero-initialised) then are all it lacks.
-        if unexpected or any(not k.startswith(("luma_wide.", "chroma_wide.")) for k in missing):
+        # A wide or mean model may start from a narrow one: its new layers (zero-initialised outputs) then are all
+        # it lacks.
+        if unexpected or any(not k.startswith(_NEW_PREFIXES) for k in missing):
             raise ValueError(f"--init {cfg.init}: not weights of this network (missing {missing[:3]}, "
                              f"unexpected {unexpected[:3]})")
     return model
@@ -290,30 +307,52 @@ def _init_cpu_seconds(init: str | None, stage: str) -> float:
     return float(rec["cpu_seconds"]) + float(rec.get("init_cpu_seconds", 0.0))
 
 
+def _shipped_stages(sources: dict[str, str | Path | None], record: dict) -> dict[str, torch.nn.Module]:
+    """The stages of ``sources`` given as shipped weights names: their networks, with their training records copied
+    into ``record`` (so a new entropy model can ship with an earlier model's post-filter and lifting step)."""
+    from ..codecs.wavelet.model import WEIGHTS, load_model, weights_file
+
+    out = {}
+    for stage, src in sources.items():
+        if src is None or str(src) not in WEIGHTS:
+            continue
+        net = getattr(load_model(str(src)), stage)
+        if net is None:
+            raise ValueError(f"shipped weights {src!r} have no {stage} network")
+        out[stage] = net
+        rec = json.loads(weights_file(str(src)).with_suffix(".json").read_text())[stage]
+        record[stage] = {k: rec[k] for k in ("step", "cpu_seconds", "config")}
+    return out
+
+
 def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None, out: str | Path,
                    lifting_ckpt: str | Path | None = None) -> str:
     """Write the shippable weights file (entropy model + post-filter state and the training record) and return its
     sha256 -- the value to pin in :data:`pywlc.codecs.wavelet.model.WEIGHTS`.
 
-    The record (``OUT`` with ``.json``) keeps each stage's config, steps and CPU seconds.
+    ``postfilter_ckpt`` / ``lifting_ckpt``: a checkpoint of that stage, or a shipped weights name (its network and
+    training record are reused).  The record (``OUT`` with ``.json``) keeps each stage's config, steps and CPU
+    seconds.
     """
     import hashlib
 
     from ..codecs.wavelet.model import WaveletModel
 
     ent_state = torch.load(entropy_ckpt, weights_only=False)
-    ent = SubbandEntropyModel(ent_state["config"]["hidden"], bool(ent_state["config"].get("wide", False)))
+    ent = SubbandEntropyModel(ent_state["config"]["hidden"], bool(ent_state["config"].get("wide", False)),
+                              int(ent_state["config"].get("mean_hidden", 0)))
     ent.load_state_dict(ent_state["model"])
-    pf = None
     record = {"entropy": {k: ent_state[k] for k in ("step", "cpu_seconds", "config")}}
-    if postfilter_ckpt is not None:
+    shipped = _shipped_stages({"postfilter": postfilter_ckpt, "lifting": lifting_ckpt}, record)
+    pf = shipped.get("postfilter")
+    if postfilter_ckpt is not None and "postfilter" not in shipped:
         pf_state = torch.load(postfilter_ckpt, weights_only=False)
         pf = PostFilter(pf_state["config"]["hidden"], pf_state["config"].get("layers", 4),
                         min_code=pf_state["config"]["code_min"])
         pf.load_state_dict(pf_state["model"])
         record["postfilter"] = {k: pf_state[k] for k in ("step", "cpu_seconds", "config")}
-    lift = None
-    if lifting_ckpt is not None:
+    lift = shipped.get("lifting")
+    if lifting_ckpt is not None and "lifting" not in shipped:
         lift_state = torch.load(lifting_ckpt, weights_only=False)
         if lift_state["config"].get("stage") != "lifting":
             raise ValueError(f"{lifting_ckpt}: not a checkpoint of the lifting stage")

@@ -20,9 +20,9 @@ from torch import Tensor
 
 from ...errors import BitstreamError
 from . import context as ctx
-from .entropy_model import SubbandEntropyModel, group_channels, scale_index
-from .pyramid import QPyramid, level_inputs
-from .tables import ESCAPE_BITS, MAX_MAGNITUDE, UNIFORM_ESCAPE, UNIFORM_SIGN, table
+from .entropy_model import SubbandEntropyModel, group_channels, mean_split, scale_index
+from .pyramid import QPyramid, level_inputs, mean_inputs
+from .tables import ESCAPE_BITS, MAX_MAGNITUDE, UNIFORM_ESCAPE, UNIFORM_SIGN, table, table_key
 
 __all__ = ["LayerDecoder", "LayerEncoder", "ll_scale_indices", "pass_indices", "walk_level"]
 
@@ -30,8 +30,10 @@ _HALF = (1 << ESCAPE_BITS) - 1
 
 
 def pass_indices(model: SubbandEntropyModel, qp: QPyramid, j: int, g: int, k: int, step_code: int,
-                 lossless: bool, tclass: float | None = None) -> Tensor:
-    """Scale indices ``int64 Tensor[N, Cg, 3, Hq, Wq]`` of pass ``k`` of group ``g`` at level ``j``.
+                 lossless: bool, tclass: float | None = None) -> Tensor | tuple[Tensor, Tensor]:
+    """Scale indices ``int64 Tensor[N, Cg, 3, Hq, Wq]`` of pass ``k`` of group ``g`` at level ``j`` -- or, for a
+    model with mean nets, ``(table keys, integer means)`` of that shape (:func:`.tables.table_key`; the coded
+    symbol is ``q - mean``; lossy means are 0, their centre is in the key).
 
     ``tclass``: WL-SVC's temporal class of the subband, which takes the lossless flag's conditioning plane
     (:func:`.context.cond_planes`; video subbands are lossy).
@@ -47,7 +49,11 @@ def pass_indices(model: SubbandEntropyModel, qp: QPyramid, j: int, g: int, k: in
     cond = ctx.cond_planes(n, grid, len(qp.levels) - 1 - j, step_code, flag, torch.float64)
     x = model.inputs(cur[:, chans], None if parent is None else parent[:, chans], cur[:, :1] if g else None, k, cond)
     out = model.exact_logscale(g, k, x)
-    return scale_index(out.view(n, len(chans), 3, *grid))
+    idx = scale_index(out.view(n, len(chans), 3, *grid))
+    if not model.mean:
+        return idx
+    m, off = mean_split(model.exact_mu(g, k, mean_inputs(qp, j, chans, k, cond)).view(idx.shape), lossless)
+    return table_key(idx, off), m
 
 
 def walk_level(qp: QPyramid, j: int, index_of: Callable[[int, int], Tensor], xi: float,
@@ -57,19 +63,29 @@ def walk_level(qp: QPyramid, j: int, index_of: Callable[[int, int], Tensor], xi:
     component with the table indices ``index_of(g, k)`` (``int64 Tensor[N, Cg, 3, Hq, Wq]``).
 
     ``index_of`` is called after the previous passes are decoded (it may read them from ``qp``): the learned model
-    (:func:`pass_indices`), indices an encoder already computed (RDOQ), or WL-SVC's classical context tables.
+    (:func:`pass_indices`, which for models with a mean returns ``(keys, means)``), indices an encoder already
+    computed (RDOQ), or WL-SVC's classical context tables.
     """
     valid = qp.valid(j)  # [3, 2Hq, 2Wq]
     for g, chans in enumerate(group_channels(qp.levels[j].shape[1])):
         cs = slice(chans[0], chans[-1] + 1)
         for k, phase in enumerate(ctx.PASS_PHASES):
             idx = index_of(g, k)
+            mean = None
+            if isinstance(idx, tuple):  # (table keys, integer means): the symbols are q - mean
+                idx, mean = idx
             sel = ctx.phase_view(valid, phase).expand_as(idx)
             part = ctx.phase_view(qp.levels[j][:, cs], phase)  # a view: decoding writes into the level
             if enc is not None:
-                enc.code(part[sel], idx[sel], xi)
+                q = part[sel].long()
+                enc.code(q if mean is None else q - mean[sel], idx[sel], xi)
             else:
-                part[sel] = dec.decode(idx[sel], xi).to(part.dtype)
+                q = dec.decode(idx[sel], xi)
+                if mean is not None:
+                    q = q + mean[sel]
+                    if q.numel() and int(q.abs().max()) >= MAX_MAGNITUDE:
+                        raise BitstreamError(f"{dec.what}: a coefficient out of range (corrupt stream)")
+                part[sel] = q.to(part.dtype)
 
 
 def ll_residuals(ll: Tensor) -> Tensor:

@@ -37,6 +37,7 @@ __all__ = [
     "pad_level",
     "pass_mask",
     "phase_view",
+    "signed_features",
     "space_to_depth",
     "stack_bands",
     "unpad_level",
@@ -66,6 +67,15 @@ def magnitude(q: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
         t = torch.tensor(_log_table(), dtype=torch.float64) * 2.0**-_FEATURE_BITS
         _tables[key] = t.to(device=q.device, dtype=dtype)
     return _tables[key][q.abs().clamp_(max=FEATURE_CLIP).long()]
+
+
+def signed_features(q: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Signed features of integer ``q: Tensor[...]`` for the mean nets: ``Tensor[2, ...]`` holding
+    ``sign(q) log2(1 + min(|q|, 255))`` (:func:`magnitude` with the sign) and ``clamp(q / 64, -4, 4)`` -- the first
+    resolves small values, the second keeps large ones linear (a mean is mostly a linear prediction from the
+    neighbours).  Both are exact dyadic values in float32/64, so encoder and decoder feed the same numbers."""
+    m = magnitude(q, dtype)
+    return torch.stack([torch.where(q < 0, -m, m), (q.to(dtype) / 64).clamp_(-4, 4)])
 
 
 def level_grid(bands: tuple[Tensor, Tensor, Tensor]) -> tuple[int, int]:

@@ -14,6 +14,16 @@ parallel passes closer to a raster-causal context (the spec measured raster orde
 checkerboard).  Zero-initialised, it starts as the narrow model it fine-tunes.  Measured here: 0.0-0.2 % fewer bits
 after 500 fine-tuning steps from v2, for ~20 % slower decoding -- the shipped weights stay narrow.
 
+Models with ``mean=True`` add a **mean**: a second net per (group, pass), :class:`PassNet` on the *signed*
+context (:func:`.context.signed_features` of the decoded neighbours, the parents and, for chroma, the luma level),
+predicts the Laplace's centre ``mu`` in units of the band step.  The scale nets see magnitudes only, so they
+cannot say *which side* of zero a coefficient falls; the neighbours' signed values often can (an edge's
+coefficients share signs along it; CALIC-style context prediction, learned).  Measured on held-out train photos
+(ideal code lengths, 1,000 training steps against a control fine-tuned alike): 2.8 % fewer bits lossless, 2.7 %
+at steps 20 and 50, 1.6 % at step 80.  Lossless, the symbol is coded as ``q - round(mu)`` under the unit-bin
+Laplace centred at ``mu``'s eighth-fraction; lossy, ``mu`` is clamped to +-:data:`LOSSY_MEAN_LIMIT` and the
+dead-zone bins are integrated around it (:func:`mean_split`; the tables in :mod:`.tables`).
+
 Training runs them in float32 (:meth:`SubbandEntropyModel.logscale`, summed by
 :func:`~.pyramid.model_bits`); the codec runs them in integer-exact
 fixed point (:func:`exact_logscale`) so that every machine derives the same table indices.
@@ -39,7 +49,12 @@ __all__ = [
     "PassNet",
     "SubbandEntropyModel",
     "exact_logscale",
+    "LOSSY_MEAN_LIMIT",
+    "MEAN_LIMIT",
+    "MEAN_STEPS",
+    "bin_edges",
     "laplace_nll_bits",
+    "mean_split",
     "scale_index",
     "scale_index_of_mean",
 ]
@@ -49,6 +64,9 @@ LOG2_MAX = 11.0
 SCALES_PER_OCTAVE = 6
 N_SCALES = int((LOG2_MAX - LOG2_MIN) * SCALES_PER_OCTAVE) + 1  # 97
 SLOPE = 0.125
+MEAN_STEPS = 8  # the mean is quantised to 1/8: 8 fractional tables per scale
+MEAN_LIMIT = 4096  # lossless |mu| is clamped here (int 5/3 coefficients of 8-bit pictures stay below 2^12)
+LOSSY_MEAN_LIMIT = 4  # lossy |mu| (band steps): the dead-zone bins are not shift-invariant, so one table per offset
 
 
 class PassNet(nn.Sequential):
@@ -83,12 +101,16 @@ class SubbandEntropyModel(nn.Module):
 
     ``wide``: add the residual 3x3 layer of each pass net (module lists ``luma_wide`` / ``chroma_wide``, so that
     the state -- and the model id streams carry -- of narrow models stays as it was).
+    ``mean_hidden``: > 0 adds the mean nets of that width (``luma_mean`` / ``chroma_mean``; zero-initialised
+    output, so a model starts from ``mu = 0``).
     """
 
-    def __init__(self, hidden: int = 32, wide: bool = False) -> None:
+    def __init__(self, hidden: int = 32, wide: bool = False, mean_hidden: int = 0) -> None:
         super().__init__()
         self.hidden = hidden
         self.wide = wide
+        self.mean_hidden = mean_hidden
+        self.mean = mean_hidden > 0
         # inputs: current level 4 phases x 3 orientations per channel, parents 3 per channel, (chroma: the
         # luma level, 12), 3 conditioning planes.
         self.luma = nn.ModuleList(PassNet(12 + 3 + 3, 3, hidden) for _ in range(4))
@@ -96,6 +118,9 @@ class SubbandEntropyModel(nn.Module):
         if wide:
             self.luma_wide = nn.ModuleList(_wide_conv(hidden) for _ in range(4))
             self.chroma_wide = nn.ModuleList(_wide_conv(hidden) for _ in range(4))
+        if self.mean:  # signed features (2 per value) of the same context as the scale nets
+            self.luma_mean = nn.ModuleList(PassNet(2 * (12 + 3) + 3, 3, mean_hidden) for _ in range(4))
+            self.chroma_mean = nn.ModuleList(PassNet(2 * (24 + 6 + 12) + 3, 6, mean_hidden) for _ in range(4))
 
     def nets(self, group: int) -> nn.ModuleList:
         return self.luma if group == 0 else self.chroma
@@ -128,6 +153,48 @@ class SubbandEntropyModel(nn.Module):
             parts.append(luma.reshape(n, 12, hq, wq))
         parts.append(cond.to(cur.dtype))
         return torch.cat(parts, 1)
+
+    @staticmethod
+    def mean_inputs(cur: Tensor, parent: Tensor | None, luma: Tensor | None, k: int, cond: Tensor) -> Tensor:
+        """The mean net's input of pass ``k``, from the integer symbols themselves.
+
+        Args:
+            cur: the group's level, ``int Tensor[N, Cg, 3, 4, Hq, Wq]`` (polyphase, :func:`.context.space_to_depth`;
+                components not decoded before pass ``k`` are ignored: zeroed here).
+            parent: the coarser level ``int Tensor[N, Cg, 3, Hq, Wq]`` or None; luma: for chroma, the luma level
+                ``int Tensor[N, 1, 3, 4, Hq, Wq]``; cond: ``Tensor[N, 3, Hq, Wq]``.
+        Returns:
+            ``Tensor[N, 2 (Cg 15 + [12]) + 3, Hq, Wq]`` in ``cond``'s dtype.
+        """
+        n, cg, _, _, hq, wq = cur.shape
+        dt = cond.dtype
+        keep = torch.zeros(4, dtype=torch.bool, device=cur.device)
+        keep[ctx.pass_mask(k)] = True
+        cur = torch.where(keep.view(1, 1, 1, 4, 1, 1), cur, torch.zeros((), dtype=cur.dtype))
+
+        def flat(v: Tensor) -> Tensor:  # [2, N, ...] -> [N, 2 * rest, Hq, Wq]
+            return ctx.signed_features(v, dt).movedim(0, 1).reshape(n, -1, hq, wq)
+
+        parts = [flat(cur), cond.new_zeros(n, 2 * cg * 3, hq, wq) if parent is None else flat(parent)]
+        if luma is not None:
+            parts.append(flat(luma))
+        parts.append(cond)
+        return torch.cat(parts, 1)
+
+    def mean_nets(self, group: int) -> nn.ModuleList:
+        if not self.mean:
+            raise ValueError("this entropy model has no mean nets (mean_hidden=0)")
+        return self.luma_mean if group == 0 else self.chroma_mean
+
+    def mu(self, group: int, k: int, x: Tensor) -> Tensor:
+        """Float forward of mean net ``k``: ``Tensor[N, in_ch, Hq, Wq]`` -> ``Tensor[N, Cg, 3, Hq, Wq]`` (mu)."""
+        out = _run(self.mean_nets(group)[k], None, x, _float_conv, _float_act)
+        return out.view(out.shape[0], -1, 3, *out.shape[-2:])
+
+    def exact_mu(self, group: int, k: int, x: Tensor) -> Tensor:
+        """Mean net ``k`` in integer-exact fixed point: ``Tensor[N, Cg * 3, Hq, Wq]`` float64."""
+        with torch.no_grad():
+            return _run(self.mean_nets(group)[k], None, x.double(), exact_conv2d, _exact_act)
 
     def logscale(self, group: int, k: int, x: Tensor) -> Tensor:
         """Float forward of pass ``k``: ``Tensor[N, in_ch, Hq, Wq]`` -> ``Tensor[N, Cg, 3, Hq, Wq]`` (log2 b)."""
@@ -162,11 +229,13 @@ def _run(net: PassNet, wide: nn.Conv2d | None, x: Tensor, conv: Callable[[nn.Con
     return conv(net[4], h)
 
 
-def laplace_nll_bits(q: Tensor, log2b: Tensor, xi: float) -> Tensor:
+def laplace_nll_bits(q: Tensor, log2b: Tensor, xi: float, mu: Tensor | None = None) -> Tensor:
     """Bits ``-log2 P(q)`` of integer symbols under the dead-zone Laplace of scale ``2^log2b`` (differentiable).
 
-    ``q``, ``log2b``: broadcastable ``Tensor[...]``; float32/64 out.
+    ``q``, ``log2b``: broadcastable ``Tensor[...]``; float32/64 out.  ``mu``: the Laplace's centre, in steps.
     """
+    if mu is not None:
+        return _centred_nll_bits(q, log2b, mu, xi)
     b = torch.exp2(log2b.clamp(LOG2_MIN, LOG2_MAX))
     a = q.abs().to(b.dtype)
     inv = 1.0 / b
@@ -174,6 +243,47 @@ def laplace_nll_bits(q: Tensor, log2b: Tensor, xi: float) -> Tensor:
     log_pk = -math.log(2.0) - (a - xi) * inv + torch.log(-torch.expm1(-inv))
     nats = -torch.where(a == 0, log_p0, log_pk)
     return nats / math.log(2.0)
+
+
+def bin_edges(q: Tensor, xi: float) -> tuple[Tensor, Tensor]:
+    """The dead-zone quantiser's bin ``[lo, hi]`` of each integer ``q`` in steps (float): ``[-(1 - xi), 1 - xi]``
+    for 0, ``[k - xi, k + 1 - xi]`` for ``k >= 1`` and the mirror image below (xi = 1/2: unit bins)."""
+    a = q.abs().to(torch.float64)
+    lo_mag = torch.where(a == 0, torch.full_like(a, -(1 - xi)), a - xi)
+    hi_mag = torch.where(a == 0, torch.full_like(a, 1 - xi), a + 1 - xi)
+    neg = q < 0
+    return torch.where(neg, -hi_mag, lo_mag), torch.where(neg, -lo_mag, hi_mag)
+
+
+def _centred_nll_bits(q: Tensor, log2b: Tensor, mu: Tensor, xi: float) -> Tensor:
+    """``-log2 (F(hi) - F(lo))`` over the bin of ``q`` (:func:`bin_edges`) for the Laplace CDF ``F`` of centre
+    ``mu``, scale ``2^log2b``; each branch in the form that keeps its difference of exponentials well conditioned."""
+    inv = torch.exp2(-log2b.clamp(LOG2_MIN, LOG2_MAX))
+    lo, hi = bin_edges(q, xi)
+    lo, hi = (lo.to(inv.dtype) - mu) * inv, (hi.to(inv.dtype) - mu) * inv
+    # bin above the centre: P = e^-lo (1 - e^-(hi - lo)) / 2; below: mirrored; straddling: 1 - (e^-hi + e^lo) / 2
+    far = torch.where(lo >= 0, lo, -hi).clamp(min=0)
+    log_far = -far + torch.log(-torch.expm1(-(hi - lo).clamp(min=1e-30))) - math.log(2.0)
+    mid = torch.log1p(-0.5 * (torch.exp(-hi.clamp(min=0)) + torch.exp(lo.clamp(max=0))))
+    nats = -torch.where((lo >= 0) | (hi <= 0), log_far, mid)
+    return nats / math.log(2.0)
+
+
+def mean_split(mu: Tensor, lossless: bool) -> tuple[Tensor, Tensor]:
+    """``mu`` (float64, from :meth:`SubbandEntropyModel.exact_mu`) -> ``(m, off)``, int64: the coder's symbol is
+    ``q - m`` and its table's centre ``off / MEAN_STEPS``.
+
+    ``mu8 = floor(mu 8 + 1/2)``.  Lossless: clamped to +-MEAN_LIMIT, ``m = floor((mu8 + 4) / 8)`` and
+    ``off = mu8 - 8 m`` in ``[-4, 4)`` (unit bins are shift-invariant).  Lossy: ``m = 0`` and ``off = mu8``
+    clamped to +-LOSSY_MEAN_LIMIT (the dead zone is not).  IEEE multiply, add and floor: the same integers on
+    every machine.
+    """
+    lim = float((MEAN_LIMIT if lossless else LOSSY_MEAN_LIMIT) * MEAN_STEPS)
+    mu8 = torch.floor(mu.double() * MEAN_STEPS + 0.5).clamp_(-lim, lim).long()
+    if not lossless:
+        return torch.zeros_like(mu8), mu8
+    m = torch.div(mu8 + MEAN_STEPS // 2, MEAN_STEPS, rounding_mode="floor")
+    return m, mu8 - MEAN_STEPS * m
 
 
 def scale_index(log2b: Tensor) -> Tensor:

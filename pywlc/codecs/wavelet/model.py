@@ -66,6 +66,7 @@ class WaveletModel:
             "entropy": self.entropy.state_dict(),
             "entropy_hidden": self.entropy.hidden,
             "entropy_wide": self.entropy.wide,
+            "entropy_mean_hidden": self.entropy.mean_hidden,
             "postfilter": None if self.postfilter is None else self.postfilter.state_dict(),
             "postfilter_hidden": None if self.postfilter is None else self.postfilter.hidden,
             "postfilter_layers": None if self.postfilter is None else self.postfilter.layers,
@@ -77,7 +78,8 @@ class WaveletModel:
 
     @classmethod
     def from_state(cls, state: dict, name: str = "custom") -> WaveletModel:
-        ent = SubbandEntropyModel(int(state["entropy_hidden"]), bool(state.get("entropy_wide", False)))
+        ent = SubbandEntropyModel(int(state["entropy_hidden"]), bool(state.get("entropy_wide", False)),
+                                  int(state.get("entropy_mean_hidden", 0)))
         ent.load_state_dict(state["entropy"])
         pf = None
         if state.get("postfilter") is not None:

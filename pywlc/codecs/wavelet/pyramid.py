@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from . import context as ctx
-from .entropy_model import SubbandEntropyModel, group_channels, laplace_nll_bits
+from .entropy_model import LOSSY_MEAN_LIMIT, SubbandEntropyModel, group_channels, laplace_nll_bits
 from .transform import Pyramid
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "dequantize_pyramid",
     "from_pyramid",
     "level_inputs",
+    "mean_inputs",
     "model_bits",
     "optimal_deltas",
     "quantize_pyramid",
@@ -81,6 +82,18 @@ def level_inputs(qp: QPyramid, j: int, dtype: torch.dtype = torch.float32):
     return cur, parent
 
 
+def mean_inputs(qp: QPyramid, j: int, chans: list[int], k: int, cond: Tensor) -> Tensor:
+    """The mean net's input (:meth:`SubbandEntropyModel.mean_inputs`) of pass ``k`` of the colour group ``chans``
+    of level ``j``, in ``cond``'s dtype."""
+    cur = ctx.space_to_depth(qp.levels[j])  # [N, C, 3, 4, Hq, Wq]
+    parent = None
+    if j > 0:
+        hq, wq = qp.grid(j)
+        parent = qp.levels[j - 1][:, chans, :, :hq, :wq]
+    luma = cur[:, :1] if chans[0] > 0 else None
+    return SubbandEntropyModel.mean_inputs(cur[:, chans], parent, luma, k, cond)
+
+
 def model_bits(model: SubbandEntropyModel, qp: QPyramid, step_code: Tensor, lossless: bool, xi: float) -> Tensor:
     """Ideal code length (bits, ``Tensor[N]``) of every detail coefficient of ``qp`` under ``model`` (float path).
 
@@ -95,12 +108,18 @@ def model_bits(model: SubbandEntropyModel, qp: QPyramid, step_code: Tensor, loss
         phases = ctx.space_to_depth(qp.levels[j])  # [N, C, 3, 4, Hq, Wq]
         valid = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
         cond = ctx.cond_planes(n, grid, depth - 1 - j, step_code, lossless, torch.float32)
+        with_mean = model.mean
         for g, chans in enumerate(group_channels(c)):
             luma = cur[:, :1] if g == 1 else None
             for k, phase in enumerate(ctx.PASS_PHASES):
                 x = model.inputs(cur[:, chans], None if parent is None else parent[:, chans], luma, k, cond)
                 log2b = model.logscale(g, k, x)
-                bits = laplace_nll_bits(phases[:, chans, :, phase], log2b, xi)
+                mu = None
+                if with_mean:
+                    mu = model.mu(g, k, mean_inputs(qp, j, chans, k, cond))
+                    if not lossless:  # the coder's range (mean_split)
+                        mu = mu.clamp(-LOSSY_MEAN_LIMIT, LOSSY_MEAN_LIMIT)
+                bits = laplace_nll_bits(phases[:, chans, :, phase], log2b, xi, mu)
                 total = total + (bits * valid[:, phase]).flatten(1).sum(1)
     return total
 

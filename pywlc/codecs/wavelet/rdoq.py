@@ -26,6 +26,7 @@ from . import transform as T
 from .coder import pass_indices
 from .entropy_model import LOG2_MIN, SCALES_PER_OCTAVE, SubbandEntropyModel, group_channels, laplace_nll_bits
 from .pyramid import QPyramid
+from .tables import key_scale_and_centre
 
 __all__ = ["DEFAULT_LAMBDA", "RdoQuantizer"]
 
@@ -71,18 +72,26 @@ class RdoQuantizer:
             ctx.phase_view(qp.levels[j][:, cs], phase).copy_(q)
         return qp.levels[j][:, cs, :, :h, :w]
 
-    def _choose(self, u: Tensor, idx: Tensor) -> Tensor:
+    def _choose(self, u: Tensor, idx: Tensor | tuple[Tensor, Tensor]) -> Tensor:
         q0 = T.quantize(u, 1.0, T.XI_LOSSY).long().abs()
         if self.lam <= 0:
             return (q0 * torch.sign(u)).to(torch.int32)
+        mu = None
+        if isinstance(idx, tuple):  # (table keys, means = 0): the centre is in the key (tables.table_key)
+            idx, mu = key_scale_and_centre(idx[0])
         a = u.abs()
+        sgn = torch.where(u < 0, -1, 1)  # the candidates' sign (u = 0 keeps index 0 below, as sign(u) = 0)
         log2b = LOG2_MIN + idx.double() / SCALES_PER_OCTAVE
-        best_q, best_j = torch.zeros_like(q0), a.square() + self.lam * laplace_nll_bits(torch.zeros_like(a), log2b,
-                                                                                        T.XI_LOSSY)
+
+        def bits(q: Tensor) -> Tensor:  # signed candidates: with a centre, the two signs cost differently
+            return laplace_nll_bits(q, log2b, T.XI_LOSSY, mu)
+
+        zero = torch.zeros_like(q0)
+        best_q, best_j = zero, a.square() + self.lam * bits(zero)
         for d in (-1, 0, 1):
             cand = (q0 + d).clamp(min=1)
             r = cand.double() - T.XI_LOSSY + _DELTA_GUESS
-            cost = (a - r).square() + self.lam * laplace_nll_bits(cand, log2b, T.XI_LOSSY)
+            cost = (a - r).square() + self.lam * bits(cand * sgn)
             take = cost < best_j
             best_q, best_j = torch.where(take, cand, best_q), torch.where(take, cost, best_j)
         return (best_q * torch.sign(u).long()).to(torch.int32)
