@@ -18,6 +18,7 @@ from pywlc.codecs.wavelet.entropy_model import (
     N_SCALES,
     SubbandEntropyModel,
     laplace_nll_bits,
+    live_channels,
     mean_split,
 )
 from pywlc.codecs.wavelet.model import WaveletModel
@@ -235,3 +236,23 @@ def test_corrupt_mean_streams_raise():
     for cut in (len(d) - 1, len(d) // 2, 10):
         with pytest.raises(BitstreamError):
             W.decode(bytes(d[:cut]), model=model)
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_live_channels_are_the_ones_inputs_can_set(signed):
+    """The exact path skips every other input channel: check that the builders leave exactly those at zero."""
+    ent = SubbandEntropyModel(8, mean_hidden=8)
+    g = torch.Generator().manual_seed(13)
+    cur = torch.randint(1, 50, (1, 3, 3, 4, 5, 6), generator=g)
+    parent = torch.randint(1, 50, (1, 3, 3, 5, 6), generator=g)
+    cond = torch.ones(1, 3, 5, 6)
+    for grp, cs in ((0, slice(0, 1)), (1, slice(1, 3))):
+        for k in range(4):
+            luma = cur[:, :1] if grp else None
+            if signed:
+                x = ent.mean_inputs(cur[:, cs], parent[:, cs], luma, k, cond)
+            else:
+                x = ent.inputs(ctx.magnitude(cur[:, cs]), ctx.magnitude(parent[:, cs]),
+                               None if luma is None else ctx.magnitude(luma), k, cond)
+            nonzero = (x != 0).flatten(2).any(2)[0].nonzero().flatten()
+            assert torch.equal(nonzero, live_channels(grp, k, signed))

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import cache
 
 import numpy as np
 import torch
@@ -54,6 +55,7 @@ __all__ = [
     "MEAN_STEPS",
     "bin_edges",
     "laplace_nll_bits",
+    "live_channels",
     "mean_split",
     "scale_index",
     "scale_index_of_mean",
@@ -168,14 +170,16 @@ class SubbandEntropyModel(nn.Module):
         """
         n, cg, _, _, hq, wq = cur.shape
         dt = cond.dtype
-        keep = torch.zeros(4, dtype=torch.bool, device=cur.device)
-        keep[ctx.pass_mask(k)] = True
-        cur = torch.where(keep.view(1, 1, 1, 4, 1, 1), cur, torch.zeros((), dtype=cur.dtype))
 
         def flat(v: Tensor) -> Tensor:  # [2, N, ...] -> [N, 2 * rest, Hq, Wq]
             return ctx.signed_features(v, dt).movedim(0, 1).reshape(n, -1, hq, wq)
 
-        parts = [flat(cur), cond.new_zeros(n, 2 * cg * 3, hq, wq) if parent is None else flat(parent)]
+        feats = cond.new_zeros(2, n, cg, 3, 4, hq, wq)
+        done = ctx.pass_mask(k)
+        if done:  # only the decoded components' features (the rest stay 0)
+            feats[:, :, :, :, done] = ctx.signed_features(cur[:, :, :, done], dt)
+        parts = [feats.movedim(0, 1).reshape(n, -1, hq, wq),
+                 cond.new_zeros(n, 2 * cg * 3, hq, wq) if parent is None else flat(parent)]
         if luma is not None:
             parts.append(flat(luma))
         parts.append(cond)
@@ -192,9 +196,11 @@ class SubbandEntropyModel(nn.Module):
         return out.view(out.shape[0], -1, 3, *out.shape[-2:])
 
     def exact_mu(self, group: int, k: int, x: Tensor) -> Tensor:
-        """Mean net ``k`` in integer-exact fixed point: ``Tensor[N, Cg * 3, Hq, Wq]`` float64."""
+        """Mean net ``k`` in integer-exact fixed point: ``Tensor[N, Cg * 3, Hq, Wq]`` float64 (``x`` from
+        :meth:`mean_inputs`; its zero channels are skipped as in :meth:`exact_logscale`)."""
         with torch.no_grad():
-            return _run(self.mean_nets(group)[k], None, x.double(), exact_conv2d, _exact_act)
+            return _run(self.mean_nets(group)[k], None, x.double(), exact_conv2d, _exact_act,
+                        live_channels(group, k, True))
 
     def logscale(self, group: int, k: int, x: Tensor) -> Tensor:
         """Float forward of pass ``k``: ``Tensor[N, in_ch, Hq, Wq]`` -> ``Tensor[N, Cg, 3, Hq, Wq]`` (log2 b)."""
@@ -202,9 +208,13 @@ class SubbandEntropyModel(nn.Module):
         return out.view(out.shape[0], -1, 3, *out.shape[-2:])
 
     def exact_logscale(self, group: int, k: int, x: Tensor) -> Tensor:
-        """Pass ``k`` in integer-exact fixed point (:func:`exact_logscale`): ``Tensor[N, Cg * 3, Hq, Wq]`` float64."""
+        """Pass ``k`` in integer-exact fixed point (:func:`exact_logscale`): ``Tensor[N, Cg * 3, Hq, Wq]`` float64.
+
+        ``x`` as :meth:`inputs` builds it: the channels of components not decoded before pass ``k`` are zero, and
+        skipped here (:func:`live_channels`)."""
         with torch.no_grad():
-            return _run(self.nets(group)[k], self.wide_conv(group, k), x.double(), exact_conv2d, _exact_act)
+            return _run(self.nets(group)[k], self.wide_conv(group, k), x.double(), exact_conv2d, _exact_act,
+                        live_channels(group, k, False))
 
 
 def _float_conv(m: nn.Conv2d, h: Tensor) -> Tensor:
@@ -219,10 +229,26 @@ def _exact_act(h: Tensor) -> Tensor:
     return torch.where(h >= 0, h, h * SLOPE)  # a power-of-two product: exact
 
 
-def _run(net: PassNet, wide: nn.Conv2d | None, x: Tensor, conv: Callable[[nn.Conv2d, Tensor], Tensor],
-         act: Callable[[Tensor], Tensor]) -> Tensor:
-    """A pass net (+ its residual layer) with ``conv``/``act`` the float or the fixed-point implementations."""
-    h = act(conv(net[0], x))
+@cache
+def live_channels(group: int, k: int, signed: bool) -> Tensor:
+    """Input channels of pass ``k``'s net that can be nonzero (int64): the current level's polyphase components
+    decoded before the pass (:meth:`SubbandEntropyModel.inputs` / :meth:`~SubbandEntropyModel.mean_inputs` zero
+    the rest) and every parent, luma and conditioning channel.  The exact path skips the others (their products
+    are exact zeros): passes 0-3 read 0, 3, 6 and 9 of every 12 current-level channels."""
+    cg = 1 if group == 0 else 2
+    feats = 2 if signed else 1
+    decoded = set(ctx.pass_mask(k))
+    cur = [f * cg * 12 + c * 12 + o * 4 + ph for f in range(feats) for c in range(cg) for o in range(3)
+           for ph in range(4) if ph in decoded]
+    n_in = feats * (cg * 12 + cg * 3 + (12 if group else 0)) + 3
+    return torch.tensor(cur + list(range(feats * cg * 12, n_in)), dtype=torch.long)
+
+
+def _run(net: PassNet, wide: nn.Conv2d | None, x: Tensor, conv: Callable[..., Tensor],
+         act: Callable[[Tensor], Tensor], channels: Tensor | None = None) -> Tensor:
+    """A pass net (+ its residual layer) with ``conv``/``act`` the float or the fixed-point implementations;
+    ``channels``: the first layer's live inputs (exact path, :func:`live_channels`)."""
+    h = act(conv(net[0], x) if channels is None else conv(net[0], x, channels))
     if wide is not None:
         h = h + act(conv(wide, h))  # the sum of two exact values on fine grids: exact in float64
     h = act(conv(net[2], h))
@@ -245,10 +271,10 @@ def laplace_nll_bits(q: Tensor, log2b: Tensor, xi: float, mu: Tensor | None = No
     return nats / math.log(2.0)
 
 
-def bin_edges(q: Tensor, xi: float) -> tuple[Tensor, Tensor]:
-    """The dead-zone quantiser's bin ``[lo, hi]`` of each integer ``q`` in steps (float): ``[-(1 - xi), 1 - xi]``
+def bin_edges(q: Tensor, xi: float, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+    """The dead-zone quantiser's bin ``[lo, hi]`` of each integer ``q`` in steps (``dtype``): ``[-(1 - xi), 1 - xi]``
     for 0, ``[k - xi, k + 1 - xi]`` for ``k >= 1`` and the mirror image below (xi = 1/2: unit bins)."""
-    a = q.abs().to(torch.float64)
+    a = q.abs().to(dtype)
     lo_mag = torch.where(a == 0, torch.full_like(a, -(1 - xi)), a - xi)
     hi_mag = torch.where(a == 0, torch.full_like(a, 1 - xi), a + 1 - xi)
     neg = q < 0
@@ -259,8 +285,8 @@ def _centred_nll_bits(q: Tensor, log2b: Tensor, mu: Tensor, xi: float) -> Tensor
     """``-log2 (F(hi) - F(lo))`` over the bin of ``q`` (:func:`bin_edges`) for the Laplace CDF ``F`` of centre
     ``mu``, scale ``2^log2b``; each branch in the form that keeps its difference of exponentials well conditioned."""
     inv = torch.exp2(-log2b.clamp(LOG2_MIN, LOG2_MAX))
-    lo, hi = bin_edges(q, xi)
-    lo, hi = (lo.to(inv.dtype) - mu) * inv, (hi.to(inv.dtype) - mu) * inv
+    lo, hi = bin_edges(q, xi, inv.dtype)
+    lo, hi = (lo - mu) * inv, (hi - mu) * inv
     # bin above the centre: P = e^-lo (1 - e^-(hi - lo)) / 2; below: mirrored; straddling: 1 - (e^-hi + e^lo) / 2
     far = torch.where(lo >= 0, lo, -hi).clamp(min=0)
     log_far = -far + torch.log(-torch.expm1(-(hi - lo).clamp(min=1e-30))) - math.log(2.0)

@@ -85,13 +85,14 @@ def level_inputs(qp: QPyramid, j: int, dtype: torch.dtype = torch.float32):
 def mean_inputs(qp: QPyramid, j: int, chans: list[int], k: int, cond: Tensor) -> Tensor:
     """The mean net's input (:meth:`SubbandEntropyModel.mean_inputs`) of pass ``k`` of the colour group ``chans``
     of level ``j``, in ``cond``'s dtype."""
-    cur = ctx.space_to_depth(qp.levels[j])  # [N, C, 3, 4, Hq, Wq]
+    lv = qp.levels[j]
+    cur = ctx.space_to_depth(lv[:, chans[0] : chans[-1] + 1])  # [N, Cg, 3, 4, Hq, Wq]
     parent = None
     if j > 0:
         hq, wq = qp.grid(j)
         parent = qp.levels[j - 1][:, chans, :, :hq, :wq]
-    luma = cur[:, :1] if chans[0] > 0 else None
-    return SubbandEntropyModel.mean_inputs(cur[:, chans], parent, luma, k, cond)
+    luma = ctx.space_to_depth(lv[:, :1]) if chans[0] > 0 else None
+    return SubbandEntropyModel.mean_inputs(cur, parent, luma, k, cond)
 
 
 def model_bits(model: SubbandEntropyModel, qp: QPyramid, step_code: Tensor, lossless: bool, xi: float) -> Tensor:
