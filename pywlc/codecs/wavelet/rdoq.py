@@ -86,15 +86,29 @@ class RdoQuantizer:
         log2b = LOG2_MIN + idx.float() / SCALES_PER_OCTAVE
         mu = None if mu is None else mu.float()
 
-        def bits(q: Tensor) -> Tensor:  # signed candidates: with a centre, the two signs cost differently
-            return laplace_nll_bits(q, log2b, T.XI_LOSSY, mu)
-
-        zero = torch.zeros_like(q0)
-        best_q, best_j = zero, a.square() + self.lam * bits(zero)
-        for d in (-1, 0, 1):
-            cand = (q0 + d).clamp(min=1)
+        def cost(cand: Tensor, at: Tensor | None) -> Tensor:  # J of candidates >= 1 (at: a subset's positions)
+            s, lb, m, aa = (sgn, log2b, mu, a) if at is None else (sgn[at], log2b[at], None if mu is None
+                                                                    else mu[at], a[at])
             r = cand.float() - T.XI_LOSSY + _DELTA_GUESS
-            cost = (a - r).square() + self.lam * bits(cand * sgn)
-            take = cost < best_j
-            best_q, best_j = torch.where(take, cand, best_q), torch.where(take, cost, best_j)
+            # signed candidates: with a centre, the two signs cost differently
+            return (aa - r).square() + self.lam * laplace_nll_bits(cand * s, lb, T.XI_LOSSY, m)
+
+        # Candidates in the order {0, q0 - 1, q0, q0 + 1} (each >= 1), the first of equal costs winning; the
+        # repeats (q0 <= 1 makes them all 1 or 2) cannot win, so q0 and q0 + 1 are weighed only where they are new:
+        # at low rates, where most q0 are 0, that is half the work.
+        best_q = torch.zeros_like(q0)
+        best_j = a.square() + self.lam * laplace_nll_bits(best_q, log2b, T.XI_LOSSY, mu)
+        low = (q0 - 1).clamp(min=1)
+        c = cost(low, None)
+        take = c < best_j
+        best_q, best_j = torch.where(take, low, best_q), torch.where(take, c, best_j)
+        for d, first in ((0, 2), (1, 1)):
+            at = (q0 >= first).nonzero(as_tuple=True)
+            if not at[0].numel():
+                continue
+            cand = q0[at] + d
+            c = cost(cand, at)
+            take = c < best_j[at]
+            best_q[at] = torch.where(take, cand, best_q[at])
+            best_j[at] = torch.where(take, c, best_j[at])
         return (best_q * torch.sign(u).long()).to(torch.int32)
