@@ -40,6 +40,35 @@ def _exp(x: Decimal) -> float:
         return float(x.exp())
 
 
+_GRID = 40  # bin edges (k +- xi, xi in 1/40) and table centres (1/8) lie on the 1/40 grid of the step
+
+
+class _Scale:
+    """Per scale index: ``b``, ``r = e^(-1/b)`` and ``e^(-n / (40 b))`` for n < 40 from decimal (once), and the
+    powers ``r^a`` by repeated IEEE products: :meth:`e` gives ``e^(-n / (40 b))`` for any n >= 0 as
+    ``r^(n // 40) e^(-(n % 40) / (40 b))``."""
+
+    def __init__(self, index: int) -> None:
+        with localcontext() as c:
+            c.prec = 40
+            b = Decimal(2) ** (Decimal(index) / SCALES_PER_OCTAVE + Decimal(LOG2_MIN))
+            inv = 1 / b
+            self.b, self.r = float(b), float((-inv).exp())
+            self.frac = [float((-inv * n / _GRID).exp()) for n in range(_GRID)]
+        self.pow = [1.0]
+
+    def e(self, n: int) -> float:
+        a, f = divmod(n, _GRID)
+        while len(self.pow) <= a:
+            self.pow.append(self.pow[-1] * self.r)
+        return self.pow[a] * self.frac[f]
+
+
+@cache
+def _scale(index: int) -> _Scale:
+    return _Scale(index)
+
+
 class Table:
     """One table's PMF over ``-M..M`` + escape, with its constriction model (built once, cached).
 
@@ -47,6 +76,9 @@ class Table:
     """
 
     def __init__(self, index: int, xi: float, offset: int = 0) -> None:
+        if offset:
+            self._centred(_scale(index), xi, offset)
+            return
         with localcontext() as c:
             c.prec = 40
             log2b = Decimal(index) / SCALES_PER_OCTAVE + Decimal(LOG2_MIN)
@@ -54,11 +86,6 @@ class Table:
             inv = 1 / b
             r = _exp(-inv)
             bf = float(b)
-        if offset:
-            self._centred(inv, r, bf, Decimal(str(xi)), Decimal(offset) / MEAN_STEPS)
-            return
-        with localcontext() as c:
-            c.prec = 40
             p0 = 1.0 - _exp(-(1 - Decimal(str(xi))) * inv)
             coef = 0.5 * _exp(Decimal(str(xi)) * inv) * (1.0 - r)
         self.m = int(min(MAX_M, max(2, math.ceil(14 * bf))))
@@ -67,31 +94,34 @@ class Table:
         esc = 2.0 * tail[-1] * r / (1.0 - r) if r < 1.0 else 0.0
         self._finish(tail, p0, tail, esc)
 
-    def _centred(self, inv: Decimal, r: float, bf: float, xi: Decimal, mu: Decimal) -> None:
-        """The PMF of the Laplace centred at ``mu``: the bins within ``near`` of zero integrated exactly (decimal),
-        the rest -- unit bins wholly on one side of ``mu`` -- as geometric tails by IEEE products."""
-        self.m = int(min(MAX_M, max(2, math.ceil(14 * bf + abs(float(mu))))))
-        near = min(self.m, 2 + math.ceil(abs(float(mu))))
-        with localcontext() as c:
-            c.prec = 40
+    def _centred(self, sc: _Scale, xi: float, offset: int) -> None:
+        """The PMF of the Laplace centred at ``offset / 8``: the bins near the centre integrated from the scale's
+        exponentials on the 1/40 grid (bin edges ``k +- xi`` and centres ``offset / 8`` both lie on it), the rest --
+        unit bins wholly on one side of the centre -- as geometric tails.  IEEE products and sums in a fixed
+        order, from decimal-rounded constants: the same floats on every machine, and cheap (a few thousand tables
+        per picture at high rates)."""
+        xi_g = round(xi * _GRID)
+        if abs(xi * _GRID - xi_g) > 1e-9:
+            raise ValueError(f"centred tables need a quantiser offset on the 1/{_GRID} grid, got xi = {xi}")
+        mu = offset * (_GRID // MEAN_STEPS)
+        self.m = int(min(MAX_M, max(2, math.ceil(14 * sc.b + abs(offset) / MEAN_STEPS))))
+        near = min(self.m, 2 + math.ceil(abs(offset) / MEAN_STEPS))
+        e, one = sc.e, _GRID
 
-            def side(d: Decimal) -> Decimal:  # P(X > mu + d) for d >= 0: e^(-d / b) / 2
-                return (-d * inv).exp() / 2
+        def mass(lo: int, hi: int) -> float:  # P(lo < X < hi), edges in 1/40 steps
+            if lo >= mu:
+                return 0.5 * (e(lo - mu) - e(hi - mu))
+            if hi <= mu:
+                return 0.5 * (e(mu - hi) - e(mu - lo))
+            return 1.0 - 0.5 * e(hi - mu) - 0.5 * e(mu - lo)
 
-            def mass(lo: Decimal, hi: Decimal) -> float:
-                if lo >= mu:
-                    return float(side(lo - mu) - side(hi - mu))
-                if hi <= mu:
-                    return float(side(mu - hi) - side(mu - lo))
-                return float(1 - side(hi - mu) - side(mu - lo))
-
-            p0 = mass(xi - 1, 1 - xi)
-            up = [mass(k - xi, k + 1 - xi) for k in range(1, near + 1)]
-            dn = [mass(-k - 1 + xi, -k + xi) for k in range(1, near + 1)]
-            edge = Decimal(self.m + 1) - xi
-            esc = float(side(edge - mu) + side(edge + mu))  # both tails beyond the alphabet
-        up_t = np.concatenate([up, _geometric(up[-1], r, 1, self.m - near)])
-        dn_t = np.concatenate([dn, _geometric(dn[-1], r, 1, self.m - near)])
+        p0 = mass(xi_g - one, one - xi_g)
+        up = [mass(k * one - xi_g, (k + 1) * one - xi_g) for k in range(1, near + 1)]
+        dn = [mass(-(k + 1) * one + xi_g, -k * one + xi_g) for k in range(1, near + 1)]
+        edge = (self.m + 1) * one - xi_g
+        esc = 0.5 * e(edge - mu) + 0.5 * e(edge + mu)  # both tails beyond the alphabet
+        up_t = np.concatenate([up, _geometric(up[-1], sc.r, 1, self.m - near)])
+        dn_t = np.concatenate([dn, _geometric(dn[-1], sc.r, 1, self.m - near)])
         self._finish(dn_t, p0, up_t, esc)
 
     def _finish(self, dn: np.ndarray, p0: float, up: np.ndarray, esc: float) -> None:
@@ -101,15 +131,11 @@ class Table:
 
 
 def _geometric(coef: float, r: float, first: int, m: int) -> np.ndarray:
-    """``coef r^k`` for k = first..first + m - 1 by repeated IEEE products: the same floats on every machine."""
-    tail = np.empty(m, dtype=np.float64)
-    v = coef
-    for _ in range(first - 1):
-        v *= r
-    for k in range(m):
-        v *= r
-        tail[k] = v
-    return tail
+    """``coef r^k`` for k = first..first + m - 1 by repeated IEEE products (``multiply.accumulate`` is a sequential
+    prefix product: ``((coef r) r) ...``, the same floats on every machine)."""
+    seq = np.full(first + m, r, dtype=np.float64)
+    seq[0] = coef
+    return np.multiply.accumulate(seq)[first:]
 
 
 def zigzag(off: Tensor) -> Tensor:
