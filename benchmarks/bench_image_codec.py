@@ -238,6 +238,18 @@ def ours_contenders(
     return curves, (lambda x: wavelet.encode(x, lossless=True)), wavelet.decode, notes
 
 
+def other_weights(name: str, qualities: tuple[float, ...]) -> tuple[Lossy, tuple[Callable, Callable]]:
+    """Ours with the shipped weights ``name`` (the full codec): its lossy curve ``ours[name]`` and its lossless
+    ``(encode, decode)``."""
+    from pywlc.codecs import wavelet
+    from pywlc.codecs.wavelet.model import load_model
+
+    m = load_model(name)
+    curve = Lossy(f"ours[{name}]", "quality", qualities, lambda x, q: wavelet.encode(x, quality=q, model=m),
+                  lambda d: wavelet.decode(d, model=m))
+    return curve, (lambda x: wavelet.encode(x, lossless=True, model=m), lambda d: wavelet.decode(d, model=m))
+
+
 def anchor_contenders(names: list[str] | None) -> tuple[list[Lossy], list[anchors.Anchor], list[str]]:
     notes, lossy, lossless = [], [], []
     for a in anchors.ANCHORS.values():
@@ -557,6 +569,9 @@ def main(argv: list[str] | None = None) -> int:
         help="curves that get MS-SSIM: 'all' or comma-separated names (it is most of an anchor point's time)",
     )
     parser.add_argument("--rate-targeted", action="store_true", help="add ours driven by encode(bpp=...)")
+    parser.add_argument("--also-weights", action="append", default=[],
+                        help="also measure ours with these shipped weights (curve and lossless row 'ours[NAME]', "
+                             "BD-rate of ours against it)")
     parser.add_argument("--reps", type=int, default=None, help="speed repetitions (default 7, quick 2)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--no-progress", action="store_true")
@@ -598,13 +613,16 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         notes += ours_notes
         if enc_ll is not None and dec_ll is not None:
             ours_ll = (enc_ll, dec_ll)
-    curves = ours + lossy_anchor
+    others = [other_weights(n, qualities) for n in args.also_weights] if ours else []
+    curves = ours + [c for c, _ in others] + lossy_anchor
     if args.ms_ssim != "all":
         for c in curves:
             c.with_ms_ssim = c.with_ms_ssim and c.name in args.ms_ssim.split(",")
     lossless: dict[str, tuple[Callable, Callable]] = {}
     if ours_ll:
         lossless["ours"] = ours_ll
+    for c, ll in others:
+        lossless[c.name] = ll
     for a in lossless_anchor:
         lossless[a.name] = (a.encode, lambda d, a=a: a.decode(d, 3))
 
@@ -631,8 +649,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         speed_params[c.name] = {c.param: p}
         speed_fns[c.name] = (lambda c=c, p=p: c.encode(crop, p), c.decode)
     for name, (enc, dec) in lossless.items():
-        speed_params[f"{name} lossless" if name == "ours" else name] = {"lossless": True}
-        speed_fns[f"{name} lossless" if name == "ours" else name] = (lambda enc=enc: enc(crop), dec)
+        key = f"{name} lossless" if name.startswith("ours") else name
+        speed_params[key] = {"lossless": True}
+        speed_fns[key] = (lambda enc=enc: enc(crop), dec)
     bar.total = bar.n + reps * len(speed_fns)
     speed = measure_speed(speed_fns, reps, bar)
     for name, s in speed.items():
@@ -644,6 +663,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     tests = [c.name for c in curves if c.name != REFERENCE]
     pairs = [(t, REFERENCE) for t in tests]
     pairs += [(o.name, a.name) for o in ours for a in lossy_anchor if a.name != REFERENCE]
+    pairs += [("ours", c.name) for c, _ in others if c.name in tests]
     import pywlc
 
     result = {
