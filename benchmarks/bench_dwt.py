@@ -150,12 +150,13 @@ def run_cases(shapes: dict, device: torch.device, args) -> list[dict]:
 def run_worker(threads: int, args) -> list[dict]:
     """This script in a fresh process with ``threads`` OpenMP / torch threads; its rows (JSON on stdout)."""
     # glibc's malloc with fixed thresholds: blocks up to 32 MiB (its largest dynamic mmap threshold) come from
-    # the heap, which is never trimmed below 256 MiB.  With the dynamic defaults, whichever contender ran after
-    # one whose frees trimmed the heap (pywt) grew it back page by page: pywlc's 1x3x1024^2 forward, or the
-    # clone, paid 1,500-3,000 page faults a call in some repetitions (7 ms instead of 1.4).  The 4K tensors are
-    # still mapped afresh for every output, as before.
+    # the heap, whose top is trimmed only beyond 64 MiB (room for every 1024^2 and batch tensor, none for a 4K
+    # one: 4K outputs are mapped afresh for every call, as with the defaults).  With the dynamic defaults,
+    # whichever contender ran after one whose frees trimmed the heap (pywt) grew it back page by page: pywlc's
+    # 1x3x1024^2 forward, or the clone, paid 1,500-3,000 page faults a call in some repetitions (7 ms instead of
+    # 1.4).  (Trimmed beyond 256 MiB instead, some 4K outputs came from the heap and others were mapped.)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-           "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}  # fmt: skip
+           "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}  # fmt: skip
     cmd = [sys.executable, __file__, "--worker", "--device", "cpu", "--levels", str(args.levels), "--reps",
            str(args.reps), "--slow-ms", str(args.slow_ms), "--slow-reps", str(args.slow_reps)]  # fmt: skip
     if args.quick:
