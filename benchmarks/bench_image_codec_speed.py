@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     top, left = (x.shape[1] - 512) // 2, (x.shape[2] - 768) // 2
     x = x[:, top : top + 512, left : left + 768].contiguous()
     model = wavelet.load_model()
-    v1 = wavelet.load_model("wavelet-v1")  # the previous weights, for the cost of the lifting step and RDOQ
+    v1 = wavelet.load_model("wavelet-v1")  # earlier weights, for the cost of the lifting step and RDOQ
+    v3 = wavelet.load_model("wavelet-v3")  # and of the mean nets (v4)
     ours = wavelet.encode(x, quality=30, model=model)
     bpp = len(ours) * 8 / (512 * 768)
     contenders = {
@@ -49,9 +50,17 @@ def main(argv: list[str] | None = None) -> int:
             lambda: wavelet.encode(x, quality=30, model=v1),
             lambda d: wavelet.decode(d, model=v1),
         ),
+        "ours wavelet-v3 (quality 30: no mean nets)": (
+            lambda: wavelet.encode(x, quality=30, model=v3),
+            lambda d: wavelet.decode(d, model=v3),
+        ),
         "ours lossless": (
             lambda: wavelet.encode(x, lossless=True, model=model),
             lambda d: wavelet.decode(d, model=model),
+        ),
+        "ours wavelet-v3 lossless": (
+            lambda: wavelet.encode(x, lossless=True, model=v3),
+            lambda d: wavelet.decode(d, model=v3),
         ),
         "jpeg2000 (same bpp)": (lambda: anchors.get("jpeg2000").encode(x, bpp), anchors.get("jpeg2000").decode),
         "jpeg (quality 90)": (lambda: anchors.get("jpeg").encode(x, 90), anchors.get("jpeg").decode),

@@ -143,20 +143,26 @@ class LayerEncoder:
         order = torch.sort(sf, stable=True).indices
         qs, ss = qf[order], sf[order]
         uniq, counts = torch.unique_consecutive(ss, return_counts=True)
+        # The per-group work in numpy: a mean model has thousands of (scale, centre) groups per picture, where
+        # torch's per-call overhead dominated.
+        qs_np = qs.numpy()
         start = 0
         for s, cnt in zip(uniq.tolist(), counts.tolist(), strict=True):
             t = table(s, xi)
-            seg = qs[start : start + cnt]
+            seg = qs_np[start : start + cnt]
             start += cnt
-            esc = seg.abs() > t.m
-            sym = torch.where(esc, torch.full_like(seg, 2 * t.m + 1), seg + t.m)
-            self.ops.append((t.model, sym.numpy().astype(np.int32)))
-            if bool(esc.any()):
+            esc = np.abs(seg) > t.m
+            sym = (seg + t.m).astype(np.int32)
+            if esc.any():
+                sym[esc] = 2 * t.m + 1
+                self.ops.append((t.model, sym))
                 e = seg[esc]
-                v = e.abs() - t.m - 1
-                self.ops.append((UNIFORM_ESCAPE, (v >> ESCAPE_BITS).numpy().astype(np.int32)))
-                self.ops.append((UNIFORM_ESCAPE, (v & _HALF).numpy().astype(np.int32)))
-                self.ops.append((UNIFORM_SIGN, (e < 0).numpy().astype(np.int32)))
+                v = np.abs(e) - t.m - 1
+                self.ops.append((UNIFORM_ESCAPE, (v >> ESCAPE_BITS).astype(np.int32)))
+                self.ops.append((UNIFORM_ESCAPE, (v & _HALF).astype(np.int32)))
+                self.ops.append((UNIFORM_SIGN, (e < 0).astype(np.int32)))
+            else:
+                self.ops.append((t.model, sym))
 
     def finish(self) -> bytes:
         coder = constriction.stream.stack.AnsCoder()
@@ -191,23 +197,23 @@ class LayerDecoder:
             return out.view(idx.shape)
         order = torch.sort(sf, stable=True).indices
         uniq, counts = torch.unique_consecutive(sf[order], return_counts=True)
-        vals = torch.empty(sf.numel(), dtype=torch.int64)
+        vals = np.empty(sf.numel(), dtype=np.int64)
         start = 0
-        for s, cnt in zip(uniq.tolist(), counts.tolist(), strict=True):
+        for s, cnt in zip(uniq.tolist(), counts.tolist(), strict=True):  # numpy per group (see LayerEncoder)
             t = table(s, xi)
-            sym = torch.from_numpy(self._decode(t.model, cnt))
-            seg = sym - t.m
+            sym = self._decode(t.model, cnt)
+            seg = vals[start : start + cnt]
+            np.subtract(sym, t.m, out=seg)
             esc = sym == 2 * t.m + 1
-            ne = int(esc.sum())
+            ne = int(np.count_nonzero(esc))
             if ne:
-                hi = torch.from_numpy(self._decode(UNIFORM_ESCAPE, ne))
-                lo = torch.from_numpy(self._decode(UNIFORM_ESCAPE, ne))
-                neg = torch.from_numpy(self._decode(UNIFORM_SIGN, ne))
+                hi = self._decode(UNIFORM_ESCAPE, ne)
+                lo = self._decode(UNIFORM_ESCAPE, ne)
+                neg = self._decode(UNIFORM_SIGN, ne)
                 mag = (hi << ESCAPE_BITS | lo) + t.m + 1
-                seg[esc] = torch.where(neg.bool(), -mag, mag)
-            vals[start : start + cnt] = seg
+                seg[esc] = np.where(neg != 0, -mag, mag)
             start += cnt
-        out[order] = vals
+        out[order] = torch.from_numpy(vals)
         return out.view(idx.shape)
 
     def close(self) -> None:
