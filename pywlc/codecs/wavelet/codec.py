@@ -356,7 +356,7 @@ def decode(
             stream cut by :func:`extract` decodes at its own resolution (or lower).
         postfilter: run the learned post-filter (lossy streams at full resolution).
         budget: resource limits checked before decoding (:class:`~pywlc.codecs.budget.DecodeBudget`); default
-            :data:`DEFAULT_DECODE_BUDGET` (at most 1024 pixels per stream byte: the learned decoder costs ~2 CPU
+            :data:`DEFAULT_DECODE_BUDGET` (at most 1024 pixels per stream byte: the learned decoder costs ~2-4 CPU
             seconds per Mpixel, so a tiny corrupt stream must not claim a huge picture).
         layers: for a layered stream (:mod:`.layered`), the number of quality layers to decode (default all);
             missing or corrupt upper layers are dropped with a :class:`~.layered.LayersDroppedWarning`
