@@ -21,7 +21,7 @@ from torch import Tensor
 from ...errors import BitstreamError
 from . import context as ctx
 from .entropy_model import SubbandEntropyModel, group_channels, mean_split, scale_index
-from .pyramid import QPyramid, mean_inputs
+from .pyramid import QPyramid, group_symbols
 from .tables import ESCAPE_BITS, MAX_MAGNITUDE, UNIFORM_ESCAPE, UNIFORM_SIGN, table, table_key
 
 __all__ = ["LayerDecoder", "LayerEncoder", "ll_scale_indices", "pass_indices", "walk_level"]
@@ -43,32 +43,32 @@ def pass_indices(model: SubbandEntropyModel, qp: QPyramid, j: int, g: int, k: in
     """
     n, c = qp.ll.shape[:2]
     chans = group_channels(c)[g]
-    cur, parent, luma = _pass_features(qp, j, chans, k)
+    cur, parent, luma = group_symbols(qp, j, chans)
     grid = qp.grid(j)
     flag = float(lossless) if tclass is None else tclass
     cond = ctx.cond_planes(n, grid, len(qp.levels) - 1 - j, step_code, flag, torch.float64)
-    x = model.inputs(cur, parent, luma, k, cond)
+
+    def mag(v: Tensor | None) -> Tensor | None:
+        return None if v is None else ctx.magnitude(v, torch.float64)
+
+    x = model.inputs(_decoded_magnitude(cur, k), mag(parent), mag(luma), k, cond)
     out = model.exact_logscale(g, k, x)
     idx = scale_index(out.view(n, len(chans), 3, *grid))
     if not model.mean:
         return idx
-    m, off = mean_split(model.exact_mu(g, k, mean_inputs(qp, j, chans, k, cond)).view(idx.shape), lossless)
+    mu = model.exact_mu(g, k, model.mean_inputs(cur, parent, luma, k, cond))
+    m, off = mean_split(mu.view(idx.shape), lossless)
     return table_key(idx, off), m
 
 
-def _pass_features(qp: QPyramid, j: int, chans: list[int], k: int) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """:func:`~.pyramid.level_inputs` of the colour group ``chans`` for pass ``k`` (float64), computing the
-    current level's features of the components decoded before the pass only (the model zeroes the others)."""
-    lv = qp.levels[j]
-    hq, wq = qp.grid(j)
-    ph = ctx.space_to_depth(lv[:, chans[0] : chans[-1] + 1])  # [N, Cg, 3, 4, Hq, Wq]
-    cur = torch.zeros(ph.shape, dtype=torch.float64)
+def _decoded_magnitude(cur: Tensor, k: int) -> Tensor:
+    """Magnitude features (float64) of ``cur: int [N, Cg, 3, 4, Hq, Wq]``, computed only for the polyphase
+    components decoded before pass ``k`` (the model zeroes the others anyway)."""
+    out = torch.zeros(cur.shape, dtype=torch.float64)
     done = ctx.pass_mask(k)
     if done:
-        cur[:, :, :, done] = ctx.magnitude(ph[:, :, :, done], torch.float64)
-    parent = None if j == 0 else ctx.magnitude(qp.levels[j - 1][:, chans, :, :hq, :wq], torch.float64)
-    luma = ctx.magnitude(ctx.space_to_depth(lv[:, :1]), torch.float64) if chans[0] > 0 else None
-    return cur, parent, luma
+        out[:, :, :, done] = ctx.magnitude(cur[:, :, :, done], torch.float64)
+    return out
 
 
 def walk_level(qp: QPyramid, j: int, index_of: Callable[[int, int], Tensor], xi: float,

@@ -14,7 +14,7 @@ parallel passes closer to a raster-causal context (the spec measured raster orde
 checkerboard).  Zero-initialised, it starts as the narrow model it fine-tunes.  Measured here: 0.0-0.2 % fewer bits
 after 500 fine-tuning steps from v2, for ~20 % slower decoding -- the shipped weights stay narrow.
 
-Models with ``mean=True`` add a **mean**: a second net per (group, pass), :class:`PassNet` on the *signed*
+Models with ``mean_hidden > 0`` add a **mean**: a second net per (group, pass), :class:`PassNet` on the *signed*
 context (:func:`.context.signed_features` of the decoded neighbours, the parents and, for chroma, the luma level),
 predicts the Laplace's centre ``mu`` in units of the band step.  The scale nets see magnitudes only, so they
 cannot say *which side* of zero a coefficient falls; the neighbours' signed values often can (an edge's
@@ -45,20 +45,20 @@ from . import context as ctx
 __all__ = [
     "LOG2_MAX",
     "LOG2_MIN",
-    "N_SCALES",
-    "SCALES_PER_OCTAVE",
-    "PassNet",
-    "SubbandEntropyModel",
-    "exact_logscale",
     "LOSSY_MEAN_LIMIT",
     "MEAN_LIMIT",
     "MEAN_STEPS",
+    "N_SCALES",
+    "SCALES_PER_OCTAVE",
     "bin_edges",
+    "exact_logscale",
     "laplace_nll_bits",
     "live_channels",
     "mean_split",
+    "PassNet",
     "scale_index",
     "scale_index_of_mean",
+    "SubbandEntropyModel",
 ]
 
 LOG2_MIN = -5.0
@@ -112,7 +112,6 @@ class SubbandEntropyModel(nn.Module):
         self.hidden = hidden
         self.wide = wide
         self.mean_hidden = mean_hidden
-        self.mean = mean_hidden > 0
         # inputs: current level 4 phases x 3 orientations per channel, parents 3 per channel, (chroma: the
         # luma level, 12), 3 conditioning planes.
         self.luma = nn.ModuleList(PassNet(12 + 3 + 3, 3, hidden) for _ in range(4))
@@ -123,6 +122,11 @@ class SubbandEntropyModel(nn.Module):
         if self.mean:  # signed features (2 per value) of the same context as the scale nets
             self.luma_mean = nn.ModuleList(PassNet(2 * (12 + 3) + 3, 3, mean_hidden) for _ in range(4))
             self.chroma_mean = nn.ModuleList(PassNet(2 * (24 + 6 + 12) + 3, 6, mean_hidden) for _ in range(4))
+
+    @property
+    def mean(self) -> bool:
+        """Whether the model has mean nets."""
+        return self.mean_hidden > 0
 
     def nets(self, group: int) -> nn.ModuleList:
         return self.luma if group == 0 else self.chroma

@@ -20,6 +20,7 @@ __all__ = [
     "QPyramid",
     "dequantize_pyramid",
     "from_pyramid",
+    "group_symbols",
     "level_inputs",
     "mean_inputs",
     "model_bits",
@@ -82,17 +83,24 @@ def level_inputs(qp: QPyramid, j: int, dtype: torch.dtype = torch.float32):
     return cur, parent
 
 
-def mean_inputs(qp: QPyramid, j: int, chans: list[int], k: int, cond: Tensor) -> Tensor:
-    """The mean net's input (:meth:`SubbandEntropyModel.mean_inputs`) of pass ``k`` of the colour group ``chans``
-    of level ``j``, in ``cond``'s dtype."""
+def group_symbols(qp: QPyramid, j: int, chans: list[int]) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """The integer context of colour group ``chans`` at level ``j``: its level in polyphase
+    ``[N, Cg, 3, 4, Hq, Wq]``, the coarser level ``[N, Cg, 3, Hq, Wq]`` (None at the coarsest) and, for chroma,
+    the luma level ``[N, 1, 3, 4, Hq, Wq]`` (None for luma)."""
     lv = qp.levels[j]
-    cur = ctx.space_to_depth(lv[:, chans[0] : chans[-1] + 1])  # [N, Cg, 3, 4, Hq, Wq]
+    cur = ctx.space_to_depth(lv[:, chans[0] : chans[-1] + 1])
     parent = None
     if j > 0:
         hq, wq = qp.grid(j)
         parent = qp.levels[j - 1][:, chans, :, :hq, :wq]
     luma = ctx.space_to_depth(lv[:, :1]) if chans[0] > 0 else None
-    return SubbandEntropyModel.mean_inputs(cur, parent, luma, k, cond)
+    return cur, parent, luma
+
+
+def mean_inputs(qp: QPyramid, j: int, chans: list[int], k: int, cond: Tensor) -> Tensor:
+    """The mean net's input (:meth:`SubbandEntropyModel.mean_inputs`) of pass ``k`` of the colour group ``chans``
+    of level ``j``, in ``cond``'s dtype."""
+    return SubbandEntropyModel.mean_inputs(*group_symbols(qp, j, chans), k, cond)
 
 
 def model_bits(model: SubbandEntropyModel, qp: QPyramid, step_code: Tensor, lossless: bool, xi: float) -> Tensor:

@@ -86,12 +86,14 @@ class RdoQuantizer:
         log2b = LOG2_MIN + idx.float() / SCALES_PER_OCTAVE
         mu = None if mu is None else mu.float()
 
-        def cost(cand: Tensor, at: Tensor | None) -> Tensor:  # J of candidates >= 1 (at: a subset's positions)
-            s, lb, m, aa = (sgn, log2b, mu, a) if at is None else (sgn[at], log2b[at], None if mu is None
-                                                                    else mu[at], a[at])
+        def cost(cand: Tensor, at: tuple[Tensor, ...] | None) -> Tensor:  # J of candidates >= 1 (at: a subset)
+            def sel(t: Tensor | None) -> Tensor | None:
+                return t if t is None or at is None else t[at]
+
             r = cand.float() - T.XI_LOSSY + _DELTA_GUESS
             # signed candidates: with a centre, the two signs cost differently
-            return (aa - r).square() + self.lam * laplace_nll_bits(cand * s, lb, T.XI_LOSSY, m)
+            return (sel(a) - r).square() + self.lam * laplace_nll_bits(cand * sel(sgn), sel(log2b), T.XI_LOSSY,
+                                                                       sel(mu))
 
         # Candidates in the order {0, q0 - 1, q0, q0 + 1} (each >= 1), the first of equal costs winning; the
         # repeats (q0 <= 1 makes them all 1 or 2) cannot win, so q0 and q0 + 1 are weighed only where they are new:

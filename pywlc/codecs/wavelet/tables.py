@@ -9,8 +9,8 @@ as two 12-bit uniform symbols and the sign as one bit (they are rare: only symbo
 
 Models with a mean (:func:`~.entropy_model.mean_split`) add tables of the Laplace centred at ``off / 8`` steps
 (lossless: -4..3, the fraction of the mean; lossy: -32..32): key ``s + N_SCALES zigzag(off)``
-(:func:`table_key`), so key ``s`` stays the zero-mean table.  The bins near zero are integrated in decimal, the
-geometric tails beyond by repeated IEEE products.
+(:func:`table_key`), so key ``s`` stays the zero-mean table.  The bins near the centre are integrated from
+per-scale exponentials on a 1/40 grid (decimal, once per scale), the geometric tails beyond by IEEE products.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ class _Scale:
         with localcontext() as c:
             c.prec = 40
             b = Decimal(2) ** (Decimal(index) / SCALES_PER_OCTAVE + Decimal(LOG2_MIN))
-            inv = 1 / b
-            self.b, self.r = float(b), float((-inv).exp())
-            self.frac = [float((-inv * n / _GRID).exp()) for n in range(_GRID)]
+            self.inv = 1 / b  # kept in decimal for the zero-mean tables' own exponentials
+            self.b, self.r = float(b), float((-self.inv).exp())
+            self.frac = [float((-self.inv * n / _GRID).exp()) for n in range(_GRID)]
         self.pow = [1.0]
 
     def e(self, n: int) -> float:
@@ -76,19 +76,16 @@ class Table:
     """
 
     def __init__(self, index: int, xi: float, offset: int = 0) -> None:
+        sc = _scale(index)
         if offset:
-            self._centred(_scale(index), xi, offset)
+            self._centred(sc, xi, offset)
             return
+        r = sc.r
         with localcontext() as c:
             c.prec = 40
-            log2b = Decimal(index) / SCALES_PER_OCTAVE + Decimal(LOG2_MIN)
-            b = Decimal(2) ** log2b
-            inv = 1 / b
-            r = _exp(-inv)
-            bf = float(b)
-            p0 = 1.0 - _exp(-(1 - Decimal(str(xi))) * inv)
-            coef = 0.5 * _exp(Decimal(str(xi)) * inv) * (1.0 - r)
-        self.m = int(min(MAX_M, max(2, math.ceil(14 * bf))))
+            p0 = 1.0 - _exp(-(1 - Decimal(str(xi))) * sc.inv)
+            coef = 0.5 * _exp(Decimal(str(xi)) * sc.inv) * (1.0 - r)
+        self.m = int(min(MAX_M, max(2, math.ceil(14 * sc.b))))
         tail = _geometric(coef, r, 1, self.m)
         # The escape's mass: 2 * sum_{k > M} coef r^k = 2 coef r^(M+1) / (1 - r); floored so it stays codable.
         esc = 2.0 * tail[-1] * r / (1.0 - r) if r < 1.0 else 0.0
@@ -143,6 +140,12 @@ def zigzag(off: Tensor) -> Tensor:
     return torch.where(off > 0, 2 * off - 1, -2 * off)
 
 
+def _unzigzag(z):
+    """Inverse of :func:`zigzag`, for an int or an int64 Tensor (odd -> positive, even -> non-positive)."""
+    odd = z % 2
+    return odd * ((z + 1) // 2) - (1 - odd) * (z // 2)
+
+
 def table_key(index: Tensor, off: Tensor) -> Tensor:
     """The table key of scale ``index`` and centre ``off / MEAN_STEPS`` (:func:`~.entropy_model.mean_split`):
     ``index + N_SCALES zigzag(off)`` -- the zero-mean tables keep their keys."""
@@ -152,8 +155,7 @@ def table_key(index: Tensor, off: Tensor) -> Tensor:
 def key_scale_and_centre(key: Tensor) -> tuple[Tensor, Tensor]:
     """Inverse of :func:`table_key`: ``(scale index, centre in steps as float64)``."""
     z = torch.div(key, N_SCALES, rounding_mode="floor")
-    off = torch.where(z % 2 == 1, (z + 1) // 2, -(z // 2))
-    return key - N_SCALES * z, off.double() / MEAN_STEPS
+    return key - N_SCALES * z, _unzigzag(z).double() / MEAN_STEPS
 
 
 @cache
@@ -161,8 +163,7 @@ def table(index: int, xi: float) -> Table:
     """The cached :class:`Table` of key ``index`` (:func:`table_key`) for quantiser offset ``xi``."""
     if not 0 <= index < N_KEYS:
         raise ValueError(f"table key must be in [0, {N_KEYS}), got {index}")
-    z = index // N_SCALES
-    return Table(index % N_SCALES, xi, (z + 1) // 2 if z % 2 else -(z // 2))
+    return Table(index % N_SCALES, xi, _unzigzag(index // N_SCALES))
 
 
 UNIFORM_ESCAPE = constriction.stream.model.Uniform(1 << ESCAPE_BITS)
