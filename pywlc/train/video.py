@@ -34,7 +34,7 @@ from ..video.codec import IMAGE_MODEL
 from ..video.subband import temporal_class
 from .loop import Run, cosine_lr
 
-__all__ = ["VideoTrainConfig", "register", "temporal_class", "train_video", "video_split"]
+__all__ = ["VideoTrainConfig", "register", "synthetic_pan", "temporal_class", "train_video", "video_split"]
 
 
 @dataclass
@@ -68,7 +68,7 @@ def video_split(data: str | Path) -> tuple[list[str], list[str]]:
     return train, test
 
 
-def _synthetic(photo: Tensor, frames: int, h: int, w: int, g: torch.Generator) -> Tensor:
+def synthetic_pan(photo: Tensor, frames: int, h: int, w: int, g: torch.Generator) -> Tensor:
     """uint8 ``[frames, H, W]`` grey: a window panning (up to ~3 px/frame) and zooming (<= 1 %/frame) over ``photo``."""
     grey = photo.float().mean(0) if photo.shape[0] == 3 else photo[0].float()
     ph, pw = grey.shape
@@ -106,7 +106,7 @@ def build_cache(cfg: VideoTrainConfig, cache: Path) -> list[tuple[float, Tensor]
     pics = load_photos(photos[: cfg.photos], 2, cache / "photos")
     for pic in pics:
         h, w = min(288, pic.shape[-2] - 64), min(384, pic.shape[-1] - 64)
-        clips.append(Video(_synthetic(pic, 16, h, w, g), None, None, "mono", 25))
+        clips.append(Video(synthetic_pan(pic, 16, h, w, g), None, None, "mono", 25))
     items: list[tuple[float, Tensor]] = []
     opts = C.EncodeOptions()
     for clip in clips:

@@ -1,7 +1,7 @@
 """Training of WL-SVC's three-frame post-filter on decoded train video: ``python -m pywlc.train video-postfilter``.
 
 Data (``data/SPLITS.md``, train sequences only): the first ``frames`` frames of each train sequence (luma) and
-synthetic camera motion over ``photos`` train photos (:func:`pywlc.train.video._synthetic`, 16 frames each; with
+synthetic camera motion over ``photos`` train photos (:func:`pywlc.train.video.synthetic_pan`, 16 frames each; with
 ``objects``, each also with a patch of another photo moving across it at 4-12 px/frame), each
 coded once by WL-SVC itself (default model, GOP 16, no post-filter) at every step code of ``codes``; the decoded
 luma and the original luma are cached (uint8).  Every step draws a batch of random crops: a decoded frame ``t``
@@ -74,7 +74,7 @@ def _clips(cfg: VideoPostfilterConfig, cache: Path) -> list:
     """The train clips: sequences (luma, first ``frames``) and synthetic pans over train photos."""
     from ..video.io import Video, read_video
     from .splits import load_photos, photo_split
-    from .video import _synthetic, video_split
+    from .video import synthetic_pan, video_split
 
     clips = []
     train, _ = video_split(cfg.data)
@@ -86,7 +86,7 @@ def _clips(cfg: VideoPostfilterConfig, cache: Path) -> list:
     pics = load_photos(photos[: cfg.photos], 2, cache / "photos")
     for i, pic in enumerate(pics):
         h, w = min(288, pic.shape[-2] - 64), min(384, pic.shape[-1] - 64)
-        pan = _synthetic(pic, 16, h, w, g)
+        pan = synthetic_pan(pic, 16, h, w, g)
         clips.append(Video(pan, None, None, "mono", 25))
         if cfg.objects:
             clips.append(Video(_with_moving_object(pan, pics[(i + 1) % len(pics)], g), None, None, "mono", 25))
