@@ -10,6 +10,7 @@ import json
 import sys
 
 from .._plugins import register_all
+from .loop import add_config_arguments, config_from_args
 from .wavelet import STAGES as WAVELET_STAGES
 from .wavelet import WaveletTrainConfig, export_weights, train_wavelet
 
@@ -64,14 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--data", required=True, help="the shared data folder (holds SPLITS.md, photos/, photos_more/)")
     w.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl)")
     w.add_argument("--stage", choices=list(WAVELET_STAGES), default="entropy")
-    for name, typ in (("steps", int), ("batch", int), ("patch", int), ("lr", float), ("hidden", int),
-                      ("seed", int), ("threads", int), ("save-every", int), ("log-every", int),
-                      ("code-min", int), ("code-max", int), ("lossless-p", float), ("lifting-p", float),
-                      ("layers", int), ("rescale-max", float), ("init-lr-factor", float),
-                      ("mean-hidden", int)):
-        w.add_argument(f"--{name}", type=typ, default=getattr(WaveletTrainConfig, name.replace("-", "_")))
+    add_config_arguments(w, WaveletTrainConfig, skip=("stage", "cache", "lifting", "init", "wide"))
     w.add_argument("--cache", help="cache folder of the downscaled photos (default: OUT/cache)")
-    w.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     w.add_argument("--lifting", help="entropy/postfilter: code with this lifting checkpoint or shipped weights name")
     w.add_argument("--init", help="start from this checkpoint of the stage or shipped weights name (fine-tuning)")
     w.add_argument("--wide", action="store_true",
@@ -90,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             print(export_weights(args.entropy, args.postfilter, args.out, lifting_ckpt=args.lifting))
             return 0
         if args.task == "wavelet":
-            train_wavelet(WaveletTrainConfig(**{k: v for k, v in vars(args).items() if k != "task"}))
+            train_wavelet(config_from_args(WaveletTrainConfig, args))
             return 0
         from .image import TrainConfig, train
 

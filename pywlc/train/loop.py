@@ -3,16 +3,44 @@ spent so far (the weights' records report CPU-hours), and the ``log.jsonl`` rows
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import time
-from dataclasses import asdict
+from collections.abc import Iterable
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["Run", "cosine_lr"]
+__all__ = ["Run", "add_config_arguments", "config_from_args", "cosine_lr"]
+
+_C = TypeVar("_C")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config: type, skip: Iterable[str] = ()) -> None:
+    """One ``--field-name`` option per field of the dataclass ``config`` with a default, so that a trainer's command
+    line cannot drift from its config: typed by the default, ``--x`` / ``--no-x`` for booleans, a string for fields
+    that default to None.  ``data``, ``out`` (each trainer says what they hold) and the fields in ``skip`` (given
+    their own help or choices by the caller) are left out; ``resume`` is the usual ``store_true`` flag."""
+    skip = {"data", "out", *skip}
+    for f in fields(config):
+        if f.name in skip or f.default is MISSING:
+            continue
+        name = "--" + f.name.replace("_", "-")
+        if f.name == "resume":
+            parser.add_argument(name, action="store_true", help="continue from OUT/last.pt")
+        elif isinstance(f.default, bool):
+            parser.add_argument(name, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            parser.add_argument(name, type=str if f.default is None else type(f.default), default=f.default)
+
+
+def config_from_args(config: type[_C], args: argparse.Namespace, **overrides: Any) -> _C:
+    """The ``config`` dataclass from parsed ``args`` (its fields by name; ``overrides`` win)."""
+    kw = {f.name: getattr(args, f.name) for f in fields(config) if hasattr(args, f.name)}
+    return config(**{**kw, **overrides})
 
 
 def cosine_lr(step: int, steps: int, lr: float, lr_final: float) -> float:

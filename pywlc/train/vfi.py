@@ -34,7 +34,7 @@ from .._pinned import load_pinned
 from ..vfi.model import VFIConfig, WaveletVFI
 from ..vfi.motion import DIS_PRESETS, bidirectional_flow
 from ..vfi.weights import WEIGHTS, weights_file
-from .loop import Run, cosine_lr
+from .loop import Run, add_config_arguments, config_from_args, cosine_lr
 from .splits import load_photos, photo_split
 
 __all__ = ["VFITrainConfig", "export", "register", "train_vfi"]
@@ -302,8 +302,7 @@ def export(ckpt: str | Path, out: str | Path, dis_preset: str | None = None) -> 
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    keys = VFITrainConfig.__dataclass_fields__
-    train_vfi(VFITrainConfig(**{k: v for k, v in vars(args).items() if k in keys}))
+    train_vfi(config_from_args(VFITrainConfig, args))
     return 0
 
 
@@ -317,11 +316,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("vfi", help="train the frame interpolator (pywlc.vfi) on the CPU")
     p.add_argument("--data", required=True, help="the shared data folder (SPLITS.md, photos/, video/)")
     p.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl)")
-    for name, field in VFITrainConfig.__dataclass_fields__.items():
-        if name in ("data", "out", "resume"):
-            continue
-        p.add_argument(f"--{name.replace('_', '-')}", type=type(field.default), default=field.default)
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    add_config_arguments(p, VFITrainConfig)
     p.set_defaults(run=_run_train)
     x = sub.add_parser("vfi-export", help="write the frame interpolator's shippable weights; prints the sha256")
     x.add_argument("--checkpoint", required=True, help="last.pt of a vfi training, or shipped weights by name")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,7 +32,7 @@ from ..codecs.wavelet.model import load_model
 from ..codecs.wavelet.pyramid import model_bits, quantize_pyramid
 from ..video.codec import IMAGE_MODEL
 from ..video.subband import temporal_class
-from .loop import Run, cosine_lr
+from .loop import Run, add_config_arguments, config_from_args, cosine_lr
 
 __all__ = ["VideoTrainConfig", "register", "synthetic_pan", "temporal_class", "train_video", "video_split"]
 
@@ -212,13 +212,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("video", help="fine-tune WL-SVC's subband entropy model on MCTF subbands (CPU-sized)")
     v.add_argument("--data", required=True, help="the shared data folder (SPLITS.md, video/, photos/)")
     v.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl, cache/)")
-    for f in fields(VideoTrainConfig):
-        if f.name in ("data", "out", "resume"):
-            continue
-        v.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
-    v.add_argument("--resume", action="store_true")
-    v.set_defaults(run=lambda a: train_video(VideoTrainConfig(**{f.name: getattr(a, f.name)
-                                                                  for f in fields(VideoTrainConfig)})) and 0)
+    add_config_arguments(v, VideoTrainConfig)
+    v.set_defaults(run=lambda a: train_video(config_from_args(VideoTrainConfig, a)) and 0)
     x = sub.add_parser("video-export", help="write WL-SVC's shippable weights; prints sha256")
     x.add_argument("--ckpt", required=True)
     x.add_argument("--out", required=True, help="e.g. pywlc/video/weights/wlsvc-v1.pt")

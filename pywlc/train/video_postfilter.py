@@ -17,7 +17,7 @@ import argparse
 import hashlib
 import json
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ..codecs.wavelet import transform as T
 from ..video.postfilter import TemporalPostFilter, neighbour_stack
-from .loop import Run, cosine_lr
+from .loop import Run, add_config_arguments, config_from_args, cosine_lr
 
 __all__ = ["VideoPostfilterConfig", "build_decoded_cache", "export", "register", "train_video_postfilter"]
 
@@ -255,22 +255,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("video-postfilter", help="train WL-SVC's three-frame post-filter on decoded train video")
     v.add_argument("--data", required=True, help="the shared data folder (SPLITS.md, video/, photos/)")
     v.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl, cache/)")
-    for f in fields(VideoPostfilterConfig):
-        if f.name in ("data", "out", "resume", "init", "objects", "substreams"):
-            continue
-        v.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
-    v.add_argument("--no-objects", dest="objects", action="store_false",
-                   help="synthetic pans only (no clips with a moving object)")
-    v.add_argument("--no-substreams", dest="substreams", action="store_false",
-                   help="full-frame-rate decodes only (neighbours 2 or 4 apart stand in for the sub-streams)")
+    add_config_arguments(v, VideoPostfilterConfig, skip=("init", "objects", "substreams"))
+    v.add_argument("--objects", action=argparse.BooleanOptionalAction, default=VideoPostfilterConfig.objects,
+                   help="--no-objects: synthetic pans only (no clips with a moving object)")
+    v.add_argument("--substreams", action=argparse.BooleanOptionalAction, default=VideoPostfilterConfig.substreams,
+                   help="--no-substreams: full-frame-rate decodes only (neighbours 2 or 4 apart stand in for the "
+                        "sub-streams)")
     v.add_argument("--init", default=VideoPostfilterConfig.init,
                    help="image-codec weights whose post-filter starts the run ('none': a zero residual)")
-    v.add_argument("--resume", action="store_true")
 
     def run(a: argparse.Namespace) -> int:
-        kw = {f.name: getattr(a, f.name) for f in fields(VideoPostfilterConfig)}
-        kw["init"] = None if a.init in (None, "none") else a.init
-        train_video_postfilter(VideoPostfilterConfig(**kw))
+        init = None if a.init in (None, "none") else a.init
+        train_video_postfilter(config_from_args(VideoPostfilterConfig, a, init=init))
         return 0
 
     v.set_defaults(run=run)

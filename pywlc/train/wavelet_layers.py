@@ -26,7 +26,7 @@ from ..codecs.wavelet import transform as T
 from ..codecs.wavelet.model import load_model
 from ..codecs.wavelet.pyramid import QPyramid, quantize_pyramid
 from ..codecs.wavelet.refine_model import RefineEntropyModel, nest, refine_bits
-from .loop import Run, cosine_lr
+from .loop import Run, add_config_arguments, config_from_args, cosine_lr
 from .splits import load_photos, photo_split
 from .wavelet import WaveletTrainConfig, sample_batch
 
@@ -135,8 +135,7 @@ def export_layers_weights(ckpt: str | Path, out: str | Path) -> str:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    names = {f for f in LayersTrainConfig.__dataclass_fields__}
-    train_layers(LayersTrainConfig(**{k: v for k, v in vars(args).items() if k in names}))
+    train_layers(config_from_args(LayersTrainConfig, args))
     return 0
 
 
@@ -150,12 +149,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     w = sub.add_parser("wavelet-layers", help="train the scalable wavelet codec's refinement entropy model (CPU)")
     w.add_argument("--data", required=True, help="the shared data folder (holds SPLITS.md, photos/, photos_more/)")
     w.add_argument("--out", required=True, help="checkpoint folder (last.pt, log.jsonl)")
-    for name, typ in (("steps", int), ("batch", int), ("patch", int), ("lr", float), ("seed", int),
-                      ("threads", int), ("save-every", int), ("log-every", int), ("code-min", int),
-                      ("code-max", int), ("gap-min", int), ("gap-max", int), ("base", str)):
-        w.add_argument(f"--{name}", type=typ, default=getattr(LayersTrainConfig, name.replace("-", "_")))
+    add_config_arguments(w, LayersTrainConfig, skip=("cache",))
     w.add_argument("--cache", help="cache folder of the downscaled photos (default: OUT/cache)")
-    w.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     w.set_defaults(run=_run_train)
     x = sub.add_parser("wavelet-layers-export", help="write the shippable refinement weights; prints sha256")
     x.add_argument("--ckpt", required=True, help="last.pt of a wavelet-layers run")
