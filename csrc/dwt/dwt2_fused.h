@@ -43,7 +43,7 @@ struct Dwt2Strip {
   double k_low, k_high;
   bool zero_tail, integer;
   int ring_rows;  // dwt2_fused_ring_rows(kind, num_steps)
-  bool stream;    // write the tensor's rows with non-temporal stores (tensors beyond the caches)
+  bool stream;    // write the tensor's rows and the scratch low bands with non-temporal stores (big tensors)
   void* work;  // dwt2_fused_work_bytes(w, ...) bytes, 64-byte aligned, private to the calling thread
 };
 

@@ -162,14 +162,15 @@ void run_levels(const DwtArgs& a) {
   auto thread_work = [&] { return work0; };
 #endif
   // Plane after plane, every level of a plane before the next: a level reads the low band the level before
-  // wrote a moment ago, not after every other plane's level has passed.  The inverse keeps its scratch low
-  // bands in one plane's slot per thread, so its cached stores find their lines in L2 (the next plane
-  // overwrites the same ones); the forward streams its low band (cached stores there measured 15-45 % slower,
-  // even into L2-resident lines) into a slot per plane (into one slot per thread, over lines the plane before
-  // left in the caches, 5/3 measured 10 % slower).  The strips are the same (one per plane and level), so are
-  // the results.  One thread: always (no OpenMP region).  A team: when there are enough planes to balance it,
-  // a work item is every level of one plane, in one parallel region with no barrier between levels (on a
-  // shared machine each region and barrier can wait a scheduler tick for a preempted thread).
+  // wrote a moment ago, not after every other plane's level has passed.  Both directions stream their scratch
+  // low bands when they stream the tensor (cached stores there measured 15-45 % slower in the forward, even
+  // into L2-resident lines, and in the inverse ~10 % slower at 1 thread and 15-70 % at 2: 1x3x1024^2 fp32 on
+  // 2 threads, 5/3 0.91-0.98 ms streamed against 1.07-1.41 cached, 9/7 0.98-1.10 against 1.15-1.87 -- with
+  // both cores busy, the cached stores' reads for ownership doubled the time of the levels that write
+  // scratch, the inverse's levels 1 and 2); below that size the scratch stays in the caches.  The inverse keeps its scratch in one plane's slot per thread (the next plane
+  // reuses the lines), the forward in a slot per plane (one per thread, over lines the plane before left in
+  // the caches, 5/3 measured 10 % slower).  The strips are the same (one per plane and level), so are the
+  // results.  One thread: always (no OpenMP region).
   const bool parallel = threads > 1 && planes * H * W >= kParallelMinSamples;
   if (!parallel) {
     unsigned char* work = thread_work();
@@ -180,12 +181,20 @@ void run_levels(const DwtArgs& a) {
       }
     return;
   }
-  if (planes >= 2 * threads) {
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t b = 0; b < planes; ++b) {
+  // A team: whole planes as work items while every thread gets one (every level of a plane, no barrier between
+  // levels: on a shared machine each barrier can wait a scheduler tick for a preempted thread), then the
+  // planes left over (fewer than threads: 1x3xHxW on 2 threads leaves one) in strips of rows, level after level,
+  // a barrier between levels.  Strips of every plane instead (the schedule before): 1x3x1024^2 fp32 on 2
+  // threads, forward 5/3 0.79-0.82 ms against 0.85-0.89, 9/7 0.93-0.97 against 1.02-1.09.
+  const int64_t rest = planes % threads, whole = planes - rest;
+#pragma omp parallel
+  {
+    // nowait: a thread done with its planes starts on the strips of the rest.
+#pragma omp for schedule(dynamic) nowait
+    for (int64_t b = 0; b < whole; ++b) {
       unsigned char* work = thread_work();
 #ifdef _OPENMP
-      const int64_t slot = analysis ? b : omp_get_thread_num();
+      const int64_t slot = analysis ? b : omp_get_thread_num();  // whole >= threads: no slot of the rest
 #else
       const int64_t slot = analysis ? b : 0;
 #endif
@@ -194,28 +203,24 @@ void run_levels(const DwtArgs& a) {
         run_strip(b, l, 0, (hs[l] + 1) / 2, work, slot);
       }
     }
-    return;
-  }
-  // Otherwise strips of rows, level after level, in one parallel region (the levels' loops share it, a barrier
-  // between them).
-#pragma omp parallel
-  for (int step = 0; step < a.levels; ++step) {
-    const int l = analysis ? step : a.levels - 1 - step;
-    const int64_t lh = hs[l], lw = ws[l], pairs = (lh + 1) / 2;
-    // Enough items to balance the team (8 per thread), none shorter than kMinStripRows; a level too small for
-    // threads is one item per plane.
-    int64_t strips = 1;
-    if (parallel && planes * lh * lw >= kParallelMinSamples) {
-      strips = (8 * threads + planes - 1) / planes;
-      strips = std::max<int64_t>(1, std::min(strips, pairs / kMinStripRows));
-    }
-    const int64_t items = planes * strips;
-    // Items go to threads as they free up: on a shared machine a preempted thread's strips are taken over by
-    // the others instead of holding the level's barrier (which thread lifts a strip does not change it).
+    for (int step = 0; step < a.levels && rest > 0; ++step) {
+      const int l = analysis ? step : a.levels - 1 - step;
+      const int64_t lh = hs[l], lw = ws[l], pairs = (lh + 1) / 2;
+      // Enough items to balance the team (8 per thread), none shorter than kMinStripRows; a level too small for
+      // threads is one item per plane.
+      int64_t strips = 1;
+      if (rest * lh * lw >= kParallelMinSamples) {
+        strips = (8 * threads + rest - 1) / rest;
+        strips = std::max<int64_t>(1, std::min(strips, pairs / kMinStripRows));
+      }
+      const int64_t items = rest * strips;
+      // Items go to threads as they free up: on a shared machine a preempted thread's strips are taken over by
+      // the others instead of holding the level's barrier (which thread lifts a strip does not change it).
 #pragma omp for schedule(dynamic)
-    for (int64_t q = 0; q < items; ++q) {
-      const int64_t b = q / strips, t = q % strips;
-      run_strip(b, l, pairs * t / strips, pairs * (t + 1) / strips, thread_work(), b);
+      for (int64_t q = 0; q < items; ++q) {
+        const int64_t b = whole + q / strips, t = q % strips;
+        run_strip(b, l, pairs * t / strips, pairs * (t + 1) / strips, thread_work(), b);
+      }
     }
   }
 }
