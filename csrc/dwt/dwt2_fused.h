@@ -44,6 +44,7 @@ struct Dwt2Strip {
   bool zero_tail, integer;
   int ring_rows;  // dwt2_fused_ring_rows(kind, num_steps)
   bool stream;    // write the tensor's rows and the scratch low bands with non-temporal stores (big tensors)
+  bool stream_scratch;  // the inverse's scratch low bands too (planes beyond L2)
   void* work;  // dwt2_fused_work_bytes(w, ...) bytes, 64-byte aligned, private to the calling thread
 };
 

@@ -25,6 +25,10 @@ namespace {
 constexpr int64_t kParallelMinSamples = 1 << 15;
 // Output of at least this many bytes is written with non-temporal stores (see dwt2_fused_kernel.h).
 constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
+// The inverse streams its scratch low bands too (with the tensor) for planes of at least this many bytes, beyond
+// a core's L2; smaller planes' low bands stay there for the next level: 16x3x256^2 fp32 inverse 1-25 % faster
+// cached (12 of 12 interleaved pairs, 1 and 2 threads, Haar / 5/3 / 9/7).
+constexpr int64_t kStreamScratchMinPlaneBytes = int64_t(1) << 20;
 // Strips never get fewer output row pairs than this: the halo (num_steps rows) stays a small overhead.
 constexpr int64_t kMinStripRows = 16;
 
@@ -126,6 +130,7 @@ void run_levels(const DwtArgs& a) {
   proto.integer = a.integer;
   proto.ring_rows = dwt2_fused_ring_rows_of(a);
   proto.stream = planes * plane * storage_size >= kStreamMinBytes;
+  proto.stream_scratch = plane * storage_size >= kStreamScratchMinPlaneBytes;
 
   const Dwt2StripFn fn = selected().fn;
 
@@ -163,14 +168,15 @@ void run_levels(const DwtArgs& a) {
 #endif
   // Plane after plane, every level of a plane before the next: a level reads the low band the level before
   // wrote a moment ago, not after every other plane's level has passed.  Both directions stream their scratch
-  // low bands when they stream the tensor (cached stores there measured 15-45 % slower in the forward, even
-  // into L2-resident lines, and in the inverse ~10 % slower at 1 thread and 15-70 % at 2: 1x3x1024^2 fp32 on
-  // 2 threads, 5/3 0.91-0.98 ms streamed against 1.07-1.41 cached, 9/7 0.98-1.10 against 1.15-1.87 -- with
-  // both cores busy, the cached stores' reads for ownership doubled the time of the levels that write
-  // scratch, the inverse's levels 1 and 2); below that size the scratch stays in the caches.  The inverse keeps its scratch in one plane's slot per thread (the next plane
-  // reuses the lines), the forward in a slot per plane (one per thread, over lines the plane before left in
-  // the caches, 5/3 measured 10 % slower).  The strips are the same (one per plane and level), so are the
-  // results.  One thread: always (no OpenMP region).
+  // low bands when they stream the tensor, the inverse for planes beyond L2 (kStreamScratchMinPlaneBytes).
+  // Cached stores there measured 15-45 % slower in the forward, even into L2-resident lines, and in the inverse
+  // ~10 % slower at 1 thread and 15-70 % at 2: 1x3x1024^2 fp32 on 2 threads, 5/3 0.91-0.98 ms streamed against
+  // 1.07-1.41 cached, 9/7 0.98-1.10 against 1.15-1.87 -- with both cores busy, the cached stores' reads for
+  // ownership doubled the time of the levels that write scratch, the inverse's levels 1 and 2.  Below
+  // kStreamMinBytes the scratch stays in the caches.  The inverse keeps its scratch in one plane's slot per
+  // thread (the next plane reuses the lines), the forward in a slot per plane (one per thread, over lines the
+  // plane before left in the caches, 5/3 measured 10 % slower).  The strips are the same (one per plane and
+  // level), so are the results.  One thread: always (no OpenMP region).
   const bool parallel = threads > 1 && planes * H * W >= kParallelMinSamples;
   if (!parallel) {
     unsigned char* work = thread_work();

@@ -1476,8 +1476,8 @@ void inverse_strip(const Dwt2Strip& s, C* work) {
   const i64 so = s.samples.stride, sl = s.low.stride, sb = s.bands.stride;
   const i64 ks = strip_start(s, periodic);
   std::memset(work, 0, sizeof(C) * 2 * rows * r.stride);
-  // The scratch low bands stream too, as the forward's (dwt2_fused_cpu.cpp measures both).
-  const bool stream = s.stream;
+  // The scratch low bands stream too where the plane is beyond L2 (dwt2_fused_cpu.cpp measures both).
+  const bool stream = s.stream && (s.stream_scratch || !s.samples.compute);
   const bool last_predict = p.n > 0 && p.kind[p.n - 1] == kPredict;  // the last step's target: odd rows
   // A final predict (every inverse here) reads even row j last at its own row j: it copies that row out as
   // it goes (column_step's copy) -- except the adjoint's transposed edge rows, which read one row further.

@@ -26,6 +26,8 @@ namespace {
 constexpr int64_t kRows = 8;
 // Output of at least this many bytes is written with non-temporal stores (dwt2_fused_cpu.cpp's threshold).
 constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
+// The synthesis's scratch streams too for planes of at least this many bytes (dwt2_fused_cpu.cpp's threshold).
+constexpr int64_t kStreamScratchMinPlaneBytes = int64_t(1) << 20;
 
 template <typename T>
 void run(const DwtArgs& a) {
@@ -61,10 +63,10 @@ void run(const DwtArgs& a) {
     j.i0 = i0;
     j.i1 = i1;
     j.u = static_cast<double>(u);  // exact: the kernel casts back to T
-    // Streaming stores for outputs beyond the caches, the scratch low bands too (as the lifting kernel): at
-    // 1x3x1024^2 fp32 the synthesis with its coarser levels' outputs cached measured 0.87-1.15 ms on 2 threads
-    // against 0.68-0.82 streamed (1 thread: 1.22-1.31 against 1.13-1.18).
-    j.stream = stream;
+    // Streaming stores for outputs beyond the caches, the synthesis's scratch low bands too for planes beyond L2
+    // (as the lifting kernel): at 1x3x1024^2 fp32 the synthesis with its coarser levels' outputs cached measured
+    // 0.87-1.15 ms on 2 threads against 0.68-0.82 streamed (1 thread: 1.22-1.31 against 1.13-1.18).
+    j.stream = stream && (analysis || l == 0 || plane * static_cast<int64_t>(sizeof(T)) >= kStreamScratchMinPlaneBytes);
     if (analysis) {
       // Input: the tensor at level 0, else the previous level's low band in scratch.
       j.in = l == 0 ? src + b * plane : buf((l - 1) & 1, slot);
