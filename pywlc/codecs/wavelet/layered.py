@@ -67,7 +67,11 @@ __all__ = [
     "encode_layers",
     "extract_layers",
     "is_layered",
+    "ll_prediction",
+    "quality_codes",
     "read_layered_header",
+    "refined_details",
+    "walk_refinement",
     "warn_dropped",
 ]
 
@@ -154,13 +158,19 @@ def is_layered(data: bytes | bytearray | memoryview) -> bool:
 # ---------------------------------------------------------------------------------------------------- encode
 
 
-def _codes_of(qualities: object) -> list[int]:
+def quality_codes(qualities: object, what: str = "qualities") -> list[int]:
+    """Step codes of the quality layers ``qualities`` (coarse to fine), checked to refine layer by layer.
+
+    Raises:
+        ValueError: not 1..:data:`MAX_QUALITY_LAYERS` qualities, or a layer not 1..:data:`MAX_CODE_GAP` codes finer
+            than the one below (the message names ``what``).
+    """
     if not isinstance(qualities, list | tuple) or not 1 <= len(qualities) <= MAX_QUALITY_LAYERS:
-        raise ValueError(f"qualities must be a list of 1..{MAX_QUALITY_LAYERS} numbers, got {qualities!r}")
+        raise ValueError(f"{what} must be a list of 1..{MAX_QUALITY_LAYERS} numbers, got {qualities!r}")
     codes = [quality_code(q) for q in qualities]
     for a, b in zip(codes, codes[1:], strict=False):
         if not 1 <= a - b <= MAX_CODE_GAP:
-            raise ValueError(f"qualities must increase, each layer's step 1/16 to 8 octaves finer than the last; got "
+            raise ValueError(f"{what} must increase, each layer's step 1/16 to 8 octaves finer than the last; got "
                              f"{list(qualities)} (step codes {codes})")
     return codes
 
@@ -188,7 +198,7 @@ class _Encoder:
             qp.levels = [nest(f, c, gap_ratio(gap)) for f, c in zip(qp.levels, coarse.levels, strict=True)]
         deltas = b"" if not self.levels else bytes(int(round(float(d) * 255))
                                                    for d in optimal_deltas(self.p, qp, step)[0])
-        r = qp.ll.long() - _ll_prediction(self.qps[-1].ll, self.codes[-1] - code) if k else ll_residuals(qp.ll)
+        r = qp.ll.long() - ll_prediction(self.qps[-1].ll, self.codes[-1] - code) if k else ll_residuals(qp.ll)
         ll_idx = ll_scale_indices(r)
         payloads = []
         for j in range(max(1, self.levels)):
@@ -200,7 +210,7 @@ class _Encoder:
                 if k == 0:
                     _walk_level(self.model.base, qp, j, code, False, T.XI_LOSSY, enc=enc)
                 else:
-                    _walk_refinement(self.model.refine, qp, self.qps[-1], j, code, self.codes[-1] - code, enc=enc)
+                    walk_refinement(self.model.refine, qp, self.qps[-1], j, code, self.codes[-1] - code, enc=enc)
             payloads.append(enc.finish())
         return qp, payloads, ll_idx, deltas
 
@@ -260,7 +270,7 @@ def encode_layers(
     model = load_layered_model() if model is None else model
     enc = _Encoder(x, model)
     if bpps is None:
-        for code in _codes_of(list(DEFAULT_QUALITIES) if qualities is None else qualities):
+        for code in quality_codes(list(DEFAULT_QUALITIES) if qualities is None else qualities):
             enc.push(code, enc.layer(code))
         return enc.stream()
     if not isinstance(bpps, list | tuple) or not 1 <= len(bpps) <= MAX_QUALITY_LAYERS:
@@ -293,7 +303,7 @@ def encode_layers(
     return enc.stream()
 
 
-def _ll_prediction(coarse_ll: Tensor, gap: int) -> Tensor:
+def ll_prediction(coarse_ll: Tensor, gap: int) -> Tensor:
     """The approximation band of a refinement layer is coded as its difference from the coarse layer's values
     rescaled to the fine step (``round(q R)``, one IEEE product and a round: the same on every machine)."""
     return torch.round(coarse_ll.double() * gap_ratio(gap)).long()
@@ -318,7 +328,7 @@ def refine_pass_indices(model: RefineEntropyModel, fine: QPyramid, coarse: QPyra
     return scale_index(out.view(n, len(chans), 3, *grid))
 
 
-def _walk_refinement(model: RefineEntropyModel, fine: QPyramid, coarse: QPyramid, j: int, code: int, gap: int,
+def walk_refinement(model: RefineEntropyModel, fine: QPyramid, coarse: QPyramid, j: int, code: int, gap: int,
                      enc: LayerEncoder | None = None, dec: LayerDecoder | None = None) -> None:
     """Code (``enc``) or decode in place (``dec``) the refinement of detail level ``j`` (``fine.levels[j]`` holds
     the nested fine indices when encoding; when decoding it is overwritten, pass by pass)."""
@@ -556,7 +566,7 @@ def decode_layers(
                 if j == 0:
                     r = torch.stack([dec.decode(torch.full((lh, lw), hdr.ll_scales[k][ch], dtype=torch.int64),
                                                 T.XI_LOSSLESS) for ch in range(c)])[None]
-                    ll = ll_from_residuals(r) if k == 0 else r + _ll_prediction(
+                    ll = ll_from_residuals(r) if k == 0 else r + ll_prediction(
                         qps[-1].ll, hdr.codes[k - 1] - hdr.codes[k])
                     if ll.numel() and int(ll.abs().max()) >= 1 << 30:
                         raise BitstreamError("approximation values out of range (corrupt stream)")
@@ -565,7 +575,7 @@ def decode_layers(
                     if k == 0:
                         _walk_level(model.base, qp, j, hdr.codes[0], False, T.XI_LOSSY, dec=dec)
                     else:
-                        _walk_refinement(model.refine, qp, qps[-1], j, hdr.codes[k], hdr.codes[k - 1] - hdr.codes[k],
+                        walk_refinement(model.refine, qp, qps[-1], j, hdr.codes[k], hdr.codes[k - 1] - hdr.codes[k],
                                          dec=dec)
                 dec.close()
             qps.append(qp)
@@ -585,24 +595,9 @@ def _reconstruct_refined(qps: list[QPyramid], hdr: LayeredHeader, use_levels: in
     if k == 0 or not hdr.levels:
         return _reconstruct(qps[-1], hdr.single(k), use_levels, model.base, postfilter)
     fine, coarse = qps[-1], qps[-2]
-    ratio = gap_ratio(hdr.codes[k - 1] - hdr.codes[k])
     step = T.step_of_code(hdr.codes[k])
-    _, norms = T.band_norms(hdr.levels)
-    xi = T.XI_LOSSY
-    details = []
-    for j in range(use_levels):
-        bands = []
-        for o, (qf, qc) in enumerate(zip(ctx.unpad_level(fine.levels[j], fine.shapes[j]),
-                                         ctx.unpad_level(coarse.levels[j], coarse.shapes[j]), strict=True)):
-            fa, ca = qf.abs().double(), qc.abs().double()
-            u = torch.where(ca > 0, (ca - xi) * ratio, torch.zeros_like(ca))
-            v = (ca + (1 - xi)) * ratio
-            lo = torch.maximum(fa - xi, u)
-            hi = torch.minimum(fa + (1 - xi), v)
-            delta = hdr.deltas[k][j]
-            mag = torch.where((lo > fa - xi) | (hi < fa + (1 - xi)), lo + delta * (hi - lo), fa - xi + delta)
-            bands.append((torch.sign(qf) * mag * (qf != 0) * (step / norms[j][o])).float())
-        details.append(tuple(bands))
+    deltas = torch.tensor([hdr.deltas[k]], dtype=torch.float64)
+    details = refined_details(fine, coarse, gap_ratio(hdr.codes[k - 1] - hdr.codes[k]), step, deltas, use_levels)
     ll = (fine.ll.double() * (step / T.band_norms(hdr.levels)[0])).float()
     reduce = hdr.levels - use_levels
     y = T.synthesis(T.Pyramid(ll, details), False) / (2.0**reduce)
@@ -612,6 +607,33 @@ def _reconstruct_refined(qps: list[QPyramid], hdr: LayeredHeader, use_levels: in
     if postfilter and model.base.postfilter is not None:
         y = model.base.postfilter(y, torch.tensor([hdr.codes[k]])).clamp(0, 255)
     return y[0].round().to(torch.uint8)
+
+
+def refined_details(fine: QPyramid, coarse: QPyramid, ratio: float, step: float, deltas: Tensor,
+                    use_levels: int) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """Detail bands (``float32 Tensor[N, C, h, w]`` per orientation, levels ``0 .. use_levels - 1`` coarsest first)
+    of a refinement layer: the fine indices dequantised at ``step`` (band steps divided by the synthesis norms)
+    with the per-picture, per-level in-bin offsets ``deltas`` (``float64 Tensor[N, J]``), except where the coarse
+    bin (``ratio`` = coarse / fine step) cuts the fine bin (dead-zone bins do not nest): there the value goes at
+    ``delta`` of the intersection -- the lower layers' bits say which part of the fine bin holds it."""
+    _, norms = T.band_norms(len(fine.levels))
+    xi = T.XI_LOSSY
+    n = deltas.shape[0]
+    details = []
+    for j in range(use_levels):
+        delta = deltas[:, j].reshape(n, 1, 1, 1)
+        bands = []
+        for o, (qf, qc) in enumerate(zip(ctx.unpad_level(fine.levels[j], fine.shapes[j]),
+                                         ctx.unpad_level(coarse.levels[j], coarse.shapes[j]), strict=True)):
+            fa, ca = qf.abs().double(), qc.abs().double()
+            u = torch.where(ca > 0, (ca - xi) * ratio, torch.zeros_like(ca))
+            v = (ca + (1 - xi)) * ratio
+            lo = torch.maximum(fa - xi, u)
+            hi = torch.minimum(fa + (1 - xi), v)
+            mag = torch.where((lo > fa - xi) | (hi < fa + (1 - xi)), lo + delta * (hi - lo), fa - xi + delta)
+            bands.append((torch.sign(qf) * mag * (qf != 0) * (step / norms[j][o])).float())
+        details.append(tuple(bands))
+    return details
 
 
 def extract_layers(data: bytes | bytearray | memoryview, *, layers: int | None = None, resolution: int = 1) -> bytes:
