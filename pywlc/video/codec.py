@@ -49,10 +49,14 @@ import torch
 from torch import Tensor
 
 from ..bitstream import CodecId, ColorFormat, Layer, decode_container, encode_container
+from ..bitstream.container import MAX_LAYERS, reencode
 from ..codecs.budget import DecodeBudget, check_budget
 from ..codecs.wavelet import transform as T
 from ..codecs.wavelet.codec import quality_code
+from ..codecs.wavelet.layered import MAX_QUALITY_LAYERS, quality_codes
+from ..codecs.wavelet.layered_model import load_layered_model
 from ..codecs.wavelet.model import WaveletModel, load_model
+from ..codecs.wavelet.refine_model import MAX_CODE_GAP, RefineEntropyModel
 from ..errors import BitstreamError
 from ..mctf import MctfResult, MotionFields, analyze, make_level, synthesize
 from ..motion import chroma_field, hvsbm
@@ -60,7 +64,7 @@ from .classical import CLASSICAL_ID
 from .io import Video, chroma_size
 from .model import load_video_postfilter
 from .motion_coding import Leaves, decode_motion, encode_motion, fields_of, leaves_of
-from .subband import decode_subbands, encode_subbands, levels_for, temporal_class
+from .subband import decode_subband_layers, encode_subband_layers, encode_subbands, levels_for, temporal_class
 
 __all__ = ["EncodeOptions", "StreamInfo", "analyse", "decode", "encode", "extract", "lam_for", "load_video_model",
            "stream_info"]
@@ -74,6 +78,10 @@ FORMAT_VERSION = 1
 IMAGE_MODEL = "wavelet-v1"
 # version, temporal levels T, step code, chroma (0 mono, 1 420, 2 444), fps num, fps den, first frame, model id
 _META = struct.Struct("<BBhBIII8s")
+# Quality layers (metadata "sq", only in streams with refinement layers): version, quality layers K (with the
+# base), the refinement model's id; then the step code (i16) of each refinement layer 1..K-1.
+_META_Q = struct.Struct("<BB8s")
+QUALITY_FORMAT_VERSION = 1
 _COLOR = {"mono": ColorFormat.GRAY, "420": ColorFormat.YUV420, "444": ColorFormat.YUV444}
 _CHROMA_CODE = {"mono": 0, "420": 1, "444": 2}
 _CHROMA_OF = {v: k for k, v in _CHROMA_CODE.items()}
@@ -320,14 +328,30 @@ class _Entropy:
     def tclass(self, group: int, levels: int) -> float:
         return temporal_class(group, levels) if self.temporal else 0.0
 
+    def refine(self, refine_id: bytes | None = None) -> RefineEntropyModel:
+        """The image codec's shipped refinement model (quality layers); ``refine_id``: the stream's, checked."""
+        if self.net is None:
+            raise ValueError("quality layers need the learned entropy model, not model='classical'")
+        layered = load_layered_model()
+        if refine_id is not None and refine_id != layered.model_id:
+            raise BitstreamError(f"the stream's quality layers were coded with other refinement weights (id "
+                                 f"{refine_id.hex()}, this decoder has {layered.model_id.hex()})")  # fmt: skip
+        return layered.refine
 
-def _code_segment(video: Video, a: _Analysis, code: int, ent: _Entropy,
-                  opts: EncodeOptions) -> tuple[bytes, list[list[Tensor]]]:
-    """One segment's container at step code ``code``, and the decoded temporal groups of each plane."""
+    @property
+    def refine_id(self) -> bytes:
+        return load_layered_model().model_id
+
+
+def _code_segment(video: Video, a: _Analysis, code: int, ent: _Entropy, opts: EncodeOptions,
+                  layer_codes: tuple[int, ...] = ()) -> tuple[bytes, list[list[Tensor]]]:
+    """One segment's container at step code ``code`` (and refinement layers at the finer ``layer_codes``), and
+    the decoded temporal groups of each plane (of the top quality layer)."""
     sizes = _plane_sizes(video.height, video.width, video.chroma)
     jy = levels_for(*sizes[0])
     n_res = max(1, jy)
     payloads: dict[tuple[int, int], list[bytes]] = {}
+    refined: dict[tuple[int, int, int], list[bytes]] = {}  # (group, quality layer, resolution) -> per plane
     recon: list[list[Tensor]] = []
     offsets = opts.group_offsets(a.levels)
     for p, groups in enumerate(a.groups):
@@ -336,10 +360,20 @@ def _code_segment(video: Video, a: _Analysis, code: int, ent: _Entropy,
         rp = []
         for g, x in enumerate(groups):
             gc = _group_code(code, offsets[g], opts.chroma_offset if p else 0)
-            parts, r = encode_subbands(x, gc, ent.net, ent.tclass(g, a.levels), opts.rdoq)
+            if not layer_codes:
+                parts, r = encode_subbands(x, gc, ent.net, ent.tclass(g, a.levels), opts.rdoq)
+                qparts = [parts]
+            else:
+                gcs = [gc] + [_group_code(c, offsets[g], opts.chroma_offset if p else 0) for c in layer_codes]
+                qparts, r = encode_subband_layers(x, gcs, ent.net, ent.refine(), ent.tclass(g, a.levels),
+                                                  opts.rdoq)  # fmt: skip
+                parts = qparts[0]
             rp.append(r)
             for d, part in enumerate(parts):
                 payloads.setdefault((g, d + shift), []).append(part)
+            for k, qp in enumerate(qparts[1:], 1):
+                for d, part in enumerate(qp):
+                    refined.setdefault((g, k, d + shift), []).append(part)
         recon.append(rp)
     layers: list[Layer] = []
     for lvl in range(a.levels, 0, -1):
@@ -350,18 +384,45 @@ def _code_segment(video: Video, a: _Analysis, code: int, ent: _Entropy,
             dep = ids.get((g, d - 1))
             ids[(g, d)] = len(layers)
             layers.append(Layer(len(layers), f"t{g}r{d}", _pack(payloads.get((g, d), [])), dep))
+    # Refinement layer k of group g: every resolution layer's per-plane payloads, packed (the container holds at
+    # most 64 layers, too few for one per group, resolution and quality); extract() cuts resolutions inside it.
+    prev = {g: ids[(g, 0)] for g in range(a.levels + 1)}  # each depends on the layer below (q0: t<g>r0)
+    for k in range(1, len(layer_codes) + 1):
+        for g in range(a.levels + 1):
+            dep, prev[g] = prev[g], len(layers)
+            part = _pack([_pack(refined.get((g, k, d), [])) for d in range(n_res)])
+            layers.append(Layer(len(layers), f"t{g}q{k}", part, dep))
     fps = video.fps
     meta = _META.pack(FORMAT_VERSION, a.levels, code, _CHROMA_CODE[video.chroma], fps.numerator, fps.denominator,
                       a.first, ent.model_id) + _offsets_bytes(offsets, opts.chroma_offset) + bytes(
                           [_INTERPS.index(a.interp)])  # fmt: skip
+    metadata = {"sv": meta}
+    if layer_codes:
+        metadata["sq"] = _quality_meta(layer_codes, ent.refine_id)
     data = encode_container(codec=CodecId.WLSVC, quality=min(255, max(0, 127 - code)), width=video.width,
                             height=video.height, frames=a.frames, color=_COLOR[video.chroma], bit_depth=8,
-                            layers=layers, metadata={"sv": meta})  # fmt: skip
+                            layers=layers, metadata=metadata)  # fmt: skip
     return data, recon
 
 
 def _group_code(code: int, offset: int, chroma_offset: int) -> int:
     return min(max(code + offset + chroma_offset, T.STEP_CODE_MIN), T.STEP_CODE_MAX)
+
+
+def _quality_meta(layer_codes: tuple[int, ...], refine_id: bytes) -> bytes:
+    return _META_Q.pack(QUALITY_FORMAT_VERSION, len(layer_codes) + 1, refine_id) + struct.pack(
+        f"<{len(layer_codes)}h", *layer_codes)
+
+
+def _layers_refine(codes: tuple[int, ...], offsets: list[int], chroma_offset: int) -> bool:
+    """Whether every group's step codes (after the offsets and the clamp to the code range) still get 1 to
+    MAX_CODE_GAP codes finer per quality layer."""
+    for off in offsets:
+        for co in (0, chroma_offset):
+            gcs = [_group_code(c, off, co) for c in codes]
+            if any(not 1 <= a - b <= MAX_CODE_GAP for a, b in zip(gcs, gcs[1:], strict=False)):
+                return False
+    return True
 
 
 def _offsets_bytes(offsets: list[int], chroma_offset: int) -> bytes:
@@ -388,6 +449,31 @@ def lam_for(code: int) -> float:
     return float(min(192.0, max(24.0, 3.0 * T.step_of_code(code))))
 
 
+def _check_layers_option(layers: object, quality: float | None, kbps: float | None, ent: _Entropy,
+                         opts: EncodeOptions, video: Video, gop_levels: int, segment: int) -> tuple[int, ...]:
+    """Step codes of the refinement layers ``layers`` (encode's argument), checked; () for None."""
+    if layers is None:
+        return ()
+    if kbps is not None:
+        raise ValueError("layers= needs quality= (the base layer's quality), not kbps=")
+    if not isinstance(layers, list | tuple) or not 1 <= len(layers) < MAX_QUALITY_LAYERS:
+        raise ValueError(f"layers must be a list of 1..{MAX_QUALITY_LAYERS - 1} qualities, got {layers!r}")
+    if ent.net is None:
+        raise ValueError("quality layers need the learned entropy model, not model='classical'")
+    codes = tuple(quality_codes([quality, *layers], "quality and layers"))
+    t = _temporal_levels(min(segment, video.frames), gop_levels)
+    if not _layers_refine(codes, opts.group_offsets(t), opts.chroma_offset):
+        raise ValueError(f"layers {list(layers)}: with the step offsets of the temporal groups some step codes "
+                         "reach the end of the code range and stop refining; use lower qualities")
+    n_res = max(1, levels_for(video.height, video.width))
+    need = t + (t + 1) * (n_res + len(codes) - 1)
+    if need > MAX_LAYERS:
+        raise ValueError(f"layers: {len(codes)} quality layers need {need} container layers per segment "
+                         f"({t} temporal levels, {n_res} resolutions), at most {MAX_LAYERS}: use fewer layers or "
+                         "a smaller gop")
+    return codes[1:]
+
+
 def _check_options(gop: object, segment: object) -> tuple[int, int]:
     for name, v in (("gop", gop), ("segment", segment)):
         if isinstance(v, bool) or not isinstance(v, int):
@@ -412,6 +498,7 @@ def encode(
     return_reconstruction: bool = False,
     postfilter: bool = True,
     timings: dict[str, float] | None = None,
+    layers: list[float] | tuple[float, ...] | None = None,
 ) -> bytes | tuple[bytes, Video]:
     """Compress a video with WL-SVC.
 
@@ -430,6 +517,12 @@ def encode(
         postfilter: whether that reconstruction runs the learned post-filter (as :func:`decode` does by default).
         timings: a dict that receives wall-clock seconds per stage (motion_estimation, mctf_analysis,
             subband_coding, reconstruction).
+        layers: qualities of refinement layers above ``quality`` (increasing; at most 7; each layer's step 1/16
+            to 8 octaves finer than the one below): quality scalability -- every temporal group is refined with
+            the image codec's learned refinement coder (:mod:`pywlc.codecs.wavelet.layered`), one container layer
+            ``t<g>q<k>`` per group and layer; :func:`extract` / :func:`decode` keep the first K.  The base layer is
+            the single-layer stream at ``quality`` (same bytes); the reconstruction returned is the top layer's.
+            Needs ``quality`` and the learned model.
     """
     video = _check_video(video)
     if (quality is None) == (kbps is None):
@@ -437,6 +530,7 @@ def encode(
     gop_levels, segment = _check_options(gop if options is None else options.gop, segment)
     opts = replace(options or EncodeOptions(), gop=2**gop_levels, segment=segment)
     ent = _Entropy(model)
+    layer_codes = _check_layers_option(layers, quality, kbps, ent, opts, video, gop_levels, segment)
     bounds = [(s, min(s + segment, video.frames)) for s in range(0, video.frames, segment)]
     total = 2 * len(bounds)
     clock = _Clock(timings)
@@ -460,7 +554,7 @@ def encode(
         out, rec = [], []
         for i, a in enumerate(analyses):
             t0 = time.perf_counter()
-            data, groups = _code_segment(video, a, code, ent, opts)
+            data, groups = _code_segment(video, a, code, ent, opts, layer_codes)
             clock.add("subband_coding", t0)
             out.append(data)
             rec.append(groups)
@@ -496,7 +590,8 @@ def encode(
             progress(total, total)
     else:
         data, rec = code_all(quality_code(quality), True)
-        codes = [quality_code(quality)] * len(analyses)
+        # The post-filter is conditioned on the step of the top quality layer (as the decoder does).
+        codes = [layer_codes[-1] if layer_codes else quality_code(quality)] * len(analyses)
     if timings is not None:  # analysis = motion estimation + MCTF
         timings["mctf_analysis"] = timings.pop("analysis", 0.0) - timings.get("motion_estimation", 0.0)
     if not return_reconstruction:
@@ -565,6 +660,16 @@ class SegmentInfo:
     temporal_levels: int
     step_code: int
     layers: tuple[tuple[str, int], ...]  # (label, bytes)
+    step_codes: tuple[int, ...] = ()  # of every quality layer the encoder wrote, base first
+
+    @property
+    def quality_layers(self) -> int:
+        """Quality layers present (1: the base only; refinement layers of temporal group 0 counted)."""
+        labels = {lab for lab, _ in self.layers}
+        n = 1
+        while n < len(self.step_codes) and f"t0q{n}" in labels:
+            n += 1
+        return n
 
 
 @dataclass(frozen=True)
@@ -584,6 +689,11 @@ class StreamInfo:
     def frame_rate_divisor(self) -> int:
         """1 when every segment holds all its temporal groups, 2 when the finest H level is missing, ..."""
         return max((2 ** _temporal_drop(s) for s in self.segments), default=1)
+
+    @property
+    def quality_layers(self) -> int:
+        """Quality layers every segment holds (1: the base only)."""
+        return min((s.quality_layers for s in self.segments), default=1)
 
     @property
     def resolution_divisor(self) -> int:
@@ -623,8 +733,29 @@ def _segments(data: bytes | bytearray | memoryview):
             raise BitstreamError(f"step code {code} out of range")
         if fnum == 0 or fden == 0:
             raise BitstreamError("zero frame rate")
-        coding = (code, offsets, chroma_offset, interp)
+        layer_codes, refine_id = _quality_layers_of(cont.metadata.get("sq"), code, offsets, chroma_offset)
+        coding = (code, offsets, chroma_offset, interp, layer_codes, refine_id)
         yield cont, levels, coding, _CHROMA_OF[chroma], Fraction(fnum, fden), first, model_id
+
+
+def _quality_layers_of(meta: bytes | None, code: int, offsets: list[int],
+                       chroma_offset: int) -> tuple[tuple[int, ...], bytes | None]:
+    """The step codes of all quality layers (base first) and the refinement model's id from the "sq" metadata."""
+    if meta is None:
+        return (code,), None
+    if len(meta) < _META_Q.size:
+        raise BitstreamError("malformed 'sq' metadata")
+    version, n_q, refine_id = _META_Q.unpack_from(meta)
+    if version != QUALITY_FORMAT_VERSION:
+        raise BitstreamError(f"unsupported quality-layer version {version} (this decoder reads "
+                             f"{QUALITY_FORMAT_VERSION})")  # fmt: skip
+    if not 2 <= n_q <= MAX_QUALITY_LAYERS or len(meta) != _META_Q.size + 2 * (n_q - 1):
+        raise BitstreamError(f"malformed 'sq' metadata ({n_q} quality layers, {len(meta)} bytes)")
+    codes = (code, *struct.unpack_from(f"<{n_q - 1}h", meta, _META_Q.size))
+    if any(not 1 <= a - b <= MAX_CODE_GAP for a, b in zip(codes, codes[1:], strict=False)) or not _layers_refine(
+            codes, offsets, chroma_offset):
+        raise BitstreamError(f"quality-layer step codes {list(codes)} do not refine layer by layer")
+    return codes, refine_id
 
 
 def _temporal_drop(s: SegmentInfo) -> int:
@@ -653,7 +784,7 @@ def stream_info(data: bytes | bytearray | memoryview) -> StreamInfo:
             raise BitstreamError(f"segment starts at frame {first}, expected {expected_first}")
         expected_first += cont.frames
         segs.append(SegmentInfo(first, cont.frames, levels, code[0],
-                                tuple((lay.label, len(lay.payload)) for lay in cont.layers)))  # fmt: skip
+                                tuple((lay.label, len(lay.payload)) for lay in cont.layers), code[4]))  # fmt: skip
     w, h, chroma, fps, model_id = first_seen
     return StreamInfo(w, h, chroma, fps, expected_first, tuple(segs), model_id, len(data))
 
@@ -681,6 +812,7 @@ def decode(
     progress: Callable[[int, int], None] | None = None,
     postfilter: bool = True,
     timings: dict[str, float] | None = None,
+    layers: int | None = None,
 ) -> Video:
     """Decompress a WL-SVC stream (or a sub-stream cut by :func:`extract`).
 
@@ -692,11 +824,13 @@ def decode(
         postfilter: run the learned post-filter on luma (full resolution; streams of the learned model).
         timings: a dict that receives wall-clock seconds per stage (motion_decoding, subband_decoding,
             mctf_synthesis, postfilter).
+        layers: decode the first ``layers`` quality layers (None: all the stream holds; 1: the base).
     Raises:
         BitstreamError: corrupt, truncated or foreign stream; weights other than the encoder's; over budget.
     """
     t_drop_req = _check_divisor(fps_divisor, "fps_divisor")
     r_drop_req = _check_divisor(resolution, "resolution")
+    _check_quality_layers(layers)
     info = stream_info(data)
     ent = _Entropy("classical" if info.model_id == CLASSICAL_ID and model is None else model)
     if info.model_id != ent.model_id:
@@ -717,11 +851,13 @@ def decode(
     for i, (cont, levels, code, _, _, _, _) in enumerate(segs):
         check_budget(budget, width=info.width, height=info.height, frames=cont.frames, stream_bytes=len(data),
                      memory=_BYTES_PER_PIXEL * info.width * info.height * cont.frames)  # fmt: skip
+        n_q = min(info.segments[i].quality_layers, layers or MAX_QUALITY_LAYERS)
         planes = _decode_segment(cont, levels, code, info, sizes, n_res, min(t_drop, levels), r_drop, ent,
-                                 _Clock(timings))  # fmt: skip
+                                 _Clock(timings), n_q)  # fmt: skip
         if postfilter and r_drop == 0:
             t0 = time.perf_counter()
-            planes[0] = ent.filter_luma(planes[0].clamp(0, 255), code[0])
+            # Conditioned on the step of the top quality layer decoded (the encoder's reconstruction does the same).
+            planes[0] = ent.filter_luma(planes[0].clamp(0, 255), code[4][n_q - 1])
             _Clock(timings).add("postfilter", t0)
         out.append(planes)
         if progress is not None:
@@ -731,8 +867,13 @@ def decode(
     return _to_video(planes, info.chroma, fps)
 
 
+def _check_quality_layers(layers: object) -> None:
+    if layers is not None and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 1):
+        raise ValueError(f"layers must be a positive int or None, got {layers!r}")
+
+
 def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_res: int, t_drop: int, r_drop: int,
-                    ent: _Entropy, clock: _Clock) -> list[Tensor]:
+                    ent: _Entropy, clock: _Clock, n_q: int = 1) -> list[Tensor]:
     h, w = info.height, info.width
     t0 = time.perf_counter()
     labels = {lay.label: lay for lay in cont.layers}
@@ -748,7 +889,9 @@ def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_r
     seg = _Segment(cont.frames, levels, motion, code[3])
     t0 = clock.add("motion_decoding", t0)
     use_res = n_res - r_drop
+    have_res = sum(1 for d in range(n_res) if f"t0r{d}" in labels)  # resolution layers the stream holds
     shifts = [n_res - max(1, levels_for(*s)) for s in sizes]
+    refine = ent.refine(code[5]) if n_q > 1 else None
     planes_out = []
     for p, (ph, pw) in enumerate(sizes):
         shift = shifts[p]
@@ -766,8 +909,17 @@ def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_r
                 parts.append(parts_d[idx])
             if not parts:  # a chroma plane below its coarsest layer: not decodable at this resolution
                 raise BitstreamError(f"plane {p} has no layer at this resolution")
-            gc = _group_code(code[0], code[1][g], code[2] if p else 0)
-            groups.append(decode_subbands(parts, n_frames, ph, pw, gc, ent.net, f"layer t{g}", ent.tclass(g, levels)))
+            qparts = [parts]
+            for k in range(1, n_q):
+                lay = labels.get(f"t{g}q{k}")
+                if lay is None:
+                    raise BitstreamError(f"layer t{g}q{k} is missing")
+                per_res = _unpack(lay.payload, have_res, f"layer t{g}q{k}")
+                qparts.append([_unpack(per_res[d], sum(1 for q in shifts if d >= q), f"layer t{g}q{k}")[
+                    [q for q in range(len(sizes)) if d >= shifts[q]].index(p)] for d in range(shift, use_res)])
+            gcs = [_group_code(c, code[1][g], code[2] if p else 0) for c in code[4][:n_q]]
+            groups.append(decode_subband_layers(qparts, n_frames, ph, pw, gcs, ent.net, refine, f"layer t{g}",
+                                                ent.tclass(g, levels)))  # fmt: skip
         t0 = clock.add("subband_decoding", t0)
         planes_out.append(seg.for_plane(p, info.chroma).synthesise(groups, t_drop, r_drop))
         t0 = clock.add("mctf_synthesis", t0)
@@ -784,12 +936,16 @@ def _group_frames(frames: int, levels: int, g: int) -> int:
     return math.ceil(frames / 2 ** (lvl - 1)) // 2
 
 
-def extract(data: bytes | bytearray | memoryview, *, fps_divisor: int = 1, resolution: int = 1) -> bytes:
-    """The sub-stream of a lower frame rate and/or resolution: layers dropped, nothing re-encoded."""
+def extract(data: bytes | bytearray | memoryview, *, fps_divisor: int = 1, resolution: int = 1,
+            layers: int | None = None) -> bytes:
+    """The sub-stream of a lower frame rate, resolution and/or fewer quality layers (``layers``: keep the first
+    K, None: all): layers dropped, nothing re-encoded.  Cut to one quality layer, a layered stream is byte for
+    byte the single-layer stream of its base quality (cut the same way)."""
     from ..bitstream import drop_layers
 
     t_drop = _check_divisor(fps_divisor, "fps_divisor")
     r_drop = _check_divisor(resolution, "resolution")
+    _check_quality_layers(layers)
     info = stream_info(data)
     n_res = max(1, levels_for(info.height, info.width))
     r_max = _max_resolution_drop(info)
@@ -799,19 +955,37 @@ def extract(data: bytes | bytearray | memoryview, *, fps_divisor: int = 1, resol
     out = []
     view = bytes(data)
     pos = 0
-    for cont, levels, *_ in _segments(view):
+    for (cont, levels, coding, *_), seg in zip(_segments(view), info.segments, strict=True):
         chunk = view[pos : pos + cont.nbytes]
         pos += cont.nbytes
         td = min(t_drop, levels)
         keep_res = max(1, n_res - r_drop)
-        keep = []
+        n_q = min(seg.quality_layers, layers or MAX_QUALITY_LAYERS)
+        keep, refined = [], []
         for lay in cont.layers:
             if lay.label.startswith("mv"):
                 if int(lay.label[2:]) > td:
                     keep.append(lay.id)
+            elif "q" in lay.label:
+                g, k = (int(v) for v in lay.label[1:].split("q"))
+                if g <= levels - td and k < n_q:
+                    refined.append(lay)
             else:
                 g, d = (int(v) for v in lay.label[1:].split("r"))
                 if g <= levels - td and d < keep_res:
                     keep.append(lay.id)
-        out.append(drop_layers(chunk, keep))
+        if "sq" not in cont.metadata:
+            out.append(drop_layers(chunk, keep))
+            continue
+        # Refinement layers hold every resolution layer: cut the ones dropped out of their payloads.
+        have_res = sum(1 for d in range(n_res) if f"t0r{d}" in {lay.label for lay in cont.layers})
+        kept = [lay for lay in cont.layers if lay.id in set(keep)] + [
+            replace(lay, payload=_pack(_unpack(lay.payload, have_res, f"layer {lay.label}")[:keep_res]))
+            for lay in refined]  # fmt: skip
+        meta = dict(cont.metadata)
+        if n_q == 1:
+            del meta["sq"]
+        else:
+            meta["sq"] = _quality_meta(coding[4][1:n_q], coding[5])
+        out.append(reencode(cont, layers=kept, metadata=meta))
     return b"".join(out)

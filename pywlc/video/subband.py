@@ -33,13 +33,16 @@ from ..codecs.wavelet.coder import (
     walk_level,
 )
 from ..codecs.wavelet.entropy_model import N_SCALES, SubbandEntropyModel
+from ..codecs.wavelet.layered import ll_prediction, refined_details, walk_refinement
 from ..codecs.wavelet.lifting import closed_loop_quantize
 from ..codecs.wavelet.pyramid import QPyramid, dequantize_pyramid, optimal_deltas, quantize_pyramid
 from ..codecs.wavelet.rdoq import RdoQuantizer
+from ..codecs.wavelet.refine_model import MAX_CODE_GAP, RefineEntropyModel, gap_ratio, nest
 from ..errors import BitstreamError
 from . import classical
 
-__all__ = ["decode_subbands", "encode_subbands", "levels_for", "temporal_class"]
+__all__ = ["decode_subband_layers", "decode_subbands", "encode_subband_layers", "encode_subbands", "levels_for",
+           "temporal_class"]
 
 MAX_LL_MAGNITUDE = 1 << 24
 
@@ -105,6 +108,14 @@ def encode_subbands(x: Tensor, code: int, model: SubbandEntropyModel | None,
         ``(payloads, recon)``: one payload per resolution layer (coarsest first; at least one), and the decoder's
         full-resolution reconstruction ``float32 Tensor[K, 1, H, W]`` (bit-identical to :func:`decode_subbands`).
     """
+    payloads, qp, _, dbytes = _encode_base(x, code, model, tclass, rdoq_lambda)
+    return payloads, _reconstruct(qp, T.step_of_code(code), dbytes.double() / 255, len(qp.levels))
+
+
+def _encode_base(x: Tensor, code: int, model: SubbandEntropyModel | None, tclass: float,
+                 rdoq_lambda: float | None) -> tuple[list[bytes], QPyramid, T.Pyramid, Tensor]:
+    """:func:`encode_subbands` without the reconstruction: ``(payloads, indices, the 9/7 pyramid, offset bytes
+    uint8 Tensor[K, J])``."""
     k, c, h, w = x.shape
     if c != 1:
         raise ValueError(f"x must have one channel, got shape {tuple(x.shape)}")
@@ -142,8 +153,7 @@ def encode_subbands(x: Tensor, code: int, model: SubbandEntropyModel | None,
                 side += bytes(scales)
             _walk(model, qp, j, code, tclass, enc, None, scales, indices)
         payloads.append(bytes(side) + enc.finish())
-    recon = _reconstruct(qp, step, dbytes.double() / 255, levels)
-    return payloads, recon
+    return payloads, qp, p, dbytes
 
 
 def _reconstruct(qp: QPyramid, step: float, deltas: Tensor, use_levels: int) -> Tensor:
@@ -151,6 +161,63 @@ def _reconstruct(qp: QPyramid, step: float, deltas: Tensor, use_levels: int) -> 
     p = T.Pyramid(full.ll, full.details[:use_levels])
     reduce = len(qp.levels) - use_levels
     return T.synthesis(p, False) / (2.0**reduce)  # 9/7 approximation: DC gain 2 per 2-D level
+
+
+def _read_side(data: bytes, j: int, frames: int, levels: int, n_scales: int, deltas: Tensor,
+               what: str) -> tuple[int, list[int] | None, int]:
+    """Parse a payload's side information (approximation scale index for ``j = 0``, the ``frames`` offsets of
+    level ``j`` into ``deltas[:, j]``, ``n_scales`` classical table indices): ``(ll_idx, scales, coded start)``."""
+    side = (1 if j == 0 else 0) + (frames if levels else 0) + n_scales
+    if len(data) < side:
+        raise BitstreamError(f"{what}: layer {j} truncated")
+    pos, ll_idx, scales = 0, 0, None
+    if j == 0:
+        ll_idx = data[0]
+        if ll_idx >= N_SCALES:
+            raise BitstreamError(f"{what}: approximation scale index {ll_idx} out of range")
+        pos = 1
+    if levels:
+        deltas[:, j] = torch.tensor(list(data[pos : pos + frames]), dtype=torch.float64) / 255
+        pos += frames
+        if n_scales:
+            scales = list(data[pos : pos + n_scales])
+            if max(scales) >= N_SCALES:
+                raise BitstreamError(f"{what}: table index out of range")
+            pos += n_scales
+    return ll_idx, scales, pos
+
+
+def _decode_ll(dec: LayerDecoder, ll_idx: int, frames: int, shape: tuple[int, int], prediction: Tensor | None,
+               what: str) -> Tensor:
+    """The approximation band ``int32 Tensor[K, 1, lh, lw]``: DPCM residuals (base layer, ``prediction`` None) or
+    the difference from the coarse layer's values rescaled (refinement layers)."""
+    res = dec.decode(torch.full((frames, *shape), ll_idx, dtype=torch.int64), T.XI_LOSSLESS)[:, None]
+    ll = ll_from_residuals(res) if prediction is None else res + prediction
+    if ll.numel() and int(ll.abs().max()) >= MAX_LL_MAGNITUDE:
+        raise BitstreamError(f"{what}: approximation values out of range (corrupt stream)")
+    return ll.to(torch.int32)
+
+
+def _decode_base(payloads: list[bytes], frames: int, height: int, width: int, code: int,
+                 model: SubbandEntropyModel | None, what: str, tclass: float) -> tuple[QPyramid, Tensor, int]:
+    """The base layer's indices, offsets ``float64 Tensor[K, J]`` and the detail levels decoded."""
+    levels = levels_for(height, width)
+    n_layers = len(payloads)
+    if not 1 <= n_layers <= max(1, levels):
+        raise BitstreamError(f"{what}: {n_layers} resolution layers for a {levels}-level subband")
+    (lh, lw), shapes = band_geometry(height, width, levels)
+    qp = QPyramid.zeros(frames, 1, (lh, lw), shapes)
+    deltas = torch.full((frames, levels), 0.5, dtype=torch.float64)
+    n_scales = 3 * classical.N_CONTEXTS if model is None and levels else 0
+    for j in range(n_layers):
+        ll_idx, scales, pos = _read_side(payloads[j], j, frames, levels, n_scales, deltas, what)
+        dec = LayerDecoder(payloads[j][pos:], f"{what} layer {j}")
+        if j == 0:
+            qp.ll = _decode_ll(dec, ll_idx, frames, (lh, lw), None, what)
+        if levels:
+            _walk(model, qp, j, code, tclass, None, dec, scales)
+        dec.close()
+    return qp, deltas, n_layers if levels else 0
 
 
 @torch.no_grad()
@@ -162,44 +229,129 @@ def decode_subbands(payloads: list[bytes], frames: int, height: int, width: int,
     Raises:
         BitstreamError: corrupt or truncated payloads.
     """
-    levels = levels_for(height, width)
-    n_layers = len(payloads)
-    if not 1 <= n_layers <= max(1, levels):
-        raise BitstreamError(f"{what}: {n_layers} resolution layers for a {levels}-level subband")
-    (lh, lw), shapes = band_geometry(height, width, levels)
-    qp = QPyramid.zeros(frames, 1, (lh, lw), shapes)
-    deltas = torch.full((frames, levels), 0.5, dtype=torch.float64)
-    step = T.step_of_code(code)
-    for j in range(n_layers):
-        data = payloads[j]
-        n_scales = 3 * classical.N_CONTEXTS if model is None and levels else 0
-        side = (1 if j == 0 else 0) + (frames if levels else 0) + n_scales
-        if len(data) < side:
-            raise BitstreamError(f"{what}: layer {j} truncated")
-        pos = 0
+    qp, deltas, use = _decode_base(payloads, frames, height, width, code, model, what, tclass)
+    return _reconstruct(qp, T.step_of_code(code), deltas, use)
+
+
+# ------------------------------------------------------------------------------------------------ quality layers
+#
+# Refinement layer k of a subband group re-quantises the same 9/7 pyramid with the dead-zone quantiser at the finer
+# step code c_k and codes each fine index inside the coarse bin of layer k - 1 with the image codec's learned
+# refinement model (pywlc.codecs.wavelet.layered: exact tables; the model is the image one, so it reads no temporal
+# class).  The base may be RDOQ'd: its bins then need not contain the dead-zone fine index, which is clamped into
+# the fine range of the bin the decoder has (refine_model.nest), so every layer's value lies in every lower layer's
+# bin; the reconstruction places straddling coefficients inside the intersection (layered.refined_details).
+# Payload j of a refinement layer: [approximation scale index (j = 0)] [K offsets of level j] coded symbols
+# (approximation difference for j = 0, then the refinement of detail level j).
+
+
+def _encode_refinement(p: T.Pyramid, coarse: QPyramid, code: int, gap: int,
+                       refine: RefineEntropyModel) -> tuple[list[bytes], QPyramid, Tensor]:
+    """One refinement layer at step code ``code`` over ``coarse`` (``gap`` codes coarser): ``(payloads, fine
+    indices, offsets float64 Tensor[K, J])``."""
+    levels = len(coarse.levels)
+    step, ratio = T.step_of_code(code), gap_ratio(gap)
+    fine = quantize_pyramid(p, step, False)
+    fine.levels = [nest(f, c, ratio) for f, c in zip(fine.levels, coarse.levels, strict=True)]
+    if fine.ll.numel() and int(fine.ll.abs().max()) >= MAX_LL_MAGNITUDE:
+        raise ValueError("subband values out of the coder's range")
+    k = fine.ll.shape[0]
+    deltas = optimal_deltas(p, fine, step) if levels else torch.zeros(k, 0, dtype=torch.float64)
+    dbytes = (deltas * 255).round().clamp(0, 255).to(torch.uint8)
+    r = fine.ll.long() - ll_prediction(coarse.ll, gap)
+    ll_idx = ll_scale_indices(r)[0]
+    payloads = []
+    for j in range(max(1, levels)):
+        enc = LayerEncoder()
+        side = bytearray()
         if j == 0:
-            ll_idx = data[0]
-            if ll_idx >= N_SCALES:
-                raise BitstreamError(f"{what}: approximation scale index {ll_idx} out of range")
-            pos = 1
-        scales = None
+            side.append(ll_idx)
+            enc.code(r[:, 0], torch.full_like(r[:, 0], ll_idx), T.XI_LOSSLESS)
         if levels:
-            deltas[:, j] = torch.tensor(list(data[pos : pos + frames]), dtype=torch.float64) / 255
-            pos += frames
-            if model is None:
-                scales = list(data[pos : pos + n_scales])
-                if max(scales) >= N_SCALES:
-                    raise BitstreamError(f"{what}: table index out of range")
-                pos += n_scales
+            side += bytes(dbytes[:, j].tolist())
+            walk_refinement(refine, fine, coarse, j, code, gap, enc=enc)
+        payloads.append(bytes(side) + enc.finish())
+    return payloads, fine, dbytes.double() / 255
+
+
+def _decode_refinement(payloads: list[bytes], coarse: QPyramid, code: int, gap: int, refine: RefineEntropyModel,
+                       what: str) -> tuple[QPyramid, Tensor]:
+    levels = len(coarse.levels)
+    frames, _, lh, lw = coarse.ll.shape
+    fine = QPyramid.zeros(frames, 1, (lh, lw), coarse.shapes)
+    deltas = torch.full((frames, levels), 0.5, dtype=torch.float64)
+    for j, data in enumerate(payloads):
+        ll_idx, _, pos = _read_side(data, j, frames, levels, 0, deltas, what)
         dec = LayerDecoder(data[pos:], f"{what} layer {j}")
         if j == 0:
-            res = dec.decode(torch.full((frames, lh, lw), ll_idx, dtype=torch.int64), T.XI_LOSSLESS)
-            ll = ll_from_residuals(res[:, None])
-            if ll.numel() and int(ll.abs().max()) >= MAX_LL_MAGNITUDE:
-                raise BitstreamError(f"{what}: approximation values out of range (corrupt stream)")
-            qp.ll = ll.to(torch.int32)
+            fine.ll = _decode_ll(dec, ll_idx, frames, (lh, lw), ll_prediction(coarse.ll, gap), what)
         if levels:
-            _walk(model, qp, j, code, tclass, None, dec, scales)
+            walk_refinement(refine, fine, coarse, j, code, gap, dec=dec)
         dec.close()
-    use = n_layers if levels else 0
-    return _reconstruct(qp, step, deltas, use)
+    return fine, deltas
+
+
+def _reconstruct_refined(fine: QPyramid, coarse: QPyramid, code: int, gap: int, deltas: Tensor,
+                         use_levels: int) -> Tensor:
+    step = T.step_of_code(code)
+    details = refined_details(fine, coarse, gap_ratio(gap), step, deltas, use_levels)
+    ll = (fine.ll.double() * (step / T.band_norms(len(fine.levels))[0])).float()
+    return T.synthesis(T.Pyramid(ll, details), False) / (2.0 ** (len(fine.levels) - use_levels))
+
+
+def _check_codes(codes: list[int]) -> None:
+    if not codes or any(not 1 <= a - b <= MAX_CODE_GAP for a, b in zip(codes, codes[1:], strict=False)):
+        raise ValueError(f"step codes {codes} do not refine layer by layer (1..{MAX_CODE_GAP} codes finer each)")
+
+
+@torch.no_grad()
+def encode_subband_layers(x: Tensor, codes: list[int], model: SubbandEntropyModel, refine: RefineEntropyModel,
+                          tclass: float = 0.0, rdoq_lambda: float | None = None) -> tuple[list[list[bytes]], Tensor]:
+    """:func:`encode_subbands` with quality layers: ``x: float Tensor[K, 1, H, W]`` coded at ``codes[0]`` (the
+    single-layer payloads, byte for byte), then refined at each finer step code ``codes[1:]`` with ``refine``.
+
+    Returns:
+        ``(payloads, recon)``: payloads per quality layer, each one per resolution layer (coarsest first), and the
+        decoder's full-resolution reconstruction of the top layer ``float32 Tensor[K, 1, H, W]``.
+    Raises:
+        ValueError: codes that do not refine by 1..128 per layer, values out of range.
+    """
+    _check_codes(codes)
+    base, qp, p, dbytes = _encode_base(x, codes[0], model, tclass, rdoq_lambda)
+    out = [base]
+    coarse, deltas = None, dbytes.double() / 255
+    for a, b in zip(codes, codes[1:], strict=False):
+        payloads, fine, deltas = _encode_refinement(p, qp, b, a - b, refine)
+        out.append(payloads)
+        coarse, qp = qp, fine
+    levels = len(qp.levels)
+    if coarse is None:
+        return out, _reconstruct(qp, T.step_of_code(codes[0]), deltas, levels)
+    return out, _reconstruct_refined(qp, coarse, codes[-1], codes[-2] - codes[-1], deltas, levels)
+
+
+@torch.no_grad()
+def decode_subband_layers(payloads: list[list[bytes]], frames: int, height: int, width: int, codes: list[int],
+                          model: SubbandEntropyModel, refine: RefineEntropyModel | None, what: str = "subband",
+                          tclass: float = 0.0) -> Tensor:
+    """Inverse of :func:`encode_subband_layers` from the first ``len(payloads)`` quality layers (each with the same
+    number of resolution layers): ``float32 Tensor[K, 1, h, w]`` (see :func:`decode_subbands` for the size).
+
+    Raises:
+        BitstreamError: corrupt or truncated payloads, quality layers with different resolution counts.
+    """
+    if not 1 <= len(payloads) <= len(codes):
+        raise BitstreamError(f"{what}: {len(payloads)} quality layers for {len(codes)} step codes")
+    _check_codes(list(codes))
+    qp, deltas, use = _decode_base(payloads[0], frames, height, width, codes[0], model, what, tclass)
+    if len(payloads) == 1:
+        return _reconstruct(qp, T.step_of_code(codes[0]), deltas, use)
+    coarse = qp
+    for k in range(1, len(payloads)):
+        if len(payloads[k]) != len(payloads[0]):
+            raise BitstreamError(f"{what}: quality layer {k} has {len(payloads[k])} resolution layers, the base "
+                                 f"{len(payloads[0])}")
+        coarse, (qp, deltas) = qp, _decode_refinement(payloads[k], qp, codes[k], codes[k - 1] - codes[k], refine,
+                                                       f"{what} q{k}")
+    return _reconstruct_refined(qp, coarse, codes[len(payloads) - 1], codes[len(payloads) - 2]
+                                - codes[len(payloads) - 1], deltas, use)
