@@ -61,3 +61,35 @@ def test_user_errors_are_one_line(clip, capsys, argv, needle, monkeypatch):
     assert main([a.replace("{src}", str(src)).replace("{wlv}", str(wlv)) for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("wlc: error") and needle in err[0], err
+
+
+def test_quality_layers_encode_info_extract_decode(clip, capsys):
+    d, src = clip
+    wlv = d / "layered.wlv"
+    assert main(["video", "encode", str(src), str(wlv), "--quality", "30", "--layers", "45,60", "--gop", "4",
+                 "--segment", "4", "--frames", "4", "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["video", "info", str(wlv)]) == 0
+    out = capsys.readouterr().out
+    assert "3 quality layer(s)" in out and "t0q2:" in out and "quality layers (bytes, motion excluded): q0:" in out
+    cut = d / "cut.wlv"
+    assert main(["video", "extract", str(wlv), str(cut), "--layers", "2", "--fps", "1/2", "--resolution", "1/2"]) == 0
+    assert "2 quality layer(s)" in capsys.readouterr().out
+    assert main(["video", "decode", str(cut), str(d / "cut.y4m"), "--quiet"]) == 0
+    assert main(["video", "decode", str(wlv), str(d / "full2.y4m"), "--layers", "2", "--fps", "1/2", "--resolution",
+                 "1/2", "--quiet"]) == 0  # fmt: skip
+    a, b = read_video(d / "cut.y4m"), read_video(d / "full2.y4m")
+    assert (a.frames, a.height, a.width) == (2, 32, 64)
+    assert all(torch.equal(x, y) for x, y in zip(a.planes(), b.planes(), strict=True))
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["video", "encode", "{src}", "o.wlv", "--quality", "30", "--layers", "45,x"], "--layers must be qualities"),
+    (["video", "encode", "{src}", "o.wlv", "--quality", "30", "--layers", "20"], "must increase"),
+    (["video", "encode", "{src}", "o.wlv", "--quality", "30", "--layers", "140"], "in [0, 100]"),
+    (["video", "encode", "{src}", "o.wlv", "--kbps", "300", "--layers", "60"], "--layers needs --quality"),
+    (["video", "extract", "{wlv}", "o.wlv", "--layers", "0"], "--layers must be a positive"),
+    (["video", "decode", "{wlv}", "o.y4m", "--layers", "two"], "--layers must be a positive"),
+])  # fmt: skip
+def test_quality_layer_user_errors_are_one_line(clip, capsys, argv, needle, monkeypatch):
+    test_user_errors_are_one_line(clip, capsys, argv, needle, monkeypatch)

@@ -2,10 +2,10 @@
 
 ::
 
-    wlc video encode IN OUT.wlv (--quality Q | --kbps R) [--gop 16] [--segment 64] [--frames N]
+    wlc video encode IN OUT.wlv (--quality Q [--layers Q2,Q3] | --kbps R) [--gop 16] [--segment 64] [--frames N]
                      [--size WxH --pix-fmt yuv420p|yuv444p|gray] [--fps F] [--matrix bt601|bt709]
-    wlc video decode IN.wlv OUT.y4m|OUT.yuv|OUT_DIR [--fps 1/2] [--resolution 1/2] [--trusted]
-    wlc video extract IN.wlv OUT.wlv [--fps 1/2|1/4] [--resolution 1/2]     # no re-encoding
+    wlc video decode IN.wlv OUT.y4m|OUT.yuv|OUT_DIR [--fps 1/2] [--resolution 1/2] [--layers K] [--trusted]
+    wlc video extract IN.wlv OUT.wlv [--fps 1/2|1/4] [--resolution 1/2] [--layers K]     # no re-encoding
     wlc video info IN.wlv
     wlc video eval SEQ [SEQ ...] --out results.json [--qualities ...] [--anchors x264,x265] [--frames 64]
 
@@ -33,6 +33,29 @@ def _fraction(text: str, name: str) -> int:
         if d & (d - 1) == 0:
             return d
     raise ValueError(f"{name} must be 1, 1/2, 1/4, ... got {text!r}")
+
+
+def _qualities(text: str | None) -> list[float] | None:
+    """``--layers 45,60`` (encode): the refinement layers' qualities."""
+    if text is None:
+        return None
+    try:
+        out = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--layers must be qualities separated by commas (e.g. 45,60), got {text!r}") from None
+    for q in out:
+        if not 0 <= q <= 100:
+            raise ValueError(f"--layers: qualities must be in [0, 100], got {q:g}")
+    return out
+
+
+def _count(text: str | None) -> int | None:
+    """``--layers K`` (decode, extract): keep the first K quality layers."""
+    if text is None:
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"--layers must be a positive number of quality layers, got {text!r}")
+    return int(text)
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
@@ -78,6 +101,9 @@ def _encode(args: argparse.Namespace) -> int:
         raise ValueError(f"--quality must be in [0, 100], got {args.quality:g}")
     if args.kbps is not None and not args.kbps > 0:
         raise ValueError(f"--kbps must be positive, got {args.kbps:g}")
+    layers = _qualities(args.layers)
+    if layers is not None and args.kbps is not None:
+        raise ValueError("--layers needs --quality (the base layer's), not --kbps")
     out = Path(args.output)
     if out.exists() and out.is_dir():
         raise ValueError(f"output {out} is a folder")
@@ -86,7 +112,7 @@ def _encode(args: argparse.Namespace) -> int:
                        matrix=args.matrix)  # fmt: skip
     opts = C.EncodeOptions(gop=args.gop, segment=args.segment, lam=args.lam)
     data = C.encode(video, args.quality, kbps=args.kbps, gop=args.gop, segment=args.segment, options=opts,
-                    progress=None if args.quiet else _bar("wlc video encode"))  # fmt: skip
+                    progress=None if args.quiet else _bar("wlc video encode"), layers=layers)  # fmt: skip
     out.write_bytes(data)
     seconds = video.frames / float(video.fps)
     print(f"{out}: {video.frames} frames {video.width}x{video.height} {video.chroma}, {len(data)} bytes, "
@@ -102,7 +128,7 @@ def _decode(args: argparse.Namespace) -> int:
     data = _read(args.input)
     budget = DecodeBudget.trusted() if args.trusted else None
     fps, res = _fraction(args.fps, "--fps"), _fraction(args.resolution, "--resolution")
-    video = C.decode(data, fps_divisor=fps, resolution=res, budget=budget,
+    video = C.decode(data, fps_divisor=fps, resolution=res, budget=budget, layers=_count(args.layers),
                      progress=None if args.quiet else _bar("wlc video decode"))
     out = Path(args.output)
     if out.suffix.lower() == ".y4m":
@@ -122,9 +148,10 @@ def _extract(args: argparse.Namespace) -> int:
 
     data = _read(args.input)
     out = C.extract(data, fps_divisor=_fraction(args.fps, "--fps"),
-                    resolution=_fraction(args.resolution, "--resolution"))  # fmt: skip
+                    resolution=_fraction(args.resolution, "--resolution"), layers=_count(args.layers))  # fmt: skip
     Path(args.output).write_bytes(out)
-    print(f"{args.output}: {len(out)} of {len(data)} bytes (fps {args.fps}, resolution {args.resolution})")
+    print(f"{args.output}: {len(out)} of {len(data)} bytes (fps {args.fps}, resolution {args.resolution}, "
+          f"{C.stream_info(out).quality_layers} quality layer(s))")
     return 0
 
 
@@ -136,13 +163,23 @@ def _info(args: argparse.Namespace) -> int:
     seconds = info.frames / float(info.fps)
     print(f"{args.input}: WL-SVC stream, {len(data)} bytes, {info.frames} frames {info.width}x{info.height} "
           f"{info.chroma} at {float(info.fps):g} fps, {8 * len(data) / seconds / 1000:.1f} kbps")  # fmt: skip
-    print(f"  operating point: 1/{info.frame_rate_divisor} frame rate, 1/{info.resolution_divisor} resolution; "
-          f"model {info.model_id.hex()}")  # fmt: skip
+    print(f"  operating point: 1/{info.frame_rate_divisor} frame rate, 1/{info.resolution_divisor} resolution, "
+          f"{info.quality_layers} quality layer(s); model {info.model_id.hex()}")  # fmt: skip
     for s in info.segments:
         mv = sum(b for lab, b in s.layers if lab.startswith("mv"))
         total = sum(b for _, b in s.layers)
-        print(f"  segment frames {s.first}..{s.first + s.frames - 1}: {s.temporal_levels} temporal levels, step code "
-              f"{s.step_code}, {total} bytes (motion {mv}, {100 * mv / max(1, total):.1f} %)")  # fmt: skip
+        codes = ", ".join(str(c) for c in s.step_codes[: s.quality_layers])
+        print(f"  segment frames {s.first}..{s.first + s.frames - 1}: {s.temporal_levels} temporal levels, step "
+              f"code{'s' if s.quality_layers > 1 else ''} {codes}, {total} bytes (motion {mv}, "
+              f"{100 * mv / max(1, total):.1f} %)")  # fmt: skip
+        if s.quality_layers > 1:
+            # subband layers t<g>r<d> (quality 0) and t<g>q<k>
+            per = [0] * s.quality_layers
+            for lab, b in s.layers:
+                k = int(lab.split("q")[1]) if "q" in lab else 0
+                if lab.startswith("t") and k < s.quality_layers:
+                    per[k] += b
+            print("    quality layers (bytes, motion excluded): " + ", ".join(f"q{k}:{b}" for k, b in enumerate(per)))
         print("    " + " ".join(f"{lab}:{b}" for lab, b in s.layers))
     return 0
 
@@ -168,6 +205,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("output")
     e.add_argument("--quality", "-q", type=float, help="0..100 (the image codec's scale)")
     e.add_argument("--kbps", type=float, help="target rate (the best quality within it)")
+    e.add_argument("--layers", help="quality scalability: qualities of refinement layers above --quality, e.g. 45,60")
     e.add_argument("--gop", type=int, default=16, help="GOP size 2^T (temporal levels), default 16")
     e.add_argument("--segment", type=int, default=64, help="frames per independently coded segment (x gop)")
     e.add_argument("--frames", type=int, help="code only the first N frames")
@@ -184,6 +222,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("output", help=".y4m, .yuv, or a folder for PNG frames")
     d.add_argument("--fps", default="1", help="1, 1/2, 1/4 ... of the frame rate")
     d.add_argument("--resolution", default="1", help="1, 1/2, 1/4 ... of the size")
+    d.add_argument("--layers", help="decode the first K quality layers (default: all the stream holds)")
     d.add_argument("--matrix", choices=["bt601", "bt709"], default="bt601", help="YCbCr->RGB for PNG output")
     d.add_argument("--trusted", action="store_true", help="lift the decode budget (streams you produced)")
     d.add_argument("--quiet", action="store_true")
@@ -194,6 +233,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     x.add_argument("output")
     x.add_argument("--fps", default="1", help="1/2, 1/4 ... of the frame rate")
     x.add_argument("--resolution", default="1", help="1/2, 1/4 ... of the size")
+    x.add_argument("--layers", help="keep the first K quality layers")
     x.set_defaults(func=_extract)
 
     i = vs.add_parser("info", help="print a .wlv stream's segments and layers")
