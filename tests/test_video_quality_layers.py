@@ -15,6 +15,7 @@ from pywlc.bitstream.container import reencode
 from pywlc.codecs.wavelet.codec import quality_code
 from pywlc.errors import BitstreamError
 from pywlc.video import codec as C
+from pywlc.video.classical import CLASSICAL_ID
 from pywlc.video.io import Video
 from pywlc.video.metrics import psnr
 
@@ -128,6 +129,11 @@ def test_foreign_refinement_weights_are_refused(layered):
     with pytest.raises(BitstreamError, match="other refinement weights"):
         C.decode(other)
     C.decode(other, layers=1)  # the base needs no refinement model
+    meta = dict(cont.metadata)
+    meta["sv"] = meta["sv"][:17] + CLASSICAL_ID + meta["sv"][25:]  # model id of _META: a classical stream
+    with pytest.raises(BitstreamError, match="learned entropy model"):
+        C.decode(reencode(cont, metadata=meta))
+    meta = dict(cont.metadata)
     meta["sq"] = meta["sq"][:-2] + (quality_code(QUALITIES[0]) + 1).to_bytes(2, "little", signed=True)
     with pytest.raises(BitstreamError, match="do not refine"):
         C.stream_info(reencode(cont, metadata=meta))

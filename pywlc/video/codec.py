@@ -31,6 +31,17 @@ Scalability from one stream (layers of each segment's container):
   Dropping the groups of the finest H levels halves the frame rate per level (the decoder outputs the L frames of
   that level, divided by the DC gain); dropping the finest ``d`` halves the resolution per layer (MCTF synthesis at
   the lower resolution with the vectors subsampled and halved -- MC-EZBC's spatial scalability, with its drift).
+* ``t<g>q<k>`` (streams encoded with ``layers=``): quality refinement layer ``k`` >= 1 of temporal group ``g`` --
+  every subband of the group re-quantised at the finer step of layer ``k`` (the same group offsets) and coded
+  inside the bins of layer ``k - 1`` with the image codec's learned refinement coder
+  (:func:`pywlc.video.subband.encode_subband_layers`).  One layer per group and quality layer, holding every
+  resolution layer's payload (a length-prefixed part per ``d``, each the per-plane parts as in ``t<g>r<d>``): the
+  container has at most 64 layers, too few for one per group, resolution and quality; :func:`extract` cuts the
+  dropped resolutions out of it (no re-encoding).  ``t<g>q1`` depends on ``t<g>r0``, ``t<g>q<k>`` on
+  ``t<g>q<k-1>``.  Quality layers are open-loop like the rest of t+2D MCTF: decoding fewer of them adds no drift.
+  The q0 layers are the single-layer stream at the base quality byte for byte (the metadata ``"sq"`` --
+  :data:`_META_Q`: version, the number of quality layers, the refinement model's id, the refinement layers' step
+  codes -- is what :func:`extract` drops when it keeps one layer).
 
 Stream: the segments' containers back to back (codec id :data:`~pywlc.bitstream.CodecId.WLSVC`); each carries
 its geometry and a metadata entry ``"sv"`` (:data:`_META`).
@@ -330,8 +341,9 @@ class _Entropy:
 
     def refine(self, refine_id: bytes | None = None) -> RefineEntropyModel:
         """The image codec's shipped refinement model (quality layers); ``refine_id``: the stream's, checked."""
-        if self.net is None:
-            raise ValueError("quality layers need the learned entropy model, not model='classical'")
+        if self.net is None:  # the encoder refuses this; a stream claiming it is corrupt
+            error = ValueError if refine_id is None else BitstreamError
+            raise error("quality layers need the learned entropy model, not model='classical'")
         layered = load_layered_model()
         if refine_id is not None and refine_id != layered.model_id:
             raise BitstreamError(f"the stream's quality layers were coded with other refinement weights (id "
