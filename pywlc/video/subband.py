@@ -17,6 +17,8 @@ resolution (spatial scalability).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -136,7 +138,21 @@ def _encode_base(x: Tensor, code: int, model: SubbandEntropyModel | None, tclass
         raise ValueError("subband values out of the coder's range")
     deltas = optimal_deltas(p, qp, step) if levels else torch.zeros(k, 0, dtype=torch.float64)  # [K, J]
     dbytes = (deltas * 255).round().clamp(0, 255).to(torch.uint8)
-    r = ll_residuals(qp.ll)
+    def level(j: int, enc: LayerEncoder, side: bytearray) -> None:
+        scales = None
+        if model is None:
+            scales = _classical_scales(qp, j)
+            side += bytes(scales)
+        _walk(model, qp, j, code, tclass, enc, None, scales, indices)
+
+    return _payloads(levels, ll_residuals(qp.ll), dbytes, level), qp, p, dbytes
+
+
+def _payloads(levels: int, r: Tensor, dbytes: Tensor, level: Callable[[int, LayerEncoder, bytearray], None]
+              ) -> list[bytes]:
+    """One payload per resolution layer ``j``: side information (the approximation's scale index for ``j = 0``,
+    the offsets ``dbytes[:, j]``), then the coded approximation residuals ``r: int64 Tensor[K, 1, lh, lw]``
+    (``j = 0``) and detail level ``j`` (``level(j, enc, side)`` codes it, appending its own side information)."""
     ll_idx = ll_scale_indices(r)[0]
     payloads = []
     for j in range(max(1, levels)):
@@ -147,13 +163,9 @@ def _encode_base(x: Tensor, code: int, model: SubbandEntropyModel | None, tclass
             enc.code(r[:, 0], torch.full_like(r[:, 0], ll_idx), T.XI_LOSSLESS)
         if levels:
             side += bytes(dbytes[:, j].tolist())
-            scales = None
-            if model is None:
-                scales = _classical_scales(qp, j)
-                side += bytes(scales)
-            _walk(model, qp, j, code, tclass, enc, None, scales, indices)
+            level(j, enc, side)
         payloads.append(bytes(side) + enc.finish())
-    return payloads, qp, p, dbytes
+    return payloads
 
 
 def _reconstruct(qp: QPyramid, step: float, deltas: Tensor, use_levels: int) -> Tensor:
@@ -258,19 +270,10 @@ def _encode_refinement(p: T.Pyramid, coarse: QPyramid, code: int, gap: int,
     k = fine.ll.shape[0]
     deltas = optimal_deltas(p, fine, step) if levels else torch.zeros(k, 0, dtype=torch.float64)
     dbytes = (deltas * 255).round().clamp(0, 255).to(torch.uint8)
-    r = fine.ll.long() - ll_prediction(coarse.ll, gap)
-    ll_idx = ll_scale_indices(r)[0]
-    payloads = []
-    for j in range(max(1, levels)):
-        enc = LayerEncoder()
-        side = bytearray()
-        if j == 0:
-            side.append(ll_idx)
-            enc.code(r[:, 0], torch.full_like(r[:, 0], ll_idx), T.XI_LOSSLESS)
-        if levels:
-            side += bytes(dbytes[:, j].tolist())
-            walk_refinement(refine, fine, coarse, j, code, gap, enc=enc)
-        payloads.append(bytes(side) + enc.finish())
+    def level(j: int, enc: LayerEncoder, side: bytearray) -> None:
+        walk_refinement(refine, fine, coarse, j, code, gap, enc=enc)
+
+    payloads = _payloads(levels, fine.ll.long() - ll_prediction(coarse.ll, gap), dbytes, level)
     return payloads, fine, dbytes.double() / 255
 
 
