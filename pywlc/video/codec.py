@@ -915,10 +915,7 @@ def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_r
                 lay = labels.get(f"t{g}r{d}")
                 if lay is None:
                     raise BitstreamError(f"layer t{g}r{d} is missing")
-                present = [q for q in range(len(sizes)) if d >= shifts[q]]  # planes with a level at d
-                parts_d = _unpack(lay.payload, len(present), f"layer t{g}r{d}")
-                idx = present.index(p)
-                parts.append(parts_d[idx])
+                parts.append(_plane_part(lay.payload, shifts, d, p, f"layer t{g}r{d}"))
             if not parts:  # a chroma plane below its coarsest layer: not decodable at this resolution
                 raise BitstreamError(f"plane {p} has no layer at this resolution")
             qparts = [parts]
@@ -926,9 +923,8 @@ def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_r
                 lay = labels.get(f"t{g}q{k}")
                 if lay is None:
                     raise BitstreamError(f"layer t{g}q{k} is missing")
-                per_res = _unpack(lay.payload, have_res, f"layer t{g}q{k}")
-                qparts.append([_unpack(per_res[d], sum(1 for q in shifts if d >= q), f"layer t{g}q{k}")[
-                    [q for q in range(len(sizes)) if d >= shifts[q]].index(p)] for d in range(shift, use_res)])
+                per_res = _unpack(lay.payload, have_res, f"layer t{g}q{k}")  # one part per resolution layer
+                qparts.append([_plane_part(per_res[d], shifts, d, p, f"layer t{g}q{k}") for d in range(shift, use_res)])
             gcs = [_group_code(c, code[1][g], code[2] if p else 0) for c in code[4][:n_q]]
             groups.append(decode_subband_layers(qparts, n_frames, ph, pw, gcs, ent.net, refine, f"layer t{g}",
                                                 ent.tclass(g, levels)))  # fmt: skip
@@ -936,6 +932,12 @@ def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_r
         planes_out.append(seg.for_plane(p, info.chroma).synthesise(groups, t_drop, r_drop))
         t0 = clock.add("mctf_synthesis", t0)
     return planes_out
+
+
+def _plane_part(payload: bytes, shifts: list[int], d: int, plane: int, what: str) -> bytes:
+    """Plane ``plane``'s part of the payload of resolution layer ``d`` (one part per plane with a level at ``d``)."""
+    present = [q for q, shift in enumerate(shifts) if d >= shift]
+    return _unpack(payload, len(present), what)[present.index(plane)]
 
 
 def _group_frames(frames: int, levels: int, g: int) -> int:
