@@ -270,6 +270,7 @@ def _encode_refinement(p: T.Pyramid, coarse: QPyramid, code: int, gap: int,
     k = fine.ll.shape[0]
     deltas = optimal_deltas(p, fine, step) if levels else torch.zeros(k, 0, dtype=torch.float64)
     dbytes = (deltas * 255).round().clamp(0, 255).to(torch.uint8)
+
     def level(j: int, enc: LayerEncoder, side: bytearray) -> None:
         walk_refinement(refine, fine, coarse, j, code, gap, enc=enc)
 
@@ -279,6 +280,8 @@ def _encode_refinement(p: T.Pyramid, coarse: QPyramid, code: int, gap: int,
 
 def _decode_refinement(payloads: list[bytes], coarse: QPyramid, code: int, gap: int, refine: RefineEntropyModel,
                        what: str) -> tuple[QPyramid, Tensor]:
+    """Inverse of :func:`_encode_refinement` from the first ``len(payloads)`` resolution layers: ``(fine indices,
+    offsets float64 Tensor[K, J])``."""
     levels = len(coarse.levels)
     frames, _, lh, lw = coarse.ll.shape
     fine = QPyramid.zeros(frames, 1, (lh, lw), coarse.shapes)
@@ -296,6 +299,7 @@ def _decode_refinement(payloads: list[bytes], coarse: QPyramid, code: int, gap: 
 
 def _reconstruct_refined(fine: QPyramid, coarse: QPyramid, code: int, gap: int, deltas: Tensor,
                          use_levels: int) -> Tensor:
+    """``float32 Tensor[K, 1, h, w]`` of a refinement layer from its first ``use_levels`` detail levels."""
     step = T.step_of_code(code)
     details = refined_details(fine, coarse, gap_ratio(gap), step, deltas, use_levels)
     ll = (fine.ll.double() * (step / T.band_norms(len(fine.levels))[0])).float()
@@ -345,7 +349,10 @@ def decode_subband_layers(payloads: list[list[bytes]], frames: int, height: int,
     """
     if not 1 <= len(payloads) <= len(codes):
         raise BitstreamError(f"{what}: {len(payloads)} quality layers for {len(codes)} step codes")
-    _check_codes(list(codes))
+    try:
+        _check_codes(list(codes))
+    except ValueError as e:
+        raise BitstreamError(f"{what}: {e}") from None
     qp, deltas, use = _decode_base(payloads[0], frames, height, width, codes[0], model, what, tclass)
     if len(payloads) == 1:
         return _reconstruct(qp, T.step_of_code(codes[0]), deltas, use)
