@@ -244,12 +244,17 @@ def _wlsvc_setup() -> tuple[list[bytes], Any]:
         return Video(y, u, u.flip(-1).contiguous(), "420", Fraction(25))
 
     full = C.encode(clip("mono", 6, 40, 56, 1), 40, gop=4, segment=4)  # 2 spatial levels: 1/2 extractable
+    # Quality layers (refinement payloads t<g>q<k>, metadata "sq"), whole and cut.
+    layered = C.encode(clip("420", 4, 24, 32, 5), 30, gop=4, segment=4, layers=[45, 60])
     seeds = [
         full,
         C.extract(full, fps_divisor=2),
         C.extract(full, resolution=2),
         C.encode(clip("420", 3, 19, 26, 9), 55, gop=2, segment=2),
         C.encode(clip("mono", 4, 20, 20, 17), 30, gop=4, segment=4, model="classical"),
+        layered,
+        C.extract(layered, layers=2),
+        C.extract(layered, layers=2, fps_divisor=2),
     ]
 
     def decode(data: bytes) -> None:
