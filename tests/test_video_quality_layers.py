@@ -162,3 +162,16 @@ def test_corrupt_and_truncated_layered_streams_raise_bitstream_error(layered):
             C.decode(bytes(b), layers=rng.randint(1, 3))
         except BitstreamError:
             pass
+
+
+def test_decode_budget_counts_every_quality_layer(layered):
+    """Each quality layer decoded runs the models over every sample again: the per-byte budget bounds that work."""
+    from pywlc.codecs.budget import DecodeBudget
+
+    _, data, _, _, _ = layered
+    pixels = 64 * 64 * 4
+    per_byte = pixels / len(data)
+    budget = DecodeBudget(max_pixels=None, max_tile=None, max_pixels_per_byte=per_byte * 2, max_memory=None)
+    assert _equal(C.decode(data, layers=2, budget=budget), C.decode(data, layers=2))  # 2 layers: within
+    with pytest.raises(BitstreamError, match="in 3 quality layers"):
+        C.decode(data, budget=budget)  # all 3: three times the work per byte

@@ -63,6 +63,7 @@ def check_budget(
     frames: int = 1,
     tile: int | None = None,
     memory: int | None = None,
+    passes: int = 1,
 ) -> None:
     """Raise :class:`~pywlc.errors.BitstreamError` if decoding what the header describes exceeds ``budget``.
 
@@ -71,6 +72,8 @@ def check_budget(
         stream_bytes: the size of the whole stream.
         tile: longest edge of the unit run through the model at once (None: the decoder has no such unit).
         memory: the decoder's estimate of its peak working memory in bytes (None: not estimated).
+        passes: how many times the learned model runs over every pixel (quality layers decoded): the decoding
+            work the ``max_pixels_per_byte`` rule bounds is ``pixels * passes``.
     """
     if not isinstance(budget, DecodeBudget):
         raise TypeError(f"budget must be a DecodeBudget, got {type(budget).__name__}")
@@ -81,10 +84,12 @@ def check_budget(
         raise BitstreamError(f"picture {what} exceeds the decode budget of {budget.max_pixels} pixels{hint}")
     if budget.max_tile is not None and tile is not None and tile > budget.max_tile:
         raise BitstreamError(f"tile size {tile} exceeds the decode budget's max_tile {budget.max_tile}{hint}")
-    if budget.max_pixels_per_byte is not None and pixels > budget.max_pixels_per_byte * max(stream_bytes, 1):
+    work = pixels * passes
+    if budget.max_pixels_per_byte is not None and work > budget.max_pixels_per_byte * max(stream_bytes, 1):
+        layers = f" in {passes} quality layers" if passes > 1 else ""
         raise BitstreamError(
-            f"{stream_bytes} bytes claim a {what} picture ({pixels / max(stream_bytes, 1):.0f} pixels per byte, "
-            f"budget {budget.max_pixels_per_byte:.0f}): a decompression bomb or a nearly empty picture{hint}"
+            f"{stream_bytes} bytes claim a {what} picture{layers} ({work / max(stream_bytes, 1):.0f} pixels per "
+            f"byte, budget {budget.max_pixels_per_byte:.0f}): a decompression bomb or a nearly empty picture{hint}"
         )
     if budget.max_memory is not None and memory is not None and memory > budget.max_memory:
         raise BitstreamError(

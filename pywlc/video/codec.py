@@ -861,9 +861,10 @@ def decode(
     out: list[list[Tensor]] = []
     segs = list(_segments(data))
     for i, (cont, levels, code, _, _, _, _) in enumerate(segs):
-        check_budget(budget, width=info.width, height=info.height, frames=cont.frames, stream_bytes=len(data),
-                     memory=_BYTES_PER_PIXEL * info.width * info.height * cont.frames)  # fmt: skip
         n_q = min(info.segments[i].quality_layers, layers or MAX_QUALITY_LAYERS)
+        # Every quality layer decoded runs the learned models over every sample again: K layers, K times the work.
+        check_budget(budget, width=info.width, height=info.height, frames=cont.frames, stream_bytes=len(data),
+                     memory=_BYTES_PER_PIXEL * info.width * info.height * cont.frames, passes=n_q)  # fmt: skip
         planes = _decode_segment(cont, levels, code, info, sizes, n_res, min(t_drop, levels), r_drop, ent,
                                  _Clock(timings), n_q)  # fmt: skip
         if postfilter and r_drop == 0:
