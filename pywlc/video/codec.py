@@ -64,10 +64,10 @@ from ..bitstream.container import MAX_LAYERS, reencode
 from ..codecs.budget import DecodeBudget, check_budget
 from ..codecs.wavelet import transform as T
 from ..codecs.wavelet.codec import quality_code
-from ..codecs.wavelet.layered import MAX_QUALITY_LAYERS, quality_codes
+from ..codecs.wavelet.layered import MAX_QUALITY_LAYERS, check_layer_count, quality_codes
 from ..codecs.wavelet.layered_model import load_layered_model
 from ..codecs.wavelet.model import WaveletModel, load_model
-from ..codecs.wavelet.refine_model import MAX_CODE_GAP, RefineEntropyModel
+from ..codecs.wavelet.refine_model import RefineEntropyModel, codes_refine
 from ..errors import BitstreamError
 from ..mctf import MctfResult, MotionFields, analyze, make_level, synthesize
 from ..motion import chroma_field, hvsbm
@@ -431,8 +431,7 @@ def _layers_refine(codes: tuple[int, ...], offsets: list[int], chroma_offset: in
     MAX_CODE_GAP codes finer per quality layer."""
     for off in offsets:
         for co in (0, chroma_offset):
-            gcs = [_group_code(c, off, co) for c in codes]
-            if any(not 1 <= a - b <= MAX_CODE_GAP for a, b in zip(gcs, gcs[1:], strict=False)):
+            if not codes_refine([_group_code(c, off, co) for c in codes]):
                 return False
     return True
 
@@ -764,8 +763,7 @@ def _quality_layers_of(meta: bytes | None, code: int, offsets: list[int],
     if not 2 <= n_q <= MAX_QUALITY_LAYERS or len(meta) != _META_Q.size + 2 * (n_q - 1):
         raise BitstreamError(f"malformed 'sq' metadata ({n_q} quality layers, {len(meta)} bytes)")
     codes = (code, *struct.unpack_from(f"<{n_q - 1}h", meta, _META_Q.size))
-    if any(not 1 <= a - b <= MAX_CODE_GAP for a, b in zip(codes, codes[1:], strict=False)) or not _layers_refine(
-            codes, offsets, chroma_offset):
+    if not codes_refine(codes) or not _layers_refine(codes, offsets, chroma_offset):
         raise BitstreamError(f"quality-layer step codes {list(codes)} do not refine layer by layer")
     return codes, refine_id
 
@@ -842,7 +840,7 @@ def decode(
     """
     t_drop_req = _check_divisor(fps_divisor, "fps_divisor")
     r_drop_req = _check_divisor(resolution, "resolution")
-    _check_quality_layers(layers)
+    check_layer_count(layers)
     info = stream_info(data)
     ent = _Entropy("classical" if info.model_id == CLASSICAL_ID and model is None else model)
     if info.model_id != ent.model_id:
@@ -878,11 +876,6 @@ def decode(
     planes = [torch.cat([o[p] for o in out]) for p in range(len(sizes))]
     fps = info.fps / 2**t_drop
     return _to_video(planes, info.chroma, fps)
-
-
-def _check_quality_layers(layers: object) -> None:
-    if layers is not None and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 1):
-        raise ValueError(f"layers must be a positive int or None, got {layers!r}")
 
 
 def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_res: int, t_drop: int, r_drop: int,
@@ -960,7 +953,7 @@ def extract(data: bytes | bytearray | memoryview, *, fps_divisor: int = 1, resol
 
     t_drop = _check_divisor(fps_divisor, "fps_divisor")
     r_drop = _check_divisor(resolution, "resolution")
-    _check_quality_layers(layers)
+    check_layer_count(layers)
     info = stream_info(data)
     n_res = max(1, levels_for(info.height, info.width))
     r_max = _max_resolution_drop(info)

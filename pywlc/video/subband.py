@@ -35,11 +35,11 @@ from ..codecs.wavelet.coder import (
     walk_level,
 )
 from ..codecs.wavelet.entropy_model import N_SCALES, SubbandEntropyModel
-from ..codecs.wavelet.layered import ll_prediction, refined_details, walk_refinement
+from ..codecs.wavelet.layered import ll_prediction, refined_pyramid, walk_refinement
 from ..codecs.wavelet.lifting import closed_loop_quantize
 from ..codecs.wavelet.pyramid import QPyramid, dequantize_pyramid, optimal_deltas, quantize_pyramid
 from ..codecs.wavelet.rdoq import RdoQuantizer
-from ..codecs.wavelet.refine_model import MAX_CODE_GAP, RefineEntropyModel, gap_ratio, nest
+from ..codecs.wavelet.refine_model import MAX_CODE_GAP, RefineEntropyModel, codes_refine, gap_ratio, nest
 from ..errors import BitstreamError
 from . import classical
 
@@ -252,7 +252,7 @@ def decode_subbands(payloads: list[bytes], frames: int, height: int, width: int,
 # refinement model (pywlc.codecs.wavelet.layered: exact tables; the model is the image one, so it reads no temporal
 # class).  The base may be RDOQ'd: its bins then need not contain the dead-zone fine index, which is clamped into
 # the fine range of the bin the decoder has (refine_model.nest), so every layer's value lies in every lower layer's
-# bin; the reconstruction places straddling coefficients inside the intersection (layered.refined_details).
+# bin; the reconstruction places straddling coefficients inside the intersection (layered.refined_pyramid).
 # Payload j of a refinement layer: [approximation scale index (j = 0)] [K offsets of level j] coded symbols
 # (approximation difference for j = 0, then the refinement of detail level j).
 
@@ -300,14 +300,12 @@ def _decode_refinement(payloads: list[bytes], coarse: QPyramid, code: int, gap: 
 def _reconstruct_refined(fine: QPyramid, coarse: QPyramid, code: int, gap: int, deltas: Tensor,
                          use_levels: int) -> Tensor:
     """``float32 Tensor[K, 1, h, w]`` of a refinement layer from its first ``use_levels`` detail levels."""
-    step = T.step_of_code(code)
-    details = refined_details(fine, coarse, gap_ratio(gap), step, deltas, use_levels)
-    ll = (fine.ll.double() * (step / T.band_norms(len(fine.levels))[0])).float()
-    return T.synthesis(T.Pyramid(ll, details), False) / (2.0 ** (len(fine.levels) - use_levels))
+    p = refined_pyramid(fine, coarse, gap_ratio(gap), T.step_of_code(code), deltas, use_levels)
+    return T.synthesis(p, False) / (2.0 ** (len(fine.levels) - use_levels))
 
 
 def _check_codes(codes: list[int]) -> None:
-    if not codes or any(not 1 <= a - b <= MAX_CODE_GAP for a, b in zip(codes, codes[1:], strict=False)):
+    if not codes or not codes_refine(codes):
         raise ValueError(f"step codes {codes} do not refine layer by layer (1..{MAX_CODE_GAP} codes finer each)")
 
 

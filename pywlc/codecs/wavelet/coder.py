@@ -153,16 +153,14 @@ class LayerEncoder:
             start += cnt
             esc = np.abs(seg) > t.m
             sym = (seg + t.m).astype(np.int32)
+            sym[esc] = 2 * t.m + 1
+            self.ops.append((t.model, sym))
             if esc.any():
-                sym[esc] = 2 * t.m + 1
-                self.ops.append((t.model, sym))
                 e = seg[esc]
                 v = np.abs(e) - t.m - 1
                 self.ops.append((UNIFORM_ESCAPE, (v >> ESCAPE_BITS).astype(np.int32)))
                 self.ops.append((UNIFORM_ESCAPE, (v & _HALF).astype(np.int32)))
                 self.ops.append((UNIFORM_SIGN, (e < 0).astype(np.int32)))
-            else:
-                self.ops.append((t.model, sym))
 
     def finish(self) -> bytes:
         coder = constriction.stream.stack.AnsCoder()

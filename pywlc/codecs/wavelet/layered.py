@@ -55,7 +55,7 @@ from .entropy_model import N_SCALES, SubbandEntropyModel, exact_logscale, group_
 from .layered_model import LayeredModel, load_layered_model
 from .pyramid import QPyramid, level_inputs, optimal_deltas, quantize_pyramid
 from .refine_coder import decode_refinement, encode_refinement
-from .refine_model import MAX_CODE_GAP, RefineEntropyModel, coarse_features, gap_ratio, nest
+from .refine_model import MAX_CODE_GAP, RefineEntropyModel, coarse_features, codes_refine, gap_ratio, nest
 
 __all__ = [
     "DEFAULT_QUALITIES",
@@ -67,10 +67,11 @@ __all__ = [
     "encode_layers",
     "extract_layers",
     "is_layered",
+    "check_layer_count",
     "ll_prediction",
     "quality_codes",
     "read_layered_header",
-    "refined_details",
+    "refined_pyramid",
     "walk_refinement",
     "warn_dropped",
 ]
@@ -168,10 +169,9 @@ def quality_codes(qualities: object, what: str = "qualities") -> list[int]:
     if not isinstance(qualities, list | tuple) or not 1 <= len(qualities) <= MAX_QUALITY_LAYERS:
         raise ValueError(f"{what} must be a list of 1..{MAX_QUALITY_LAYERS} numbers, got {qualities!r}")
     codes = [quality_code(q) for q in qualities]
-    for a, b in zip(codes, codes[1:], strict=False):
-        if not 1 <= a - b <= MAX_CODE_GAP:
-            raise ValueError(f"{what} must increase, each layer's step 1/16 to 8 octaves finer than the last; got "
-                             f"{list(qualities)} (step codes {codes})")
+    if not codes_refine(codes):
+        raise ValueError(f"{what} must increase, each layer's step 1/16 to 8 octaves finer than the last; got "
+                         f"{list(qualities)} (step codes {codes})")
     return codes
 
 
@@ -452,9 +452,8 @@ def _header_of(cont: Container) -> LayeredHeader:
     for a in codes:
         if not T.STEP_CODE_MIN <= a <= T.STEP_CODE_MAX:
             raise BitstreamError(f"step code {a} out of range")
-    for a, b in zip(codes, codes[1:], strict=False):
-        if not 1 <= a - b <= MAX_CODE_GAP:
-            raise BitstreamError(f"step codes {list(codes)} do not refine layer by layer")
+    if not codes_refine(codes):
+        raise BitstreamError(f"step codes {list(codes)} do not refine layer by layer")
     off = 2 * n_q
     ll = tuple(tuple(rest[off + k * c : off + (k + 1) * c]) for k in range(n_q))
     if max(max(s) for s in ll) >= N_SCALES:
@@ -506,7 +505,8 @@ def _rectangle(hdr: LayeredHeader, want_q: int, want_res: int) -> tuple[int, int
     return best
 
 
-def _check_layers(layers: object, what: str = "layers") -> None:
+def check_layer_count(layers: object, what: str = "layers") -> None:
+    """``ValueError`` unless ``layers`` (quality layers to decode or keep) is a positive int or None."""
     if layers is not None and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 1):
         raise ValueError(f"{what} must be a positive int or None, got {layers!r}")
 
@@ -527,7 +527,7 @@ def decode_layers(
     Raises:
         BitstreamError: a corrupt header, foreign weights, no decodable base layer, over budget.
     """
-    _check_layers(layers)
+    check_layer_count(layers)
     _check_resolution(resolution)
     cont, bad, lost = _salvage(data)
     hdr = _header_of(cont)
@@ -597,10 +597,8 @@ def _reconstruct_refined(qps: list[QPyramid], hdr: LayeredHeader, use_levels: in
     fine, coarse = qps[-1], qps[-2]
     step = T.step_of_code(hdr.codes[k])
     deltas = torch.tensor([hdr.deltas[k]], dtype=torch.float64)
-    details = refined_details(fine, coarse, gap_ratio(hdr.codes[k - 1] - hdr.codes[k]), step, deltas, use_levels)
-    ll = (fine.ll.double() * (step / T.band_norms(hdr.levels)[0])).float()
-    reduce = hdr.levels - use_levels
-    y = T.synthesis(T.Pyramid(ll, details), False) / (2.0**reduce)
+    p = refined_pyramid(fine, coarse, gap_ratio(hdr.codes[k - 1] - hdr.codes[k]), step, deltas, use_levels)
+    y = T.synthesis(p, False) / (2.0 ** (hdr.levels - use_levels))
     if hdr.channels == 3:
         y = T.ict_inverse(y)
     y = y.clamp(0, 255)
@@ -609,14 +607,15 @@ def _reconstruct_refined(qps: list[QPyramid], hdr: LayeredHeader, use_levels: in
     return y[0].round().to(torch.uint8)
 
 
-def refined_details(fine: QPyramid, coarse: QPyramid, ratio: float, step: float, deltas: Tensor,
-                    use_levels: int) -> list[tuple[Tensor, Tensor, Tensor]]:
-    """Detail bands (``float32 Tensor[N, C, h, w]`` per orientation, levels ``0 .. use_levels - 1`` coarsest first)
-    of a refinement layer: the fine indices dequantised at ``step`` (band steps divided by the synthesis norms)
-    with the per-picture, per-level in-bin offsets ``deltas`` (``float64 Tensor[N, J]``), except where the coarse
+def refined_pyramid(fine: QPyramid, coarse: QPyramid, ratio: float, step: float, deltas: Tensor,
+                    use_levels: int) -> T.Pyramid:
+    """The float32 pyramid of a refinement layer with its first ``use_levels`` detail levels (coarsest first): the
+    approximation at ``step`` over its synthesis norm, and the detail bands (``Tensor[N, C, h, w]`` per
+    orientation) -- the fine indices dequantised at ``step`` (band steps divided by the synthesis norms) with the
+    per-picture, per-level in-bin offsets ``deltas`` (``float64 Tensor[N, J]``), except where the coarse
     bin (``ratio`` = coarse / fine step) cuts the fine bin (dead-zone bins do not nest): there the value goes at
     ``delta`` of the intersection -- the lower layers' bits say which part of the fine bin holds it."""
-    _, norms = T.band_norms(len(fine.levels))
+    ll_norm, norms = T.band_norms(len(fine.levels))
     xi = T.XI_LOSSY
     n = deltas.shape[0]
     details = []
@@ -633,7 +632,7 @@ def refined_details(fine: QPyramid, coarse: QPyramid, ratio: float, step: float,
             mag = torch.where((lo > fa - xi) | (hi < fa + (1 - xi)), lo + delta * (hi - lo), fa - xi + delta)
             bands.append((torch.sign(qf) * mag * (qf != 0) * (step / norms[j][o])).float())
         details.append(tuple(bands))
-    return details
+    return T.Pyramid((fine.ll.double() * (step / ll_norm)).float(), details)
 
 
 def extract_layers(data: bytes | bytearray | memoryview, *, layers: int | None = None, resolution: int = 1) -> bytes:
@@ -642,7 +641,7 @@ def extract_layers(data: bytes | bytearray | memoryview, *, layers: int | None =
     Raises:
         BitstreamError: not a (complete, intact) layered stream; ValueError: bad arguments.
     """
-    _check_layers(layers)
+    check_layer_count(layers)
     _check_resolution(resolution)
     hdr = _header_of(decode_container(data))
     want_res = max(1, hdr.resolutions - int(math.log2(resolution))) if hdr.levels else 1

@@ -20,6 +20,7 @@ starts it from the shipped single-layer weights (the new inputs' weights zero: t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from decimal import Decimal, localcontext
 from functools import cache
 
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_CODE_GAP",
     "RefineEntropyModel",
     "coarse_features",
+    "codes_refine",
     "fine_interval",
     "gap_ratio",
     "nest",
@@ -44,6 +46,12 @@ __all__ = [
 
 MAX_CODE_GAP = 128  # 8 octaves between two layers: fine ranges of at most ~260 indices per coarse bin
 _EXTRA_COND = 1  # the code-gap plane
+
+
+def codes_refine(codes: Sequence[int]) -> bool:
+    """Whether each step code of ``codes`` (quality layers, coarse to fine) is 1..:data:`MAX_CODE_GAP` codes finer
+    than the one before: what every refinement layer's coder needs."""
+    return all(1 <= a - b <= MAX_CODE_GAP for a, b in zip(codes, codes[1:], strict=False))
 
 
 @cache
