@@ -159,6 +159,59 @@ def test_dwt_kernels(on_emulated_cuda, wavelet, mode, shape, levels, ndim, dtype
         _close(a, b, TOL[dtype])
 
 
+def _four_maps(x: torch.Tensor, wavelet: str, levels: int, mode: str) -> list[torch.Tensor]:
+    """Forward, inverse and both adjoints (the backward of each, one shared cotangent) of a 2-D DWT."""
+    fwd = dwt(x, wavelet, levels, mode=mode)
+    inv = idwt(x, wavelet, levels, mode=mode)
+    xr = x.clone().requires_grad_(True)
+    (fwd_adj,) = torch.autograd.grad(dwt(xr, wavelet, levels, mode=mode), xr, x.flip(-1))
+    (inv_adj,) = torch.autograd.grad(idwt(xr, wavelet, levels, mode=mode), xr, x.flip(-1))
+    return [fwd, inv, fwd_adj, inv_adj]
+
+
+# The fused 2-D tile kernel's adjoints (dwt2_tile_cuda.cu): transposed steps, at a symmetric boundary computed
+# from the boundary rule in global coordinates.  Each (h, w) parity at every level, signal edges just past a tile
+# boundary (129 = 2 * 64 + 1), inside a tile's last pairs (127) and inside the next tile's halo (130), planes
+# smaller than the 9/7 halo at every level, batches of planes; Haar deeper than the all-levels Haar kernel takes
+# (7 > 6 levels) reaches the tile kernel with its zero tail and unequal weights.
+@pytest.mark.parametrize(
+    "wavelet,mode,shape,levels",
+    [
+        ("bior2.2", "symmetric", (1, 2, 129, 127), 3),
+        ("bior4.4", "symmetric", (2, 1, 130, 67), 3),
+        ("bior4.4", "symmetric", (1, 1, 4, 7), 2),
+        ("bior4.4", "symmetric", (1, 1, 2, 3), 1),
+        ("bior2.2", "symmetric", (1, 1, 5, 4), 2),
+        ("bior4.4", "periodization", (1, 2, 72, 136), 3),
+        ("bior2.2", "periodization", (1, 1, 4, 6), 1),
+        ("haar", "symmetric", (1, 1, 131, 140), 7),
+        ("haar", "periodization", (1, 1, 128, 128), 7),
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dwt2_tile_kernel_all_maps(on_emulated_cuda, wavelet, mode, shape, levels, dtype):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(sum(shape)), dtype=dtype)
+    want = _four_maps(x, wavelet, levels, mode)
+    with on_emulated_cuda():
+        got = _four_maps(x, wavelet, levels, mode)
+    for a, b in zip(got, want, strict=True):
+        _close(a, b, TOL[dtype])
+
+
+@pytest.mark.parametrize("mode,shape", [("symmetric", (7, 29303)), ("periodization", (8, 29304))])
+def test_dwt2_adjoints_run_on_the_tile_kernel(on_emulated_cuda, mode, shape):
+    """Rows longer than the two-pass kernels take (a line must fit the 227 KiB opt-in shared memory: they raise
+    ValueError beyond) go through the tile kernel only, so both adjoints' results prove which kernel ran."""
+    x = torch.randn(1, 1, *shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)  # 229 KiB rows
+    want = _four_maps(x, "bior4.4", 2, mode)
+    with on_emulated_cuda():
+        got = _four_maps(x, "bior4.4", 2, mode)
+        with pytest.raises(ValueError, match="exceeds shared memory"):  # the two-pass kernels' limit is real
+            dwt(x[0, 0], "bior4.4", 1, mode=mode, ndim=1)
+    for a, b in zip(got, want, strict=True):
+        _close(a, b, TOL[torch.float64])
+
+
 @pytest.mark.parametrize(
     "shape,levels", [((1, 2, 23, 30), 2), ((2, 1, 64, 64), 3), ((1, 1, 17, 9), 1), ((1, 1, 150, 133), 3)]
 )
