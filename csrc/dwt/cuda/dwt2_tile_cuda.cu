@@ -146,7 +146,7 @@ __device__ bool exact_increment(int t, int R, bool predict, T a, T b, bool trans
 // One lifting step along one axis of the tile: pair rows j of every column (axis 0) or pair columns of every
 // row (axis 1).  With the extended load, pairs whose neighbour lies outside the tile are skipped (halo).
 // kExact (= AxisOps::exact_edges) is a template parameter so that the maps that do not need exact_increment do
-// not pay its registers: 40 per thread without it, 60-68 with it (sm_90, ptxas -v).
+// not pay its registers: 40 per thread without it, 68 (float) / 78 (double) with it (sm_90, ptxas -v).
 template <typename T, bool kExact>
 __device__ void tile_step(T* tile, int ld, int R, int axis, int kind, T a, T b, int sign, const AxisOps<T>& o,
                           AxisSpan sp) {
@@ -347,9 +347,10 @@ void run(const DwtArgs& a, cudaStream_t stream) {
 
 }  // namespace
 
-// Every op and boundary rule (the integer transform has no adjoint: dwt_plan refuses it).  float16 / bfloat16 do
-// not come here: pywlc/ops/dwt.py hands CUDA tensors of those types to the kernels as float32 (_reads_half is the
-// CPU fused kernel's alone), and the two-pass fallback has no half path either.
+// Every op and boundary rule (the integer transform has no adjoint: dwt_plan refuses it), the zero tail
+// included (only Haar has one, and haar2_cuda takes 2-D Haar up to its 6 levels: deeper ones come here).
+// float16 / bfloat16 never reach a CUDA kernel: pywlc/ops/dwt.py hands CUDA tensors of those types over as
+// float32 (_reads_half is the CPU fused kernel's alone), and the two-pass fallback has no half path either.
 bool dwt2_tile_cuda_applicable(const DwtArgs& a) {
   return a.ndim == 2 && a.src != a.dst && a.levels > 0 && a.levels <= 32 &&
          (a.dtype == kFloat32 || a.dtype == kFloat64 || a.dtype == kInt32);
