@@ -34,68 +34,14 @@ using i64 = int64_t;
 template <class C>
 constexpr bool kInteger = static_cast<C>(1) / static_cast<C>(2) == static_cast<C>(0);
 
-struct F16 {  // torch.float16 bits
-  uint16_t bits;
-};
-struct BF16 {  // torch.bfloat16 bits
-  uint16_t bits;
-};
-
-inline uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-inline float float_of(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// IEEE binary16 <-> binary32, round to nearest even, branch-free so loops over a row vectorise
-// (F. Giesen, "half_to_float" / "float_to_half_fast3_rtne", public domain).
-inline float half_to_float(uint16_t h) {
-  const uint32_t shifted_exp = 0x7c00u << 13;
-  uint32_t o = (static_cast<uint32_t>(h) & 0x7fffu) << 13;
-  const uint32_t exp = shifted_exp & o;
-  o += (127u - 15u) << 23;
-  if (exp == shifted_exp) o += (128u - 16u) << 23;  // Inf / NaN
-  if (exp == 0) o = bits_of(float_of(o + (1u << 23)) - float_of(113u << 23));  // zero / subnormal
-  return float_of(o | ((static_cast<uint32_t>(h) & 0x8000u) << 16));
-}
-
-inline uint16_t float_to_half(float v) {
-  const uint32_t f32_inf = 255u << 23, f16_max = (127u + 16u) << 23;
-  const uint32_t denorm_magic = ((127u - 15u) + (23u - 10u) + 1u) << 23;
-  uint32_t f = bits_of(v);
-  const uint32_t sign = f & 0x80000000u;
-  f ^= sign;
-  uint32_t o;
-  if (f >= f16_max) {
-    o = f > f32_inf ? 0x7e00u : 0x7c00u;
-  } else if (f < (113u << 23)) {  // subnormal or zero: the float addition rounds to nearest even
-    o = bits_of(float_of(f) + float_of(denorm_magic)) - denorm_magic;
-  } else {
-    const uint32_t mant_odd = (f >> 13) & 1u;
-    f += 0xc8000fffu + mant_odd;  // exponent rebias (15 - 127) << 23, plus the rounding bias
-    o = f >> 13;
-  }
-  return static_cast<uint16_t>(o | (sign >> 16));
-}
-
-// binary32 -> bfloat16, round to nearest even (c10::BFloat16's rule; NaN stays a quiet NaN).
-inline uint16_t float_to_bf16(float v) {
-  const uint32_t u = bits_of(v);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;
-  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
+#include "../half_bits.h"  // F16, BF16 and their conversions, shared with the CUDA tile kernel
 
 template <class C>
 inline C load1(const C* p, i64 i) {
   return p[i];
 }
 inline float load1(const F16* p, i64 i) { return half_to_float(p[i].bits); }
-inline float load1(const BF16* p, i64 i) { return float_of(static_cast<uint32_t>(p[i].bits) << 16); }
+inline float load1(const BF16* p, i64 i) { return bf16_to_float(p[i].bits); }
 
 template <class C>
 inline void store1(C* p, i64 i, C v) {
