@@ -22,9 +22,16 @@
 //
 // Levels chain through two scratch low bands (stream-ordered allocations), as cpu/dwt2_fused_cpu.cpp does:
 // a level's blocks read halos that other blocks of the same level write, so no level works in place.
+//
+// float16 / bfloat16 tensors are read and written in their own type (../half_bits.h) and computed in float32,
+// as the CPU kernel does: the tile and the scratch low bands hold float32, loads convert exactly, and a value is
+// rounded to nearest even once, when it is stored in the tensor.  The float32 arithmetic is the float32
+// instance's own (the same tile functions), so a half result is the float32 result of the same input rounded.
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -34,6 +41,8 @@
 namespace pywlc {
 namespace {
 
+#include "../half_bits.h"  // F16, BF16: the storage types computed in float32
+
 constexpr int kThreads = 256;
 constexpr size_t kSmemLimit = 48 * 1024;  // no opt-in: tiles are sized to fit
 
@@ -41,12 +50,39 @@ void check(cudaError_t err, const char* what) {
   if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
 }
 
-// Plane p, row r, column c at ptr[p * plane + r * row + c].
-template <typename T>
+// Plane p, row r, column c at element p * plane + r * row + c of ptr, an array of the tensor's storage type S
+// or, where `compute`, of the compute type T (the scratch low bands between levels).  P: const void* or void*.
+template <typename P>
 struct View {
-  T* ptr;
+  P ptr;
   int64_t plane, row;
+  bool compute;
 };
+
+__host__ __device__ __forceinline__ float to_compute(F16 v) { return half_to_float(v.bits); }
+__host__ __device__ __forceinline__ float to_compute(BF16 v) { return bf16_to_float(v.bits); }
+__host__ __device__ __forceinline__ void store_rounded(F16* p, float v) { p->bits = float_to_half(v); }
+__host__ __device__ __forceinline__ void store_rounded(BF16* p, float v) { p->bits = float_to_bf16(v); }
+
+template <typename T, typename S>
+__device__ __forceinline__ T load(const View<const void*>& v, int64_t i) {
+  if constexpr (std::is_same<S, T>::value) {
+    return static_cast<const T*>(v.ptr)[i];
+  } else {
+    return v.compute ? static_cast<const T*>(v.ptr)[i] : to_compute(static_cast<const S*>(v.ptr)[i]);
+  }
+}
+
+template <typename T, typename S>
+__device__ __forceinline__ void store(const View<void*>& v, int64_t i, T x) {
+  if constexpr (std::is_same<S, T>::value) {
+    static_cast<T*>(v.ptr)[i] = x;
+  } else if (v.compute) {
+    static_cast<T*>(v.ptr)[i] = x;
+  } else {
+    store_rounded(static_cast<S*>(v.ptr) + i, x);
+  }
+}
 
 // The steps one axis runs, in execution order, and its scaling (lift_group):
 //   forward          steps as given, then scale by (k_low, k_high);
@@ -75,8 +111,8 @@ struct TileArgs {
   int64_t h, w;  // region of this level
   int pairs;     // output pairs per tile side
   AxisOps<T> ops;
-  View<const T> samples_in, low_in, bands_in;  // forward-shaped maps read samples_in, the others low_in, bands_in
-  View<T> samples_out, low_out, bands_out;     // forward-shaped maps write low_out, bands_out, the others samples_out
+  View<const void*> samples_in, low_in, bands_in;  // forward-shaped maps read samples_in, the others low_in, bands_in
+  View<void*> samples_out, low_out, bands_out;  // forward-shaped maps write low_out, bands_out, the others samples_out
 };
 
 // Where the tile lies along one axis: tile index t holds global sample t0 + t of the n samples of the axis.
@@ -193,7 +229,8 @@ __device__ void tile_axis(T* tile, int ld, int R, int axis, const AxisOps<T>& o,
   if (scaled && !o.scale_first) tile_scale(tile, ld, R, axis, o.low, o.high);
 }
 
-template <typename T, bool kExact>
+// T: the compute type (that of the tile), S: the tensor's storage type (T, or F16 / BF16 with T = float).
+template <typename T, typename S, bool kExact>
 __global__ void dwt2_tile_kernel(TileArgs<T> g, int64_t planes) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* tile = reinterpret_cast<T*>(smem_raw);
@@ -207,12 +244,12 @@ __global__ void dwt2_tile_kernel(TileArgs<T> g, int64_t planes) {
       const int64_t y = extend(t0y + r, h, periodic), x = extend(t0x + c, w, periodic);
       T v;
       if (reads_samples) {
-        v = g.samples_in.ptr[p * g.samples_in.plane + y * g.samples_in.row + x];
+        v = load<T, S>(g.samples_in, p * g.samples_in.plane + y * g.samples_in.row + x);
       } else if (!(y & 1) && !(x & 1)) {  // sample position -> the band coefficient standing for it
-        v = g.low_in.ptr[p * g.low_in.plane + (y / 2) * g.low_in.row + x / 2];
+        v = load<T, S>(g.low_in, p * g.low_in.plane + (y / 2) * g.low_in.row + x / 2);
       } else {
         const int64_t by = (y & 1) ? hl + y / 2 : y / 2, bx = (x & 1) ? wl + x / 2 : x / 2;
-        v = g.bands_in.ptr[p * g.bands_in.plane + by * g.bands_in.row + bx];
+        v = load<T, S>(g.bands_in, p * g.bands_in.plane + by * g.bands_in.row + bx);
       }
       tile[r * ld + c] = v;
     }
@@ -229,12 +266,12 @@ __global__ void dwt2_tile_kernel(TileArgs<T> g, int64_t planes) {
       if (y >= h || x >= w) continue;
       const T v = tile[r * ld + c];
       if (!reads_samples) {
-        g.samples_out.ptr[p * g.samples_out.plane + y * g.samples_out.row + x] = v;
+        store<T, S>(g.samples_out, p * g.samples_out.plane + y * g.samples_out.row + x, v);
       } else if (!(y & 1) && !(x & 1)) {
-        g.low_out.ptr[p * g.low_out.plane + (y / 2) * g.low_out.row + x / 2] = v;
+        store<T, S>(g.low_out, p * g.low_out.plane + (y / 2) * g.low_out.row + x / 2, v);
       } else {
         const int64_t by = (y & 1) ? hl + y / 2 : y / 2, bx = (x & 1) ? wl + x / 2 : x / 2;
-        g.bands_out.ptr[p * g.bands_out.plane + by * g.bands_out.row + bx] = v;
+        store<T, S>(g.bands_out, p * g.bands_out.plane + by * g.bands_out.row + bx, v);
       }
     }
     __syncthreads();  // the next plane reuses the tile
@@ -282,7 +319,7 @@ AxisOps<T> axis_ops(const DwtArgs& a) {
   return o;
 }
 
-template <typename T>
+template <typename T, typename S>
 void run(const DwtArgs& a, cudaStream_t stream) {
   dwt_plan(a);
   const int64_t planes = a.batch * a.dims[0], H = a.dims[1], W = a.dims[2];
@@ -298,12 +335,10 @@ void run(const DwtArgs& a, cudaStream_t stream) {
   void* scratch = nullptr;
   if (scratch_bytes) check(cudaMallocAsync(&scratch, scratch_bytes, stream), "cudaMallocAsync");
   T* sbuf[2] = {static_cast<T*>(scratch), static_cast<T*>(scratch) + planes * sp[0]};
-  const T* src = static_cast<const T*>(a.src);
-  T* dst = static_cast<T*>(a.dst);
-  const View<const T> src_view{src, H * W, W};
-  const View<T> dst_view{dst, H * W, W};
-  auto scratch_view = [&](int l) { return View<T>{sbuf[l & 1], sp[l & 1], sw}; };
-  auto as_const = [](View<T> v) { return View<const T>{v.ptr, v.plane, v.row}; };
+  const View<const void*> src_view{a.src, H * W, W, false};
+  const View<void*> dst_view{a.dst, H * W, W, false};
+  auto scratch_view = [&](int l) { return View<void*>{sbuf[l & 1], sp[l & 1], sw, true}; };
+  auto as_const = [](View<void*> v) { return View<const void*>{v.ptr, v.plane, v.row, v.compute}; };
   int64_t hs[32], ws[32];
   for (int l = 0; l < a.levels; ++l) {
     hs[l] = l == 0 ? H : (hs[l - 1] + 1) / 2;
@@ -333,11 +368,11 @@ void run(const DwtArgs& a, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>(tiles_x), static_cast<unsigned>(tiles_y),
                     static_cast<unsigned>(std::min<int64_t>(planes, 65535)));
     if constexpr (std::is_same<T, int32_t>::value) {  // integer steps are never exact_edges (axis_ops)
-      dwt2_tile_kernel<T, false><<<grid, kThreads, smem, stream>>>(g, planes);
+      dwt2_tile_kernel<T, S, false><<<grid, kThreads, smem, stream>>>(g, planes);
     } else if (ops.exact_edges) {
-      dwt2_tile_kernel<T, true><<<grid, kThreads, smem, stream>>>(g, planes);
+      dwt2_tile_kernel<T, S, true><<<grid, kThreads, smem, stream>>>(g, planes);
     } else {
-      dwt2_tile_kernel<T, false><<<grid, kThreads, smem, stream>>>(g, planes);
+      dwt2_tile_kernel<T, S, false><<<grid, kThreads, smem, stream>>>(g, planes);
     }
     err = cudaGetLastError();
   }
@@ -349,22 +384,28 @@ void run(const DwtArgs& a, cudaStream_t stream) {
 
 // Every op and boundary rule (the integer transform has no adjoint: dwt_plan refuses it), the zero tail
 // included (only Haar has one, and haar2_cuda takes 2-D Haar up to its 6 levels: deeper ones come here).
-// float16 / bfloat16 never reach a CUDA kernel: pywlc/ops/dwt.py hands CUDA tensors of those types over as
-// float32 (_reads_half is the CPU fused kernel's alone), and the two-pass fallback has no half path either.
+// float16 / bfloat16 of every scheme, computed in float32; the only CUDA kernel that takes them (dwt_cuda
+// refuses them elsewhere): pywlc/ops/dwt.py's _reads_half sends them here for 2-D lifting schemes other than
+// Haar, whose half results follow the float32 all-levels Haar kernel (a float32 copy, as on the CPU).
 bool dwt2_tile_cuda_applicable(const DwtArgs& a) {
   return a.ndim == 2 && a.src != a.dst && a.levels > 0 && a.levels <= 32 &&
-         (a.dtype == kFloat32 || a.dtype == kFloat64 || a.dtype == kInt32);
+         (a.dtype == kFloat32 || a.dtype == kFloat64 || a.dtype == kInt32 || a.dtype == kFloat16 ||
+          a.dtype == kBFloat16);
 }
 
 void dwt2_tile_cuda(const DwtArgs& args, void* stream) {
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   switch (args.dtype) {
     case kFloat32:
-      return run<float>(args, st);
+      return run<float, float>(args, st);
     case kFloat64:
-      return run<double>(args, st);
+      return run<double, double>(args, st);
+    case kFloat16:
+      return run<float, F16>(args, st);
+    case kBFloat16:
+      return run<float, BF16>(args, st);
     default:
-      return run<int32_t>(args, st);
+      return run<int32_t, int32_t>(args, st);
   }
 }
 

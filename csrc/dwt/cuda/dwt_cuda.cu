@@ -131,8 +131,10 @@ void dwt_cuda(const DwtArgs& args, void* stream) {
     case kInt32:
       run<int32_t>(args, st);
       break;
-    default:
-      throw std::invalid_argument("dtype must be float32, float64 or int32");
+    default:  // float16 / bfloat16: the tile kernel alone reads them (dwt2_tile_cuda_applicable)
+      throw std::invalid_argument(
+          "dwt_cuda: float16 / bfloat16 run only on the 2-D tile kernel (ndim 2, out of place, 1 to 32 levels); "
+          "convert to float32 for other calls");
   }
 }
 
