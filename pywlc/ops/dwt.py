@@ -115,11 +115,13 @@ def _kernel_scheme(wavelet: str) -> tuple:
 
 
 def _reads_half(x: Tensor, wavelet: str, ndim: int) -> bool:
-    """Whether the kernel reads and writes ``x``'s half dtype itself: the fused 2-D CPU kernel
-    (``csrc/dwt/dwt2_fused.h``; all four maps) computes in float32 registers, without a float32 copy of the
-    tensor.  Not Haar: its float32 kernel is the direct 2x2 one (``haar2_cpu.cpp``), and half results must
-    equal its rounding."""
-    return x.device.type == "cpu" and ndim == 2 and wavelet != "haar"
+    """Whether the kernel reads and writes ``x``'s half dtype itself, computing in float32 registers without a
+    float32 copy of the tensor: in 2-D, the fused CPU kernel (``csrc/dwt/dwt2_fused.h``) and the CUDA tile
+    kernel (``csrc/dwt/cuda/dwt2_tile_cuda.cu``), all four maps, every level count (the tile kernel's limit, 32,
+    would need both sides >= 2**32).  Each rounds once, so a half result equals the same kernel's float32
+    result rounded.  Not Haar: its float32 kernels are the direct 2x2 ones (``haar2_cpu.cpp``,
+    ``haar2_cuda.cu``), and half results must equal their rounding.  1-D, 3-D and Haar take a float32 copy."""
+    return x.device.type in ("cpu", "cuda") and ndim == 2 and wavelet != "haar"
 
 
 def _run(x: Tensor, wavelet: str, levels: int, ndim: int, mode: str, op: int) -> Tensor:
