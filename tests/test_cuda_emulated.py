@@ -14,6 +14,7 @@ import math
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -22,6 +23,7 @@ import pywlc
 import pywlc._extension as ext
 from pywlc.motion import block_match
 from pywlc.ops import dwt, idwt, warp, warp_blocks
+from pywlc.ops.dwt import _kernel_scheme, _reads_half
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "cuda_emu"))
 from build import build  # noqa: E402
@@ -39,12 +41,14 @@ class _EmulatedCuda:
     def __init__(self, real, emu) -> None:
         self._real, self._emu = real, emu
         self.calls = 0  # emulated launches made: a test asserts it really went through the emulator
+        self.dwt_dtypes: list[int] = []  # the dtype code of each DWT call: which storage type the kernel got
 
     def __getattr__(self, name: str):
         return getattr(self._real, name)
 
     def dwt_cpu(self, *args):
         self.calls += 1
+        self.dwt_dtypes.append(args[2])
         self._emu.dwt_cuda(*args, 0)
 
     def warp_forward_cpu(self, *args):
@@ -85,7 +89,7 @@ def emu_module():
 
 @pytest.fixture
 def on_emulated_cuda(emu_module, monkeypatch):
-    """A context manager: inside it, pywlc's CPU ops run the emulated CUDA kernels."""
+    """A context manager: inside it, pywlc's CPU ops run the emulated CUDA kernels (it yields the proxy)."""
     import contextlib
 
     real = ext.load()
@@ -95,7 +99,7 @@ def on_emulated_cuda(emu_module, monkeypatch):
         proxy = _EmulatedCuda(real, emu_module)
         with monkeypatch.context() as m:
             m.setattr(ext, "_C", proxy)
-            yield
+            yield proxy
         assert proxy.calls > 0, "nothing ran on the emulated kernels"
 
     return ctx
@@ -210,6 +214,80 @@ def test_dwt2_adjoints_run_on_the_tile_kernel(on_emulated_cuda, mode, shape):
             dwt(x[0, 0], "bior4.4", 1, mode=mode, ndim=1)
     for a, b in zip(got, want, strict=True):
         _close(a, b, TOL[torch.float64])
+
+
+# float16 / bfloat16 on the tile kernel (dwt2_tile_cuda.cu): read and written in the half type, computed in
+# float32 (tile and scratch low bands), rounded once.  Several tiles with odd sizes at every level, a plane smaller
+# than the 9/7 halo, both modes, multi-level.
+HALF_CASES = [
+    ("bior2.2", "symmetric", (1, 2, 129, 127), 3),
+    ("bior4.4", "symmetric", (2, 1, 130, 67), 3),
+    ("bior4.4", "symmetric", (1, 1, 4, 7), 2),
+    ("bior4.4", "periodization", (1, 2, 72, 136), 3),
+    ("bior2.2", "periodization", (1, 1, 136, 200), 2),
+]
+_DTYPE_CODE = {torch.float32: 0, torch.float16: 3, torch.bfloat16: 4}
+
+
+def _half_ulp(v: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The spacing of ``dtype`` at v (float16: 10 fraction bits, subnormal below 2**-14; bfloat16: 7)."""
+    _, e = torch.frexp(v.float())  # |v| in [2**(e-1), 2**e)
+    e = torch.where(v == 0, -200, e)  # frexp(0) = (0, 0): the smallest spacing instead
+    one = torch.ones_like(v, dtype=torch.float32)
+    return torch.ldexp(one, (e - 1).clamp(min=-14) - 10) if dtype == torch.float16 else torch.ldexp(one, e - 8)
+
+
+@pytest.mark.parametrize("wavelet,mode,shape,levels", HALF_CASES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_dwt2_tile_kernel_half(on_emulated_cuda, wavelet, mode, shape, levels, dtype):
+    """All four maps (the adjoints through autograd: the backward of a half tensor) in float16 / bfloat16.
+
+    Bitwise: the kernel's half result is its own float32 result for the same (exactly widened) input, rounded to
+    nearest even once -- a scratch level rounded to the half type, a wrong conversion or a half read as float32
+    all break it.  Against the CPU kernel's half path (the same rule on the CPU's float32 arithmetic, which
+    orders and contracts differently: the float32 results agree to TOL, see test_dwt_kernels): at most one unit
+    in the last place of the half type apart, plus that float32 difference."""
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(sum(shape)), dtype=torch.float32).to(dtype)
+    want = _four_maps(x, wavelet, levels, mode)  # the CPU kernel, reading the half type itself
+    with on_emulated_cuda() as emu:
+        got = _four_maps(x, wavelet, levels, mode)
+        # six calls (the adjoints are the backward of a forward and an inverse): none on a float32 copy
+        assert emu.dwt_dtypes == [_DTYPE_CODE[dtype]] * 6
+        got32 = _four_maps(x.float(), wavelet, levels, mode)
+    for a, a32, b in zip(got, got32, want, strict=True):
+        assert a.dtype == dtype and torch.equal(a, a32.to(dtype))
+        scale = max(1.0, b.float().abs().max().item())
+        # a and b round float32 values u, v with |u - v| <= TOL * scale: |a - b| <= ulp(a) / 2 + ulp(b) / 2 + that
+        bound = (_half_ulp(a, dtype) + _half_ulp(b, dtype)) / 2 + TOL[torch.float32] * scale
+        assert ((a.float() - b.float()).abs() <= bound).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_dwt_half_outside_the_tile_kernel(on_emulated_cuda, emu_module, dtype):
+    """Haar (its all-levels kernel is float32), 1-D and 3-D get a float32 copy; dwt_cuda refuses a half call that
+    reaches it outside the tile kernel with a clear error."""
+    g = torch.Generator().manual_seed(11)
+    cases = [("haar", (1, 2, 40, 36), 2), ("bior4.4", (2, 3, 45), 1), ("bior2.2", (1, 1, 6, 10, 12), 3)]
+    for wavelet, shape, ndim in cases:
+        x = torch.randn(shape, generator=g).to(dtype)
+        with on_emulated_cuda() as emu:
+            got = dwt(x, wavelet, 2, ndim=ndim)
+            assert emu.dwt_dtypes == [0]
+            assert torch.equal(got, dwt(x.float(), wavelet, 2, ndim=ndim).to(dtype))
+    x, y = torch.randn(3, 45).to(dtype), torch.empty(3, 45, dtype=dtype)
+    flat, k_low, k_high, zero_tail, integer = _kernel_scheme("bior4.4")
+    with pytest.raises(ValueError, match="float16 / bfloat16 run only on the 2-D tile kernel"):
+        emu_module.dwt_cuda(x.data_ptr(), y.data_ptr(), _DTYPE_CODE[dtype], 3, [1, 1, 45], 1, 1, 0, 0, flat, k_low,
+                            k_high, zero_tail, integer, 0)  # fmt: skip
+
+
+def test_cuda_half_routing():
+    """Which CUDA half calls go to the kernel in their own type (_reads_half): 2-D lifting schemes but Haar."""
+    cuda = SimpleNamespace(device=torch.device("cuda", 0))
+    assert _reads_half(cuda, "bior4.4", 2) and _reads_half(cuda, "bior2.2", 2)
+    assert not _reads_half(cuda, "haar", 2)
+    assert not _reads_half(cuda, "bior4.4", 1) and not _reads_half(cuda, "bior4.4", 3)
+    assert not _reads_half(SimpleNamespace(device=torch.device("meta")), "bior4.4", 2)
 
 
 @pytest.mark.parametrize(
