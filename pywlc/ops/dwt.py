@@ -14,8 +14,9 @@ reversible ``int5/3`` of JPEG 2000 on int32 (bitwise lossless).  Modes: ``symmet
 non-expansive symmetric extension, any size) and ``periodization`` (even sizes at every level; equals
 pywt's ``periodization``).  pywt's own ``symmetric`` mode is expansive and differs at the borders.
 
-dtypes: float32, float64, float16 and bfloat16 (computed in float32, rounded once at the end; the 2-D CPU
-kernels read and write the half types directly, with no float32 copy of the tensor); int32 for ``int5/3``.
+dtypes: float32, float64, float16 and bfloat16 (computed in float32, rounded once at the end; the fused 2-D
+kernels, CPU and CUDA, read and write the half types directly, with no float32 copy of the tensor; Haar, 1-D and
+3-D take a float32 copy); int32 for ``int5/3``.
 Backward is the adjoint transform, a kernel of its own (on the CPU in 2-D the same fused one-pass-per-level
 kernel as the forward and inverse, with transposed lifting steps).
 """
