@@ -17,8 +17,8 @@ pywt's ``periodization``).  pywt's own ``symmetric`` mode is expansive and diffe
 dtypes: float32, float64, float16 and bfloat16 (computed in float32, rounded once at the end; the fused 2-D
 kernels, CPU and CUDA, read and write the half types directly, with no float32 copy of the tensor; Haar, 1-D and
 3-D take a float32 copy); int32 for ``int5/3``.
-Backward is the adjoint transform, a kernel of its own (on the CPU in 2-D the same fused one-pass-per-level
-kernel as the forward and inverse, with transposed lifting steps).
+Backward is the adjoint transform, a kernel of its own (in 2-D, on the CPU and on CUDA, the same fused
+one-pass-per-level kernel as the forward and inverse, with transposed lifting steps).
 """
 
 from __future__ import annotations
