@@ -124,13 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     else:  # speed rows only
         res = {"benchmark": "video", "gop": args.gop, "sequences": {}, "torch": torch.__version__}
     if not args.no_speed:
-        speed = {}
-        mire = crop_even(read_video(DATA / "video" / "mire2", max_frames=args.speed_frames))
-        speed["384x288 (mire2, mono)"] = _speed(mire, 44, args.gop)
-        print("speed 384x288:", json.dumps(speed["384x288 (mire2, mono)"]), flush=True)
-        speed["1280x720 (synthetic pan, 4:2:0)"] = _speed(_pan_720p(args.speed_frames), 44, args.gop)
-        print("speed 720p:", json.dumps(speed["1280x720 (synthetic pan, 4:2:0)"]), flush=True)
-        res["speed"] = speed
+        res["speed"] = _speed_rows(args.speed_frames, args.gop)
     res["wall_seconds"] = round(time.time() - t0, 1)
     res["load_average_end"] = list(os.getloadavg())
     res["cpu"] = platform.processor() or platform.machine()
@@ -145,6 +139,17 @@ def main(argv: list[str] | None = None) -> int:
     plot(res, args.out.with_suffix(".png"))
     print(f"wrote {args.out} ({res['wall_seconds']} s)")
     return 0
+
+
+def _speed_rows(frames: int, gop: int) -> dict:
+    """Encode / decode speed at quality 44: 384x288 grey (mire2) and 1280x720 4:2:0 (a synthetic pan)."""
+    speed = {}
+    mire = crop_even(read_video(DATA / "video" / "mire2", max_frames=frames))
+    speed["384x288 (mire2, mono)"] = _speed(mire, 44, gop)
+    print("speed 384x288:", json.dumps(speed["384x288 (mire2, mono)"]), flush=True)
+    speed["1280x720 (synthetic pan, 4:2:0)"] = _speed(_pan_720p(frames), 44, gop)
+    print("speed 720p:", json.dumps(speed["1280x720 (synthetic pan, 4:2:0)"]), flush=True)
+    return speed
 
 
 def _postfilter_name() -> str:
@@ -170,11 +175,8 @@ def _update(args: argparse.Namespace) -> int:
         entry["bd_rate_percent"].update(bd_table(curves, ["wlsvc-classical", "wlsvc-previous"], ["wlsvc"]))
         print(name, json.dumps(entry["bd_rate_percent"]), flush=True)
         entry["scalability"] = scalability_rows(video, streams, res["gop"], anchors[0])
-    speed = {}
-    mire = crop_even(read_video(DATA / "video" / "mire2", max_frames=args.speed_frames))
-    speed["384x288 (mire2, mono)"] = _speed(mire, 44, res["gop"])
-    speed["1280x720 (synthetic pan, 4:2:0)"] = _speed(_pan_720p(args.speed_frames), 44, res["gop"])
-    res["speed"] = speed
+    if not args.no_speed:
+        res["speed"] = _speed_rows(args.speed_frames, res["gop"])
     res["model"] = C.load_video_model().name
     res["postfilter"] = _postfilter_name()
     res["update_wall_seconds"] = round(time.time() - t0, 1)

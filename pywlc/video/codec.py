@@ -16,8 +16,8 @@ Pipeline ("Wavelet-Based Learned Scalable Video Coding", after MC-EZBC: Chen & W
    ``python -m pywlc.train video``, measured -0.7 % / +1.1 % rate on kivy_city / cube and is not shipped) at one
    step for the sequence.  MCTF
    with MC-EZBC's normalisation (alpha = sqrt(23/32), beta = sqrt(3/2)) is close to orthonormal, so the rate
-   allocation by synthesis gains is nearly "equal steps"; measured, the H groups do best half an octave coarser
-   (:attr:`EncodeOptions.h_offset`; the offsets travel in the stream).
+   allocation by synthesis gains is nearly "equal steps"; measured, the H groups do best coarser, more so at finer
+   temporal levels (:attr:`EncodeOptions.h_offset`, ``h_cascade``; the offsets travel in the stream).
 5. Decoding runs the same steps backwards, then the learned post-filter on luma (:mod:`pywlc.video.postfilter`:
    each frame from itself and its two decoded neighbours, trained on decoded train video); the decoder's frames
    equal the encoder's reconstruction bitwise (same machine and thread count: the post-filter is a float network).
@@ -123,9 +123,15 @@ class EncodeOptions:
     # MCTF's sub-pel interpolation (pywlc.mctf.analyze), written into the stream.  Bicubic measured no better on
     # cube (16 frames, step code 48: 453 kbps / 46.59 dB vs bilinear 449 kbps at equal PSNR) and costs more.
     interp: str = "bilinear"
-    # Step-code offset (1/16 octave) of every H group against the L group: half an octave coarser measured best
-    # on cube (16 frames: 0 / 8 / 16 -> 0 / -4.6 / -3 % rate at equal Y-PSNR).
-    h_offset: int = 8
+    # Step-code offsets (1/16 octave) of the H groups against the L group: the coarsest temporal level's H frames
+    # h_offset codes coarser, each finer level's h_cascade more (the QP cascade of hierarchical-B coding: a finer
+    # level's H frames feed fewer output frames' reconstruction through the update steps).  Chosen on the train
+    # sequences (first 16 frames, GOP 16, qualities 12 / 26 / 40 / 54, Y BD-rate against every H group at +8, the
+    # previous default; forensics_dog / mire2; 4 / +4, 6 / +3 and 5 / +2 measured against 4 / +3 and added):
+    # 4 / +4 -4.5 / -0.5 %, 4 / +3 -3.4 / -0.6 %, 6 / +3 -3.8 / -0.6 %, 5 / +2 -2.4 / -0.4 %, 6 / +2 -2.7 / -0.6 %;
+    # on mire2 2 / +4 -0.3 %, the reverse cascade 12 / -2 +2.2 %; every H group at +12 -0.0 / +1.0 %.
+    h_offset: int = 4
+    h_cascade: int = 4
     chroma_offset: int = 0  # step-code offset of the chroma planes
     # RDOQ of the subbands with the learned entropy model's rates (pywlc.codecs.wavelet.rdoq), lambda in step^2
     # per bit (the image codec's); None: the dead-zone quantiser.  Encoder-only: streams decode either way.
@@ -133,9 +139,20 @@ class EncodeOptions:
     # lambda 0.2 instead: +2.3 % / +0.5 % against 0.1.
     rdoq: float | None = 0.1
 
+    def __post_init__(self) -> None:
+        # The offsets travel in the stream as signed bytes (_offsets_bytes), for up to MAX_GOP_LEVELS H groups.
+        for name in ("h_offset", "h_cascade", "chroma_offset"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"EncodeOptions.{name} must be an int, got {type(v).__name__}")
+        ends = (self.h_offset, self.h_offset + self.h_cascade * (MAX_GOP_LEVELS - 1), self.chroma_offset)
+        if not all(-128 <= e <= 127 for e in ends):
+            raise ValueError(f"EncodeOptions: h_offset={self.h_offset}, h_cascade={self.h_cascade} and "
+                             f"chroma_offset={self.chroma_offset} must keep every step-code offset in -128..127")
+
     def group_offsets(self, levels: int) -> list[int]:
         """Step-code offsets of the temporal groups (L, then H of levels T .. 1), written into the stream."""
-        return [0] + [self.h_offset] * levels
+        return [0] + [self.h_offset + self.h_cascade * i for i in range(levels)]
 
 
 def load_video_model() -> WaveletModel:
