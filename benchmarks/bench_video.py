@@ -104,10 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         for entry in res["sequences"].values():
             curves = entry["curves"]
             anchors = [a for a in ("x264", "x265") if a in curves]
-            tests = [t for t in ("wlsvc", "wlsvc-classical") if t in curves]
+            tests = [t for t in ("wlsvc", "wlsvc-classical", "wlsvc-previous") if t in curves]
             entry["bd_rate_percent"] = bd_table(curves, anchors, tests)
-            if len(tests) == 2:
-                entry["bd_rate_percent"].update(bd_table(curves, ["wlsvc-classical"], ["wlsvc"]))
+            for ref in ("wlsvc-classical", "wlsvc-previous"):  # what the learned parts / the last change pay
+                if "wlsvc" in curves and ref in curves:
+                    entry["bd_rate_percent"].update(bd_table(curves, [ref], ["wlsvc"]))
         res["merged_from"] = [str(f) for f in args.merge]
         args.out.write_text(json.dumps(res, indent=1))
         plot(res, args.out.with_suffix(".png"))
