@@ -138,7 +138,8 @@ class EncodeOptions:
     # RDOQ of the subbands with the learned entropy model's rates (pywlc.codecs.wavelet.rdoq), lambda in step^2
     # per bit (the image codec's); None: the dead-zone quantiser.  Encoder-only: streams decode either way.
     # Measured on the test sequences (16 frames, GOP 16, 4 qualities): -3.2 % (cube) / -2.1 % (kivy_city) Y BD-rate;
-    # lambda 0.2 instead: +2.3 % / +0.5 % against 0.1.
+    # lambda 0.2 instead: +2.3 % / +0.5 % against 0.1.  The train sequences agree (same protocol, forensics_dog /
+    # mire2): 0.05 -0.8 / +1.0 %, 0.2 +4.0 / +0.8 % against 0.1.
     rdoq: float | None = 0.1
 
     def __post_init__(self) -> None:
