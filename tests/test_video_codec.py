@@ -228,7 +228,8 @@ def test_rdoq_option_round_trips_and_saves_rate():
 
 def test_h_group_step_cascade():
     """The H groups' step-code offsets: coarser per finer temporal level (the default cascade), written into the
-    stream, so a stream made with other offsets decodes to the encoder's reconstruction; bad offsets are refused."""
+    stream, so a stream made with other offsets decodes to the encoder's reconstruction; bad offsets (and a bad RDOQ
+    lambda) are refused when the options are made."""
     assert C.EncodeOptions().group_offsets(4) == [0, 4, 8, 12, 16]  # L, then H of levels 4 (coarsest) .. 1
     assert C.EncodeOptions(h_offset=8, h_cascade=0).group_offsets(3) == [0, 8, 8, 8]
     v = _video("mono", frames=4)
@@ -237,6 +238,7 @@ def test_h_group_step_cascade():
     assert _equal(C.decode(flat), rec)
     assert flat != C.encode(v, 30, gop=4, segment=4)  # the default cascade codes other steps
     for bad, err in (({"h_offset": 200}, ValueError), ({"h_cascade": 40}, ValueError), ({"h_offset": 1.5}, TypeError),
-                     ({"chroma_offset": True}, TypeError)):  # fmt: skip
+                     ({"chroma_offset": True}, TypeError), ({"rdoq": -1.0}, ValueError), ({"rdoq": True}, TypeError),
+                     ({"rdoq": float("nan")}, ValueError), ({"rdoq": "x"}, TypeError)):  # fmt: skip
         with pytest.raises(err, match="EncodeOptions"):
             C.EncodeOptions(**bad)

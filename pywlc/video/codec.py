@@ -148,6 +148,11 @@ class EncodeOptions:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise TypeError(f"EncodeOptions.{name} must be an int, got {type(v).__name__}")
+        if self.rdoq is not None:  # a lambda in step^2 per bit: negative or NaN would silently mis-weigh the rates
+            if isinstance(self.rdoq, bool) or not isinstance(self.rdoq, int | float):
+                raise TypeError(f"EncodeOptions.rdoq must be None or a number, got {type(self.rdoq).__name__}")
+            if not math.isfinite(self.rdoq) or self.rdoq < 0:
+                raise ValueError(f"EncodeOptions.rdoq must be None or finite and >= 0, got {self.rdoq}")
         ends = (self.h_offset, self.h_offset + self.h_cascade * (MAX_GOP_LEVELS - 1), self.chroma_offset)
         if not all(-128 <= e <= 127 for e in ends):
             raise ValueError(f"EncodeOptions: h_offset={self.h_offset}, h_cascade={self.h_cascade} and "
