@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -924,7 +924,7 @@ def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_r
     seg = _Segment(cont.frames, levels, motion, code[3])
     t0 = clock.add("motion_decoding", t0)
     use_res = n_res - r_drop
-    have_res = sum(1 for d in range(n_res) if f"t0r{d}" in labels)  # resolution layers the stream holds
+    have_res = _held_resolutions(labels, n_res)
     shifts = [n_res - max(1, levels_for(*s)) for s in sizes]
     refine = ent.refine(code[5]) if n_q > 1 else None
     planes_out = []
@@ -955,6 +955,11 @@ def _decode_segment(cont, levels: int, code: tuple, info: StreamInfo, sizes, n_r
         planes_out.append(seg.for_plane(p, info.chroma).synthesise(groups, t_drop, r_drop))
         t0 = clock.add("mctf_synthesis", t0)
     return planes_out
+
+
+def _held_resolutions(labels: Iterable[str], n_res: int) -> int:
+    """Resolution layers a segment holds (those of temporal group 0; a refinement layer packs one part per each)."""
+    return sum(1 for d in range(n_res) if f"t0r{d}" in labels)
 
 
 def _plane_part(payload: bytes, shifts: list[int], d: int, plane: int, what: str) -> bytes:
@@ -1015,8 +1020,8 @@ def extract(data: bytes | bytearray | memoryview, *, fps_divisor: int = 1, resol
             out.append(drop_layers(chunk, keep))
             continue
         # Refinement layers hold every resolution layer: cut the ones dropped out of their payloads.
-        have_res = sum(1 for d in range(n_res) if f"t0r{d}" in {lay.label for lay in cont.layers})
-        kept = [lay for lay in cont.layers if lay.id in set(keep)] + [
+        have_res = _held_resolutions({lay.label for lay in cont.layers}, n_res)
+        kept = [lay for lay in cont.layers if lay.id in keep] + [
             replace(lay, payload=_pack(_unpack(lay.payload, have_res, f"layer {lay.label}")[:keep_res]))
             for lay in refined]  # fmt: skip
         meta = dict(cont.metadata)
