@@ -130,6 +130,15 @@ def test_other_weights_refused(model, photo):
         W.decode(d, model=WaveletModel(other, None, "other"))
 
 
+@pytest.mark.skipif(len(WEIGHTS) < 2, reason="needs two shipped weight versions")
+def test_default_decoder_finds_the_shipped_version_of_the_stream(photo):
+    older = W.load_model(list(WEIGHTS)[-1])  # the oldest shipped weights, not the default
+    assert older.model_id != W.load_model().model_id
+    for d in (W.encode(photo[:, :24, :40], quality=45, model=older), W.encode(photo[:3, :9, :14], lossless=True,
+                                                                               model=older)):
+        assert torch.equal(W.decode(d), W.decode(d, model=older))
+
+
 def test_corrupt_streams_raise_bitstream_error(model, photo):
     d = W.encode(photo[:, :32, :48], quality=50, model=model)
     rng = random.Random(0)

@@ -48,7 +48,7 @@ from .coder import (
 )
 from .entropy_model import N_SCALES, group_channels
 from .lifting import closed_loop_quantize, closed_loop_synthesis
-from .model import WaveletModel, load_model
+from .model import WaveletModel, load_model, shipped_model_with_id
 from .pyramid import QPyramid, dequantize_pyramid, optimal_deltas, quantize_pyramid
 from .rdoq import DEFAULT_LAMBDA, RdoQuantizer
 
@@ -358,6 +358,8 @@ def decode(
         budget: resource limits checked before decoding (:class:`~pywlc.codecs.budget.DecodeBudget`); default
             :data:`DEFAULT_DECODE_BUDGET` (at most 1024 pixels per stream byte: the learned decoder costs ~2-4 CPU
             seconds per Mpixel, so a tiny corrupt stream must not claim a huge picture).
+        model: the learned parts; default: the shipped weights the stream was coded with (any shipped version,
+            :func:`.model.shipped_model_with_id`).
         layers: for a layered stream (:mod:`.layered`), the number of quality layers to decode (default all);
             missing or corrupt upper layers are dropped with a :class:`~.layered.LayersDroppedWarning`
             (:func:`.layered.decode_layers` returns them as a field).  A single-layer stream has one.
@@ -376,7 +378,10 @@ def decode(
     cont = decode_container(data)
     hdr = _header_of(cont)
     _check_resolution(resolution)
-    model = load_model() if model is None else model
+    if model is None:  # the default weights, or the shipped version the stream names
+        model = load_model()
+        if hdr.model_id != model.model_id:
+            model = shipped_model_with_id(hdr.model_id) or model
     if hdr.model_id != model.model_id:
         raise BitstreamError(
             f"the stream was coded with other entropy-model weights (id {hdr.model_id.hex()}, this decoder has "

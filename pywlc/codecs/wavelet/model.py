@@ -21,7 +21,7 @@ from .entropy_model import SubbandEntropyModel
 from .lifting import LiftingPredictor
 from .postfilter import PostFilter
 
-__all__ = ["WEIGHTS", "WaveletModel", "load_model", "weights_file"]
+__all__ = ["WEIGHTS", "WaveletModel", "load_model", "shipped_model_with_id", "weights_file"]
 
 _DIR = Path(__file__).with_name("weights")
 # name -> sha256 of the file; the default model is the first entry.
@@ -113,3 +113,16 @@ def load_model(name: str | None = None) -> WaveletModel:
     # weight cache keys on the parameters' version counters.
     with torch.inference_mode(False):
         return WaveletModel.from_state(state, name)
+
+
+def shipped_model_with_id(model_id: bytes) -> WaveletModel | None:
+    """The shipped weights whose :attr:`WaveletModel.model_id` is ``model_id``, or None: a stream coded with any
+    shipped version decodes by default, not only with the newest (each version is loaded once, on demand)."""
+    for name in WEIGHTS:
+        try:
+            m = load_model(name)
+        except FileNotFoundError:  # a wheel may leave out older weights
+            continue
+        if m.model_id == model_id:
+            return m
+    return None
