@@ -378,10 +378,8 @@ def decode(
     cont = decode_container(data)
     hdr = _header_of(cont)
     _check_resolution(resolution)
-    if model is None:  # the default weights, or the shipped version the stream names
-        model = load_model()
-        if hdr.model_id != model.model_id:
-            model = shipped_model_with_id(hdr.model_id) or model
+    if model is None:  # the shipped version the stream names (the default is tried first), else the default
+        model = shipped_model_with_id(hdr.model_id) or load_model()
     if hdr.model_id != model.model_id:
         raise BitstreamError(
             f"the stream was coded with other entropy-model weights (id {hdr.model_id.hex()}, this decoder has "

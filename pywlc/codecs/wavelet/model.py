@@ -121,7 +121,8 @@ def load_model(name: str | None = None) -> WaveletModel:
 
 def shipped_model_with_id(model_id: bytes) -> WaveletModel | None:
     """The shipped weights whose :attr:`WaveletModel.model_id` is ``model_id``, or None: a stream coded with any
-    shipped version decodes by default, not only with the newest (each version is loaded once, on demand)."""
+    shipped version decodes by default, not only with the newest.  Versions are tried in :data:`WEIGHTS` order (the
+    default first), each loaded once, on demand."""
     for name in WEIGHTS:
         try:
             m = load_model(name)
