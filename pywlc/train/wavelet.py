@@ -75,6 +75,9 @@ class WaveletTrainConfig:
     init: str | None = None  # start from these weights (a checkpoint of the stage, or a shipped weights name)
     wide: bool = False  # entropy stage: the wide model (a residual 3x3 layer per pass net; entropy_model.py)
     mean_hidden: int = 0  # entropy stage: > 0 adds the mean nets of that width (entropy_model.py)
+    # entropy stage: the nets also read the same level's approximation (approx.py; zero-initialised 1x1 layers, so
+    # an --init without them starts as that model)
+    approx: bool = False
     # entropy stage with --init: learning-rate factor of the parameters the init had (the new mean nets get lr
     # itself), so that fine-tuning for the lossless mean does not drift the lossy model
     init_lr_factor: float = 1.0
@@ -233,24 +236,26 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
 
 
 STAGES = ("entropy", "lifting", "postfilter")
-_NEW_PREFIXES = ("luma_wide.", "chroma_wide.", "luma_mean.", "chroma_mean.")  # layers an --init may lack
+_NEW_PREFIXES = ("luma_wide.", "chroma_wide.", "luma_mean.", "chroma_mean.",  # layers an --init may lack
+                 "luma_approx.", "chroma_approx.", "luma_mean_approx.", "chroma_mean_approx.")
 
 
 def _param_groups(model: torch.nn.Module, cfg: WaveletTrainConfig) -> list[dict]:
-    """One group, or (``init_lr_factor`` != 1 with ``--init``) the init's parameters at that factor and the new
-    layers at the full rate."""
+    """One group, or (``init_lr_factor`` != 1 with ``--init``) the init's parameters at that factor and the layers
+    the init lacks at the full rate."""
     if cfg.init is None or cfg.init_lr_factor == 1.0:
         return [{"params": list(model.parameters()), "lr_factor": 1.0}]
+    had = _stage_state(cfg.init, cfg.stage)
     named = list(model.named_parameters())
-    new = [p for n, p in named if n.startswith(_NEW_PREFIXES)]
-    old = [p for n, p in named if not n.startswith(_NEW_PREFIXES)]
+    new = [p for n, p in named if n not in had]
+    old = [p for n, p in named if n in had]
     return [{"params": old, "lr_factor": cfg.init_lr_factor}, {"params": new, "lr_factor": 1.0}]
 
 
 def _new_model(cfg: WaveletTrainConfig) -> torch.nn.Module:
     """The stage's network, fresh or from ``cfg.init`` (a checkpoint of the same stage or shipped weights)."""
     if cfg.stage == "entropy":
-        model: torch.nn.Module = SubbandEntropyModel(cfg.hidden, cfg.wide, cfg.mean_hidden)
+        model: torch.nn.Module = SubbandEntropyModel(cfg.hidden, cfg.wide, cfg.mean_hidden, cfg.approx)
     elif cfg.stage == "lifting":
         model = LiftingPredictor(cfg.hidden)
     else:
@@ -340,7 +345,8 @@ def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None,
 
     ent_state = torch.load(entropy_ckpt, weights_only=False)
     ent = SubbandEntropyModel(ent_state["config"]["hidden"], bool(ent_state["config"].get("wide", False)),
-                              int(ent_state["config"].get("mean_hidden", 0)))
+                              int(ent_state["config"].get("mean_hidden", 0)),
+                              bool(ent_state["config"].get("approx", False)))
     ent.load_state_dict(ent_state["model"])
     record = {"entropy": {k: ent_state[k] for k in ("step", "cpu_seconds", "config")}}
     shipped = _shipped_stages({"postfilter": postfilter_ckpt, "lifting": lifting_ckpt}, record)

@@ -20,7 +20,9 @@ Stream (``pywlc.bitstream`` container, codec :attr:`~pywlc.bitstream.CodecId.WAV
 
 Determinism: the entropy model's scale indices are computed in integer-exact fixed point, the tables are
 bit-identical everywhere (:mod:`.tables`), so a stream decodes to the same coefficients on any machine and
-thread count; encoding is deterministic too.  Pixels after the (float) synthesis and post-filter are rounded.
+thread count; encoding is deterministic too.  A model with the approximation context (:mod:`.approx`) also
+reads each level's approximation, synthesised from the decoded coarser levels by IEEE-exact float64 operations
+and rounded to integer features before the nets see it.  Pixels after the (float) synthesis and post-filter are rounded.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ...errors import BitstreamError
 from ..budget import DEFAULT_BUDGET, DecodeBudget, check_budget
 from . import context as ctx
 from . import transform as T
+from .approx import ApproxContext
 from .coder import (
     LayerDecoder,
     LayerEncoder,
@@ -47,7 +50,7 @@ from .coder import (
     walk_level,
 )
 from .entropy_model import N_SCALES, group_channels
-from .lifting import closed_loop_quantize, closed_loop_synthesis
+from .lifting import closed_loop_quantize, closed_loop_synthesis, quantize_ll
 from .model import WaveletModel, load_model, shipped_model_with_id
 from .pyramid import QPyramid, dequantize_pyramid, optimal_deltas, quantize_pyramid
 from .rdoq import DEFAULT_LAMBDA, RdoQuantizer
@@ -224,7 +227,7 @@ def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, qualit
     if not lossless and levels and (lifting or rdoq_lambda is not None):
         # Level by level in the coder's order (closed loop and/or RDOQ); the scale indices are kept for coding.
         shapes = [[tuple(b.shape[-2:]) for b in bands] for bands in p.details]
-        rq = RdoQuantizer(model.entropy, c, shapes, code, rdoq_lambda or 0.0)
+        rq = RdoQuantizer(model.entropy, c, shapes, code, rdoq_lambda or 0.0, ll=quantize_ll(p, step))
         ll_q, _, d = closed_loop_quantize(p, torch.tensor([step]), torch.tensor([code]),
                                           model.lifting if lifting else None, quantize_group=rq)
         qp, indices = rq.qp, rq.indices
@@ -238,6 +241,7 @@ def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, qualit
     xi = T.XI_LOSSLESS if lossless else T.XI_LOSSY
     r = ll_residuals(qp.ll)
     ll_idx = ll_scale_indices(r)
+    approx = ApproxContext(qp, code, lossless) if model.entropy.approx and indices is None else None
     layers = []
     for j in range(max(1, levels)):
         enc = LayerEncoder()
@@ -245,7 +249,7 @@ def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, qualit
             for ch in range(c):
                 enc.code(r[:, ch], torch.full_like(r[:, ch], ll_idx[ch]), T.XI_LOSSLESS)
         if levels:
-            _walk_level(model, qp, j, code, lossless, xi, enc=enc, indices=indices)
+            _walk_level(model, qp, j, code, lossless, xi, enc=enc, indices=indices, approx=approx)
         layers.append(Layer(j, f"res{j}", enc.finish(), None if j == 0 else j - 1))
     mode = MODE_LOSSLESS if lossless else MODE_LIFTING if lifting else MODE_LOSSY
     meta = _FIXED.pack(FORMAT_VERSION, mode, levels, code, model.model_id) + bytes(ll_idx) + deltas
@@ -260,16 +264,21 @@ def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, qualit
 
 def _walk_level(model: WaveletModel, qp: QPyramid, j: int, code: int, lossless: bool, xi: float,
                 enc: LayerEncoder | None = None, dec: LayerDecoder | None = None,
-                indices: dict | None = None) -> None:
+                indices: dict | None = None, approx: ApproxContext | None = None) -> None:
     """Code (``enc``) or decode in place (``dec``) detail level ``j`` of ``qp`` with the learned model
     (:func:`.coder.walk_level`).
 
     ``indices``: the scale indices per (level, group, pass) the encoder already computed (:mod:`.rdoq`).
+    ``approx``: for a model with the approximation context, the stream's :class:`.approx.ApproxContext`.
     """
+    features = None
+    if indices is None and approx is not None:  # what a decoder has before level j: the LL and levels < j
+        features = approx.features(j)
+
     def index_of(g: int, k: int) -> Tensor:
         if indices is not None:
             return indices[(j, g, k)]
-        return pass_indices(model.entropy, qp, j, g, k, code, lossless)  # [N, Cg, 3, Hq, Wq]
+        return pass_indices(model.entropy, qp, j, g, k, code, lossless, approx=features)  # [N, Cg, 3, Hq, Wq]
 
     walk_level(qp, j, index_of, xi, enc, dec)
 
@@ -400,6 +409,8 @@ def decode(
     qp = QPyramid.zeros(1, c, (lh, lw), shapes)
     xi = T.XI_LOSSLESS if hdr.lossless else T.XI_LOSSY
     code = hdr.step_code
+    # Reads qp.ll when level 0 starts (after the approximation is decoded), each level when the next starts.
+    approx = ApproxContext(qp, code, hdr.lossless) if model.entropy.approx else None
     with torch.no_grad():
         for j in range(n_layers):
             dec = LayerDecoder(cont.layers[j].payload, f"layer {cont.layers[j].label}")
@@ -411,7 +422,7 @@ def decode(
                     raise BitstreamError("approximation values out of range (corrupt stream)")
                 qp.ll = ll.to(torch.int32)
             if hdr.levels:
-                _walk_level(model, qp, j, code, hdr.lossless, xi, dec=dec)
+                _walk_level(model, qp, j, code, hdr.lossless, xi, dec=dec, approx=approx)
             dec.close()
         return _reconstruct(qp, hdr, use_levels, model, postfilter and reduce == 0)
 

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from ...errors import BitstreamError
 from . import context as ctx
+from .approx import group_features
 from .entropy_model import SubbandEntropyModel, group_channels, mean_split, scale_index
 from .pyramid import QPyramid, group_symbols
 from .tables import ESCAPE_BITS, MAX_MAGNITUDE, UNIFORM_ESCAPE, UNIFORM_SIGN, table, table_key
@@ -30,13 +31,16 @@ _HALF = (1 << ESCAPE_BITS) - 1
 
 
 def pass_indices(model: SubbandEntropyModel, qp: QPyramid, j: int, g: int, k: int, step_code: int,
-                 lossless: bool, tclass: float | None = None) -> Tensor | tuple[Tensor, Tensor]:
+                 lossless: bool, tclass: float | None = None,
+                 approx: tuple[Tensor, Tensor] | None = None) -> Tensor | tuple[Tensor, Tensor]:
     """Scale indices ``int64 Tensor[N, Cg, 3, Hq, Wq]`` of pass ``k`` of group ``g`` at level ``j`` -- or, for a
     model with mean nets, ``(table keys, integer means)`` of that shape (:func:`.tables.table_key`; the coded
     symbol is ``q - mean``; lossy means are 0, their centre is in the key).
 
     ``tclass``: WL-SVC's temporal class of the subband, which takes the lossless flag's conditioning plane
     (:func:`.context.cond_planes`; video subbands are lossy).
+    ``approx``: for a model with ``approx``, level ``j``'s :func:`.approx.approx_features` (the caller computes
+    them once per level).
 
     Only what a decoder has at that point is read: coarser levels, the luma level (for chroma) and the
     components of earlier passes (the others are masked inside :meth:`SubbandEntropyModel.inputs`).
@@ -51,12 +55,13 @@ def pass_indices(model: SubbandEntropyModel, qp: QPyramid, j: int, g: int, k: in
     def mag(v: Tensor | None) -> Tensor | None:
         return None if v is None else ctx.magnitude(v, torch.float64)
 
+    fs, fm = (None, None) if approx is None else approx
     x = model.inputs(_decoded_magnitude(cur, k), mag(parent), mag(luma), k, cond)
-    out = model.exact_logscale(g, k, x)
+    out = model.exact_logscale(g, k, x, group_features(fs, chans))
     idx = scale_index(out.view(n, len(chans), 3, *grid))
     if not model.mean:
         return idx
-    mu = model.exact_mu(g, k, model.mean_inputs(cur, parent, luma, k, cond))
+    mu = model.exact_mu(g, k, model.mean_inputs(cur, parent, luma, k, cond), group_features(fm, chans))
     m, off = mean_split(mu.view(idx.shape), lossless)
     return table_key(idx, off), m
 

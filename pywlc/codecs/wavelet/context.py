@@ -69,12 +69,13 @@ def magnitude(q: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     return _tables[key][q.abs().clamp_(max=FEATURE_CLIP).long()]
 
 
-def signed_features(q: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
+def signed_features(q: Tensor, dtype: torch.dtype = torch.float32, mag: Tensor | None = None) -> Tensor:
     """Signed features of integer ``q: Tensor[...]`` for the mean nets: ``Tensor[2, ...]`` holding
     ``sign(q) log2(1 + min(|q|, 255))`` (:func:`magnitude` with the sign) and ``clamp(q / 64, -4, 4)`` -- the first
     resolves small values, the second keeps large ones linear (a mean is mostly a linear prediction from the
-    neighbours).  Both are exact dyadic values in float32/64, so encoder and decoder feed the same numbers."""
-    m = magnitude(q, dtype)
+    neighbours).  Both are exact dyadic values in float32/64, so encoder and decoder feed the same numbers.
+    ``mag``: ``magnitude(q, dtype)`` if the caller has it."""
+    m = magnitude(q, dtype) if mag is None else mag
     return torch.stack([torch.where(q < 0, -m, m), (q.to(dtype) / 64).clamp_(-4, 4)])
 
 

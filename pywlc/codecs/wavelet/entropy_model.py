@@ -27,6 +27,10 @@ dead-zone bins are integrated around it (:func:`mean_split`; the tables in :mod:
 Training runs them in float32 (:meth:`SubbandEntropyModel.logscale`, summed by
 :func:`~.pyramid.model_bits`); the codec runs them in integer-exact
 fixed point (:func:`exact_logscale`) so that every machine derives the same table indices.
+
+Models with ``approx=True`` also read the same level's approximation -- the LL that the level's details refine,
+which a decoder synthesises from the coarser levels -- through a 1x1 layer beside each pass net's first layer
+(:mod:`.approx`, where its measured gain is).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from . import context as ctx
 __all__ = [
     "LOG2_MAX",
     "LOG2_MIN",
+    "APPROX_MEAN",
+    "APPROX_SCALE",
     "LOSSY_MEAN_LIMIT",
     "MEAN_LIMIT",
     "MEAN_STEPS",
@@ -66,6 +72,7 @@ LOG2_MAX = 11.0
 SCALES_PER_OCTAVE = 6
 N_SCALES = int((LOG2_MAX - LOG2_MIN) * SCALES_PER_OCTAVE) + 1  # 97
 SLOPE = 0.125
+APPROX_SCALE, APPROX_MEAN = 16, 32  # approx models: the approximation's features per channel (:mod:`.approx`)
 MEAN_STEPS = 8  # the mean is quantised to 1/8: 8 fractional tables per scale
 MEAN_LIMIT = 4096  # lossless |mu| is clamped here (int 5/3 coefficients of 8-bit pictures stay below 2^12)
 LOSSY_MEAN_LIMIT = 4  # lossy |mu| (band steps): the dead-zone bins are not shift-invariant, so one table per offset
@@ -91,6 +98,12 @@ def group_channels(channels: int) -> list[list[int]]:
     return [[0]] if channels == 1 else [[0], [1, 2]]
 
 
+def _side_conv(inputs: int, hidden: int) -> nn.Conv2d:
+    conv = nn.Conv2d(inputs, hidden, 1, bias=False)
+    nn.init.zeros_(conv.weight)
+    return conv
+
+
 def _wide_conv(hidden: int) -> nn.Conv2d:
     conv = nn.Conv2d(hidden, hidden, 3, padding=1)
     nn.init.zeros_(conv.weight)
@@ -105,13 +118,20 @@ class SubbandEntropyModel(nn.Module):
     the state -- and the model id streams carry -- of narrow models stays as it was).
     ``mean_hidden``: > 0 adds the mean nets of that width (``luma_mean`` / ``chroma_mean``; zero-initialised
     output, so a model starts from ``mu = 0``).
+    ``approx``: every pass net's first layer also reads the same level's approximation (:mod:`.approx`: 16
+    scale / 32 mean features per channel of the group) through a 1x1 conv added to its 3x3 conv
+    (``luma_approx`` ... ``chroma_mean_approx``, zero-initialised: the model starts as the one it fine-tunes).
+    A 1x1 layer: the features are the same for the four passes and already span the cell's neighbourhood
+    (differences at its four polyphase positions), and a 3x3 layer over 16-64 more channels would about double
+    the first layers' cost.
     """
 
-    def __init__(self, hidden: int = 32, wide: bool = False, mean_hidden: int = 0) -> None:
+    def __init__(self, hidden: int = 32, wide: bool = False, mean_hidden: int = 0, approx: bool = False) -> None:
         super().__init__()
         self.hidden = hidden
         self.wide = wide
         self.mean_hidden = mean_hidden
+        self.approx = approx
         # inputs: current level 4 phases x 3 orientations per channel, parents 3 per channel, (chroma: the
         # luma level, 12), 3 conditioning planes.
         self.luma = nn.ModuleList(PassNet(12 + 3 + 3, 3, hidden) for _ in range(4))
@@ -122,6 +142,12 @@ class SubbandEntropyModel(nn.Module):
         if self.mean:  # signed features (2 per value) of the same context as the scale nets
             self.luma_mean = nn.ModuleList(PassNet(2 * (12 + 3) + 3, 3, mean_hidden) for _ in range(4))
             self.chroma_mean = nn.ModuleList(PassNet(2 * (24 + 6 + 12) + 3, 6, mean_hidden) for _ in range(4))
+        if approx:
+            self.luma_approx = nn.ModuleList(_side_conv(APPROX_SCALE, hidden) for _ in range(4))
+            self.chroma_approx = nn.ModuleList(_side_conv(2 * APPROX_SCALE, hidden) for _ in range(4))
+            if self.mean:
+                self.luma_mean_approx = nn.ModuleList(_side_conv(APPROX_MEAN, mean_hidden) for _ in range(4))
+                self.chroma_mean_approx = nn.ModuleList(_side_conv(2 * APPROX_MEAN, mean_hidden) for _ in range(4))
 
     @property
     def mean(self) -> bool:
@@ -130,6 +156,14 @@ class SubbandEntropyModel(nn.Module):
 
     def nets(self, group: int) -> nn.ModuleList:
         return self.luma if group == 0 else self.chroma
+
+    def approx_conv(self, group: int, k: int, signed: bool) -> nn.Conv2d | None:
+        """The 1x1 approximation layer of pass ``k`` of ``group``'s scale (``signed``: mean) net, or None."""
+        if not self.approx:
+            return None
+        if signed:
+            return (self.luma_mean_approx if group == 0 else self.chroma_mean_approx)[k]
+        return (self.luma_approx if group == 0 else self.chroma_approx)[k]
 
     def wide_conv(self, group: int, k: int) -> nn.Conv2d | None:
         """The residual layer of pass ``k`` of ``group`` (None for a narrow model)."""
@@ -194,31 +228,43 @@ class SubbandEntropyModel(nn.Module):
             raise ValueError("this entropy model has no mean nets (mean_hidden=0)")
         return self.luma_mean if group == 0 else self.chroma_mean
 
-    def mu(self, group: int, k: int, x: Tensor) -> Tensor:
-        """Float forward of mean net ``k``: ``Tensor[N, in_ch, Hq, Wq]`` -> ``Tensor[N, Cg, 3, Hq, Wq]`` (mu)."""
-        out = _run(self.mean_nets(group)[k], None, x, _float_conv, _float_act)
+    def _side(self, group: int, k: int, signed: bool, approx: Tensor | None) -> tuple[nn.Conv2d, Tensor] | None:
+        if not self.approx:
+            return None
+        if approx is None:
+            raise ValueError("this entropy model reads the approximation: pass approx (.approx.approx_features)")
+        return self.approx_conv(group, k, signed), approx  # type: ignore[return-value]
+
+    def mu(self, group: int, k: int, x: Tensor, approx: Tensor | None = None) -> Tensor:
+        """Float forward of mean net ``k``: ``Tensor[N, in_ch, Hq, Wq]`` -> ``Tensor[N, Cg, 3, Hq, Wq]`` (mu).
+
+        ``approx``: approx models, the group's mean features ``Tensor[N, Cg * 32, Hq, Wq]`` (:mod:`.approx`)."""
+        out = _run(self.mean_nets(group)[k], None, x, _float_conv, _float_act, side=self._side(group, k, True, approx))
         return out.view(out.shape[0], -1, 3, *out.shape[-2:])
 
-    def exact_mu(self, group: int, k: int, x: Tensor) -> Tensor:
+    def exact_mu(self, group: int, k: int, x: Tensor, approx: Tensor | None = None) -> Tensor:
         """Mean net ``k`` in integer-exact fixed point: ``Tensor[N, Cg * 3, Hq, Wq]`` float64 (``x`` from
         :meth:`mean_inputs`; its zero channels are skipped as in :meth:`exact_logscale`)."""
         with torch.no_grad():
             return _run(self.mean_nets(group)[k], None, x.double(), exact_conv2d, _exact_act,
-                        live_channels(group, k, True))
+                        live_channels(group, k, True), self._side(group, k, True, approx))
 
-    def logscale(self, group: int, k: int, x: Tensor) -> Tensor:
-        """Float forward of pass ``k``: ``Tensor[N, in_ch, Hq, Wq]`` -> ``Tensor[N, Cg, 3, Hq, Wq]`` (log2 b)."""
-        out = _run(self.nets(group)[k], self.wide_conv(group, k), x, _float_conv, _float_act)
+    def logscale(self, group: int, k: int, x: Tensor, approx: Tensor | None = None) -> Tensor:
+        """Float forward of pass ``k``: ``Tensor[N, in_ch, Hq, Wq]`` -> ``Tensor[N, Cg, 3, Hq, Wq]`` (log2 b).
+
+        ``approx``: approx models, the group's scale features ``Tensor[N, Cg * 16, Hq, Wq]`` (:mod:`.approx`)."""
+        out = _run(self.nets(group)[k], self.wide_conv(group, k), x, _float_conv, _float_act,
+                   side=self._side(group, k, False, approx))
         return out.view(out.shape[0], -1, 3, *out.shape[-2:])
 
-    def exact_logscale(self, group: int, k: int, x: Tensor) -> Tensor:
+    def exact_logscale(self, group: int, k: int, x: Tensor, approx: Tensor | None = None) -> Tensor:
         """Pass ``k`` in integer-exact fixed point (:func:`exact_logscale`): ``Tensor[N, Cg * 3, Hq, Wq]`` float64.
 
         ``x`` as :meth:`inputs` builds it: the channels of components not decoded before pass ``k`` are zero, and
         skipped here (:func:`live_channels`)."""
         with torch.no_grad():
             return _run(self.nets(group)[k], self.wide_conv(group, k), x.double(), exact_conv2d, _exact_act,
-                        live_channels(group, k, False))
+                        live_channels(group, k, False), self._side(group, k, False, approx))
 
 
 def _float_conv(m: nn.Conv2d, h: Tensor) -> Tensor:
@@ -249,10 +295,16 @@ def live_channels(group: int, k: int, signed: bool) -> Tensor:
 
 
 def _run(net: PassNet, wide: nn.Conv2d | None, x: Tensor, conv: Callable[..., Tensor],
-         act: Callable[[Tensor], Tensor], channels: Tensor | None = None) -> Tensor:
+         act: Callable[[Tensor], Tensor], channels: Tensor | None = None,
+         side: tuple[nn.Conv2d, Tensor] | None = None) -> Tensor:
     """A pass net (+ its residual layer) with ``conv``/``act`` the float or the fixed-point implementations;
-    ``channels``: the first layer's live inputs (exact path, :func:`live_channels`)."""
-    h = act(conv(net[0], x) if channels is None else conv(net[0], x, channels))
+    ``channels``: the first layer's live inputs (exact path, :func:`live_channels`); ``side``: a 1x1 layer and its
+    input added to the first layer's output (the approximation, :mod:`.approx`; in fixed point one IEEE sum of
+    two machine-independent values, so the same bits everywhere)."""
+    h = conv(net[0], x) if channels is None else conv(net[0], x, channels)
+    if side is not None:
+        h = h + conv(side[0], side[1].to(h.dtype))
+    h = act(h)
     if wide is not None:
         h = h + act(conv(wide, h))  # the sum of two exact values on fine grids: exact in float64
     h = act(conv(net[2], h))

@@ -30,7 +30,7 @@ from . import transform as T
 from .entropy_model import group_channels
 from .transform import Pyramid
 
-__all__ = ["LiftingPredictor", "closed_loop_quantize", "closed_loop_synthesis"]
+__all__ = ["LiftingPredictor", "closed_loop_quantize", "closed_loop_synthesis", "quantize_ll"]
 
 _SLOPE = 0.125
 
@@ -97,6 +97,13 @@ def _steps(step: Tensor, levels: int) -> tuple[Tensor, list[Tensor]]:
                          for n in norms]
 
 
+def quantize_ll(p: Pyramid, step: Tensor | float) -> Tensor:
+    """The coarsest approximation's indices ``int32 [N, C, h, w]`` (rounded at its step) for ``step: Tensor[N]``
+    -- every lossy path quantises it so; an RDOQ quantiser needs it before the levels (:mod:`.approx`)."""
+    ll_step, _ = _steps(torch.as_tensor(step), p.levels)
+    return T.quantize(p.ll.double(), ll_step, 0.5)
+
+
 def _centroid(u: Tensor, q: Tensor, mask: Tensor) -> Tensor:
     """Per picture: mean of ``|u| - |q| + xi`` over the nonzero ``q`` inside ``mask`` (0.5 if none), in [0, 1]."""
     nz = (q != 0) & mask
@@ -144,7 +151,7 @@ def closed_loop_quantize(p: Pyramid, step: Tensor, step_code: Tensor, pred: Lift
     n, c = p.ll.shape[:2]
     depth = p.levels
     ll_step, band_steps = _steps(step, depth)
-    ll_q = T.quantize(p.ll.double(), ll_step, 0.5)
+    ll_q = quantize_ll(p, step)
     a = (ll_q.double() * ll_step).float()  # the decoder's approximation (only predictions read it)
     h, w = a.shape[-2:]
     out, deltas = [], []

@@ -26,6 +26,10 @@ __all__ = ["WEIGHTS", "WaveletModel", "load_model", "shipped_model_with_id", "we
 _DIR = Path(__file__).with_name("weights")
 # name -> sha256 of the file; the default model is the first entry.
 WEIGHTS: dict[str, str] = {
+    # v5 + the approximation context (approx.py: each level's synthesised approximation through 1x1 side layers),
+    # fine-tuned 1,200 steps (the new layers at lr 1e-3, v5's at 0.2x, cosine to 0.1x), v5's lifting step and
+    # post-filter: 2.97 CPU-hours in all (weights/wavelet-v6.json).
+    "wavelet-v6": "f851225e415773b239f3f74c139b9f7f7f5c13f3eb2bed3e5901814e25f002e5",
     # v4 fine-tuned: the entropy model 4,000 more steps (lr 5e-4 -> 5e-5 on every parameter, v4's recipe otherwise)
     # and the post-filter 1,500 more steps on step codes 8..120 (v4's stopped at 40, so it now also filters
     # qualities above ~56), v4's lifting step: 2.74 CPU-hours in all (weights/wavelet-v5.json).
@@ -74,6 +78,7 @@ class WaveletModel:
             "entropy_hidden": self.entropy.hidden,
             "entropy_wide": self.entropy.wide,
             "entropy_mean_hidden": self.entropy.mean_hidden,
+            "entropy_approx": self.entropy.approx,
             "postfilter": None if self.postfilter is None else self.postfilter.state_dict(),
             "postfilter_hidden": None if self.postfilter is None else self.postfilter.hidden,
             "postfilter_layers": None if self.postfilter is None else self.postfilter.layers,
@@ -86,7 +91,7 @@ class WaveletModel:
     @classmethod
     def from_state(cls, state: dict, name: str = "custom") -> WaveletModel:
         ent = SubbandEntropyModel(int(state["entropy_hidden"]), bool(state.get("entropy_wide", False)),
-                                  int(state.get("entropy_mean_hidden", 0)))
+                                  int(state.get("entropy_mean_hidden", 0)), bool(state.get("entropy_approx", False)))
         ent.load_state_dict(state["entropy"])
         pf = None
         if state.get("postfilter") is not None:

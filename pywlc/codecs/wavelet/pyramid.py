@@ -42,6 +42,10 @@ class QPyramid:
     def valid(self, j: int) -> Tensor:
         return ctx.valid_mask(self.shapes[j], self.grid(j), self.levels[j].device)
 
+    def select(self, i: int) -> QPyramid:
+        """Picture ``i`` of the batch (views)."""
+        return QPyramid(self.ll[i : i + 1], [lv[i : i + 1] for lv in self.levels], self.shapes)
+
     @classmethod
     def zeros(cls, n: int, c: int, ll_shape: tuple[int, int], shapes: list[list[tuple[int, int]]]) -> QPyramid:
         """An all-zero pyramid of ``n`` pictures of ``c`` channels in the coder's layout (what a decoder fills):
@@ -108,7 +112,10 @@ def model_bits(model: SubbandEntropyModel, qp: QPyramid, step_code: Tensor, loss
 
     ``step_code: Tensor[N]`` (per sample: the codec's 1/16-octave step code).
     """
+    from .approx import group_features
+
     n, c = qp.levels[0].shape[:2]
+    approx = _batch_approx(qp, step_code, lossless) if model.approx else None
     total = qp.levels[0].new_zeros(n, dtype=torch.float32)
     depth = len(qp.levels)
     for j in range(depth):
@@ -118,19 +125,37 @@ def model_bits(model: SubbandEntropyModel, qp: QPyramid, step_code: Tensor, loss
         valid = ctx.space_to_depth(qp.valid(j))  # [3, 4, Hq, Wq]
         cond = ctx.cond_planes(n, grid, depth - 1 - j, step_code, lossless, torch.float32)
         with_mean = model.mean
+        fs, fm = approx(j) if approx is not None else (None, None)
         for g, chans in enumerate(group_channels(c)):
             luma = cur[:, :1] if g == 1 else None
             for k, phase in enumerate(ctx.PASS_PHASES):
                 x = model.inputs(cur[:, chans], None if parent is None else parent[:, chans], luma, k, cond)
-                log2b = model.logscale(g, k, x)
+                log2b = model.logscale(g, k, x, group_features(fs, chans))
                 mu = None
                 if with_mean:
-                    mu = model.mu(g, k, mean_inputs(qp, j, chans, k, cond))
+                    mu = model.mu(g, k, mean_inputs(qp, j, chans, k, cond), group_features(fm, chans))
                     if not lossless:  # the coder's range (mean_split)
                         mu = mu.clamp(-LOSSY_MEAN_LIMIT, LOSSY_MEAN_LIMIT)
                 bits = laplace_nll_bits(phases[:, chans, :, phase], log2b, xi, mu)
                 total = total + (bits * valid[:, phase]).flatten(1).sum(1)
     return total
+
+
+def _batch_approx(qp: QPyramid, step_code: Tensor, lossless: bool):
+    """``j -> (scale, mean)`` approximation features (:class:`.approx.ApproxContext`) of a training batch, whose
+    pictures have their own step codes."""
+    from .approx import ApproxContext
+
+    codes = torch.as_tensor(step_code).reshape(-1).tolist()
+    if lossless or len(set(codes)) <= 1:
+        return ApproxContext(qp, int(codes[0]) if codes else 0, lossless).features
+    per = [ApproxContext(qp.select(i), int(code), lossless) for i, code in enumerate(codes)]
+
+    def features(j: int) -> tuple[Tensor, Tensor]:
+        parts = [c.features(j) for c in per]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    return features
 
 
 def quantize_pyramid(p: Pyramid, step: Tensor | float, lossless: bool) -> QPyramid:

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from . import context as ctx
 from . import transform as T
+from .approx import ApproxContext
 from .coder import pass_indices
 from .entropy_model import LOG2_MIN, SCALES_PER_OCTAVE, SubbandEntropyModel, group_channels, laplace_nll_bits
 from .pyramid import QPyramid
@@ -48,10 +49,17 @@ class RdoQuantizer:
     """
 
     def __init__(self, model: SubbandEntropyModel, channels: int, shapes: list[list[tuple[int, int]]],
-                 step_code: int, lam: float = DEFAULT_LAMBDA, batch: int = 1, tclass: float | None = None) -> None:
+                 step_code: int, lam: float = DEFAULT_LAMBDA, batch: int = 1, tclass: float | None = None,
+                 ll: Tensor | None = None) -> None:
         self.model, self.code, self.lam, self.tclass = model, step_code, lam, tclass
-        self.qp = QPyramid.zeros(batch, channels, (1, 1), shapes)  # the approximation is set by the caller
+        if model.approx and ll is None:
+            raise ValueError("this entropy model reads the approximation: pass ll= (the quantised LL)")
+        # The approximation: given, or set by the caller once done (a model without approx never reads it here).
+        self.qp = QPyramid.zeros(batch, channels, (1, 1), shapes)
+        if ll is not None:
+            self.qp.ll = ll
         self.indices: dict[tuple[int, int, int], Tensor] = {}
+        self._approx = ApproxContext(self.qp, step_code, False) if model.approx else None
 
     def __call__(self, j: int, g: int, u: Tensor, shapes: list[tuple[int, int]]) -> Tensor:
         """Indices ``int32 [N, Cg, 3, h, w]`` of group ``g`` of level ``j`` from ``u`` (float64, band-step units)."""
@@ -65,8 +73,9 @@ class RdoQuantizer:
         up = F.pad(u, (0, max(0, ww - w), 0, max(0, hh - h)))[..., :hh, :ww]
         valid = qp.valid(j)  # [3, 2Hq, 2Wq]
         cs = slice(chans[0], chans[-1] + 1)
+        approx = None if self._approx is None else self._approx.features(j)  # levels < j are final by now
         for k, phase in enumerate(ctx.PASS_PHASES):
-            idx = pass_indices(self.model, qp, j, g, k, self.code, False, tclass=self.tclass)
+            idx = pass_indices(self.model, qp, j, g, k, self.code, False, tclass=self.tclass, approx=approx)
             self.indices[(j, g, k)] = idx
             q = self._choose(ctx.phase_view(up, phase), idx) * ctx.phase_view(valid, phase)
             ctx.phase_view(qp.levels[j][:, cs], phase).copy_(q)
