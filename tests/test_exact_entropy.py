@@ -95,10 +95,11 @@ def test_exact_conv_is_exact_and_order_independent(monkeypatch, stride, padding)
     assert same_bits(exact.exact_forward(conv, x[1:]), out[1:])  # batch composition
 
 
+@pytest.mark.parametrize("n", [1, 3])  # one picture: the 1x1 layers' direct GEMM
 @pytest.mark.parametrize("k,stride,padding", [(3, 1, 1), (3, 1, 0), (1, 1, 0), (3, 2, 1), (5, 1, 2)])
-def test_default_conv_is_float_conv_on_integers(k, stride, padding):
+def test_default_conv_is_float_conv_on_integers(k, stride, padding, n):
     torch.manual_seed(k + stride + padding)
-    a = torch.round(torch.randn(3, 7, 10, 13, dtype=torch.float64) * 2**20)
+    a = torch.round(torch.randn(n, 7, 10, 13, dtype=torch.float64) * 2**20)
     w = torch.round(torch.randn(5, 7, k, k, dtype=torch.float64) * 2**20)
     got = exact.default_conv2d(a, w, (stride, stride), (padding, padding))
     assert same_bits(got, F.conv2d(a, w, None, stride, padding))

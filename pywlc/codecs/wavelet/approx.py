@@ -153,7 +153,7 @@ class ApproxContext:
 
 
 def approx_features(qp: QPyramid, j: int, step_code: int, lossless: bool) -> tuple[Tensor, Tensor]:
-    """Context features of ``A_j`` on level ``j``'s quarter grid ``(Hq, Wq)``, float64: for the scale nets
+    """Context features of ``A_j`` on level ``j``'s quarter grid ``(Hq, Wq)``, float32 (exact): for the scale nets
     ``Tensor[N, C, 16, Hq, Wq]`` (:func:`.context.magnitude`) and for the mean nets ``Tensor[N, C, 32, Hq, Wq]``
     (:func:`.context.signed_features`).
 
@@ -182,12 +182,13 @@ def _features(a: Tensor, qp: QPyramid, j: int, step_code: int, lossless: bool) -
     q = torch.round(diffs).clamp_(-_CLAMP, _CLAMP).to(torch.int32)
     q = ctx.space_to_depth(q)  # [N, C, 4 (feature), 4 (phase), Hq, Wq]
     n, ch = q.shape[:2]
-    mag = ctx.magnitude(q, torch.float64)
-    mean = ctx.signed_features(q, torch.float64, mag).movedim(0, 2).reshape(n, ch, MEAN_FEATURES, hq, wq)
+    # float32 holds these dyadic values exactly (< 2^4 on the 2^-16 grid) at half the memory of float64
+    mag = ctx.magnitude(q, torch.float32)
+    mean = ctx.signed_features(q, torch.float32, mag).movedim(0, 2).reshape(n, ch, MEAN_FEATURES, hq, wq)
     return mag.reshape(n, ch, SCALE_FEATURES, hq, wq), mean
 
 
 def group_features(feats: Tensor | None, chans: list[int]) -> Tensor | None:
     """The approximation features of a colour group's channels as a net's side input ``[N, Cg F, Hq, Wq]``
     (``feats``: one of :func:`approx_features`' outputs; None passes through)."""
-    return None if feats is None else feats[:, chans].flatten(1, 2)
+    return None if feats is None else feats[:, chans[0] : chans[-1] + 1].flatten(1, 2)  # a view for one picture
