@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     model = wavelet.load_model()
     v1 = wavelet.load_model("wavelet-v1")  # earlier weights, for the cost of the lifting step and RDOQ
     v3 = wavelet.load_model("wavelet-v3")  # and of the mean nets (v4)
+    v5 = wavelet.load_model("wavelet-v5")  # and of the approximation context (v6)
     ours = wavelet.encode(x, quality=30, model=model)
     bpp = len(ours) * 8 / (512 * 768)
     contenders = {
@@ -54,9 +55,17 @@ def main(argv: list[str] | None = None) -> int:
             lambda: wavelet.encode(x, quality=30, model=v3),
             lambda d: wavelet.decode(d, model=v3),
         ),
+        "ours wavelet-v5 (quality 30: no approximation context)": (
+            lambda: wavelet.encode(x, quality=30, model=v5),
+            lambda d: wavelet.decode(d, model=v5),
+        ),
         "ours lossless": (
             lambda: wavelet.encode(x, lossless=True, model=model),
             lambda d: wavelet.decode(d, model=model),
+        ),
+        "ours wavelet-v5 lossless": (
+            lambda: wavelet.encode(x, lossless=True, model=v5),
+            lambda d: wavelet.decode(d, model=v5),
         ),
         "ours wavelet-v3 lossless": (
             lambda: wavelet.encode(x, lossless=True, model=v3),

@@ -98,7 +98,8 @@ def default_conv2d(a: Tensor, w: Tensor, stride: tuple[int, int], padding: tuple
     if kh == kw == 1 and ph == pw == 0:  # a 1x1 layer is one GEMM over the pixels, without the padded copy
         if n == 1:
             return (w.reshape(o, c) @ a.reshape(c, h * wd)).view(1, o, h, wd)
-        return (w.reshape(o, c) @ a.transpose(0, 1).reshape(c, n * h * wd)).view(o, n, h, wd).transpose(0, 1).contiguous()
+        out = w.reshape(o, c) @ a.transpose(0, 1).reshape(c, n * h * wd)
+        return out.view(o, n, h, wd).transpose(0, 1).contiguous()
     hp, wp = h + 2 * ph, wd + 2 * pw
     length = n * hp * wp
     buf = a.new_zeros(c, length + (kh - 1) * wp + kw - 1)  # zero tail: the last taps' views stay in range

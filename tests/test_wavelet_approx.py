@@ -165,6 +165,23 @@ def test_round_trips_with_an_approx_model(lifting):
         fp.conv_impl = saved
 
 
+def test_level_walk_without_a_context_gives_the_same_stream():
+    """A caller of the level walk without the stream's ApproxContext (e.g. the layered codec's base layer) gets
+    the same features, synthesised from scratch."""
+    from pywlc.codecs.wavelet.codec import _walk_level
+    from pywlc.codecs.wavelet.coder import LayerEncoder
+
+    _, m = _models(6)
+    x = _picture((1, 3, 40, 52), seed=7)
+    qp = quantize_pyramid(T.forward(x, True), 1.0, True)
+    ctx_ = A.ApproxContext(qp, 0, True)
+    with_ctx, without = LayerEncoder(), LayerEncoder()
+    for j in range(len(qp.levels)):
+        _walk_level(m, qp, j, 0, True, T.XI_LOSSLESS, enc=with_ctx, approx=ctx_)
+        _walk_level(m, qp, j, 0, True, T.XI_LOSSLESS, enc=without)
+    assert with_ctx.finish() == without.finish()
+
+
 def test_approx_model_needs_the_features():
     _, m = _models(0)
     qp = quantize_pyramid(T.forward(_picture((1, 3, 32, 32)), True), 1.0, True)

@@ -273,11 +273,12 @@ def _walk_level(model: WaveletModel, qp: QPyramid, j: int, code: int, lossless: 
     (:func:`.coder.walk_level`).
 
     ``indices``: the scale indices per (level, group, pass) the encoder already computed (:mod:`.rdoq`).
-    ``approx``: for a model with the approximation context, the stream's :class:`.approx.ApproxContext`.
+    ``approx``: for a model with the approximation context, the stream's :class:`.approx.ApproxContext` (without
+    one, level ``j``'s approximation is synthesised from scratch: the same features, more work).
     """
     features = None
-    if indices is None and approx is not None:  # what a decoder has before level j: the LL and levels < j
-        features = approx.features(j)
+    if indices is None and model.entropy.approx:  # what a decoder has before level j: the LL and levels < j
+        features = (approx or ApproxContext(qp, code, lossless)).features(j)
 
     def index_of(g: int, k: int) -> Tensor:
         if indices is not None:
