@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ import pywlc.codecs.wavelet as W
 from pywlc import fixed_point as fp
 from pywlc.bitstream import decode_container
 from pywlc.codecs.wavelet import approx as A
+from pywlc.codecs.wavelet import context as ctx
 from pywlc.codecs.wavelet import transform as T
 from pywlc.codecs.wavelet.coder import pass_indices
 from pywlc.codecs.wavelet.entropy_model import SubbandEntropyModel
@@ -54,7 +57,9 @@ def test_exact_constants_match_the_transform():
         assert abs(ll - e_ll) < 1e-13 and len(per) == len(e_per)
         for a, b in zip(per, e_per, strict=True):
             assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-13
-    assert all(A.exact_step(c) == T.step_of_code(c) for c in range(T.STEP_CODE_MIN, T.STEP_CODE_MAX + 1))
+    # the decimal table equals this machine's libm pow
+    codes = range(T.STEP_CODE_MIN, T.STEP_CODE_MAX + 1)
+    assert all(math.ldexp(2.0 ** ((c % 16) / 16), c // 16) == T.step_of_code(c) for c in codes)
     with pytest.raises(ValueError, match="levels"):
         A.exact_norms(9)
 
@@ -71,11 +76,20 @@ def test_approximation_is_the_synthesis_of_what_is_decoded(shape):
     p = T.forward(x, False)
     qp = quantize_pyramid(p, T.step_of_code(code), False)
     deq = dequantize_pyramid(qp, T.step_of_code(code), torch.full((shape[0], p.levels), A.DELTA, dtype=torch.float64))
+    ll_norm, norms = T.band_norms(p.levels)
+    step = T.step_of_code(code)
+    ll64 = qp.ll.double() * (step / ll_norm)
+    levels64 = [tuple(A._dequantize(b, step / norms[i][o]) for o, b in enumerate(ctx.unpad_level(qp.levels[i],
+                                                                                                 qp.shapes[i])))
+                for i in range(len(qp.levels))]
     for j in range(len(qp.levels)):  # lossy: the 9/7 synthesis of the dequantised levels < j
         want = T.synthesis(T.Pyramid(deq.ll.double(), [tuple(b.double() for b in d) for d in deq.details[:j]]), False)
         got = A.approximation(qp, j, code, False)
         assert got.dtype == torch.float64 and got.shape == want.shape
         assert torch.allclose(got, want, rtol=1e-5, atol=1e-3)  # deq is float32 there
+        # the compiled float64 kernels on the same float64 dequantisation: equal up to rounding
+        want64 = T.synthesis(T.Pyramid(ll64, levels64[:j]), False)
+        assert torch.allclose(got, want64, rtol=1e-12, atol=1e-9)
 
 
 @pytest.mark.parametrize("lossless", [False, True])

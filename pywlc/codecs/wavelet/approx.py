@@ -21,15 +21,12 @@ Every machine must derive the same features, or the decoder's tables differ from
   by the pure-torch lifting reference (:mod:`pywlc.ops._reference_dwt`) in float64: every operation there is one
   IEEE add, multiply or divide (no fused multiply-add, no reduction), correctly rounded on every CPU and GPU --
   unlike the compiled kernels, whose FMA contraction depends on the instruction set.  Its constants are literals
-  (the steps from :mod:`decimal`, the band norms tabulated below), so nothing depends on the machine's libm.
+  (the band norms tabulated below) or come from :mod:`decimal` (:func:`.transform.step_of_code`), so nothing
+  depends on the machine's libm.
 * the features are rounded to integers before they reach the fixed-point nets (:mod:`pywlc.fixed_point`).
 """
 
 from __future__ import annotations
-
-import math
-from decimal import Decimal, localcontext
-from functools import cache
 
 import torch
 import torch.nn.functional as F
@@ -42,11 +39,8 @@ from . import transform as T
 from .entropy_model import APPROX_MEAN, APPROX_SCALE
 from .pyramid import QPyramid
 
-__all__ = ["ApproxContext", "approx_features", "approximation", "exact_norms", "exact_step", "group_features"]
+__all__ = ["ApproxContext", "approx_features", "approximation", "exact_norms", "group_features"]
 
-# Per channel: |first and second differences| (4) at the cell's 4 polyphase positions for the scale nets, the
-# same signed (:func:`.context.signed_features`: 2 values each) for the mean nets.
-SCALE_FEATURES, MEAN_FEATURES = APPROX_SCALE, APPROX_MEAN
 DELTA = 0.3  # reconstruction offset inside the bin for the context's dequantisation (fixed: not the stream's)
 _CLAMP = 1 << 20
 
@@ -57,18 +51,6 @@ _LOW = (0.991440193500168, 1.0151859280409, 1.02571585843454, 1.02882129379396, 
         1.02984499182158, 1.02989701820291, 1.02991004044155)
 _HIGH = (1.02001762915889, 0.98347130412279, 1.01962139418307, 1.03688020983584, 1.04203670327847,
          1.04339736473241, 1.04374305349697, 1.04382987759782)
-
-
-@cache
-def _step_fractions() -> tuple[float, ...]:
-    with localcontext() as c:
-        c.prec = 40
-        return tuple(float(Decimal(2) ** (Decimal(k) / 16)) for k in range(16))
-
-
-def exact_step(code: int) -> float:
-    """``2^(code / 16)`` from a decimal table (correctly rounded; :func:`.transform.step_of_code` uses libm)."""
-    return math.ldexp(_step_fractions()[code % 16], code // 16)
 
 
 def exact_norms(levels: int) -> tuple[float, tuple[tuple[float, float, float], ...]]:
@@ -102,10 +84,6 @@ def _dequantize(q: Tensor, band_step: float) -> Tensor:
     return torch.where(q == 0, torch.zeros_like(qd), torch.where(q < 0, -mag, mag))
 
 
-def _dequantized_level(qp: QPyramid, i: int, step: float, norms) -> tuple[Tensor, Tensor, Tensor]:
-    return tuple(_dequantize(b, step / norms[i][o]) for o, b in enumerate(ctx.unpad_level(qp.levels[i], qp.shapes[i])))
-
-
 def approximation(qp: QPyramid, j: int, step_code: int, lossless: bool) -> Tensor:
     """``A_j``, the approximation level ``j`` (coarsest first) refines: ``float64 Tensor[N, C, h_j, w_j]`` from
     ``qp.ll`` and ``qp.levels[:j]`` only (what a decoder has before level ``j``)."""
@@ -121,34 +99,33 @@ class ApproxContext:
     """
 
     def __init__(self, qp: QPyramid, step_code: int, lossless: bool) -> None:
-        self.qp, self.code, self.lossless = qp, int(step_code), lossless
+        self.qp, self.lossless = qp, lossless
+        self.step = 1.0 if lossless else T.step_of_code(int(step_code))
+        self.ll_norm, self.norms = exact_norms(len(qp.levels))
         self._j, self._a = -1, None
         self._feats: tuple[int, tuple[Tensor, Tensor]] | None = None
 
     def approximation(self, j: int) -> Tensor:
         qp = self.qp
         if j < self._j or self._a is None:
-            if self.lossless:
-                self._a = qp.ll
-            else:
-                ll_norm, _ = exact_norms(len(qp.levels))
-                self._a = qp.ll.double() * (exact_step(self.code) / ll_norm)
+            self._a = qp.ll if self.lossless else qp.ll.double() * (self.step / self.ll_norm)
             self._j = 0
         while self._j < j:
-            i = self._j
+            bands = ctx.unpad_level(qp.levels[self._j], qp.shapes[self._j])
             if self.lossless:
-                bands = ctx.unpad_level(qp.levels[i], qp.shapes[i])
                 self._a = T.synthesis(T.Pyramid(self._a, [bands]), True)
             else:
-                _, norms = exact_norms(len(qp.levels))
-                self._a = _synthesis_level(self._a, _dequantized_level(qp, i, exact_step(self.code), norms))
+                norms = self.norms[self._j]
+                self._a = _synthesis_level(self._a, tuple(_dequantize(b, self.step / norms[o])
+                                                          for o, b in enumerate(bands)))
             self._j += 1
         return self._a.double()
 
     def features(self, j: int) -> tuple[Tensor, Tensor]:
         """:func:`approx_features` of level ``j``."""
         if self._feats is None or self._feats[0] != j:
-            self._feats = (j, _features(self.approximation(j), self.qp, j, self.code, self.lossless))
+            unit = 1.0 if self.lossless else self.step / self.norms[j][0]  # the level's H-band step
+            self._feats = (j, _features(self.approximation(j), self.qp.grid(j), unit))
         return self._feats[1]
 
 
@@ -166,8 +143,10 @@ def approx_features(qp: QPyramid, j: int, step_code: int, lossless: bool) -> tup
     return ApproxContext(qp, step_code, lossless).features(j)
 
 
-def _features(a: Tensor, qp: QPyramid, j: int, step_code: int, lossless: bool) -> tuple[Tensor, Tensor]:
-    hq, wq = qp.grid(j)
+def _features(a: Tensor, grid: tuple[int, int], unit: float) -> tuple[Tensor, Tensor]:
+    """:func:`approx_features` of ``a = A_j`` on the quarter grid ``grid``, differences in units of ``unit``
+    (x / 1.0 is exact: lossless features are the integer differences themselves)."""
+    hq, wq = grid
     h2, w2 = 2 * hq, 2 * wq
     if a.shape[-2] < h2 or a.shape[-1] < w2:
         a = F.pad(a, (0, w2 - a.shape[-1], 0, h2 - a.shape[-2]), mode="replicate")
@@ -177,15 +156,14 @@ def _features(a: Tensor, qp: QPyramid, j: int, step_code: int, lossless: bool) -
     left, right, up, down = ap[..., 1:-1, :-2], ap[..., 1:-1, 2:], ap[..., :-2, 1:-1], ap[..., 2:, 1:-1]
     twice = c + c
     diffs = torch.stack([right - left, down - up, (right - twice) + left, (down - twice) + up], 2)
-    if not lossless:
-        diffs = diffs / (exact_step(step_code) / exact_norms(len(qp.levels))[1][j][0])
+    diffs = diffs / unit
     q = torch.round(diffs).clamp_(-_CLAMP, _CLAMP).to(torch.int32)
     q = ctx.space_to_depth(q)  # [N, C, 4 (feature), 4 (phase), Hq, Wq]
     n, ch = q.shape[:2]
     # float32 holds these dyadic values exactly (< 2^4 on the 2^-16 grid) at half the memory of float64
     mag = ctx.magnitude(q, torch.float32)
-    mean = ctx.signed_features(q, torch.float32, mag).movedim(0, 2).reshape(n, ch, MEAN_FEATURES, hq, wq)
-    return mag.reshape(n, ch, SCALE_FEATURES, hq, wq), mean
+    mean = ctx.signed_features(q, torch.float32, mag).movedim(0, 2).reshape(n, ch, APPROX_MEAN, hq, wq)
+    return mag.reshape(n, ch, APPROX_SCALE, hq, wq), mean
 
 
 def group_features(feats: Tensor | None, chans: list[int]) -> Tensor | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from functools import cache
 
 import torch
@@ -182,8 +183,19 @@ def step_code_for_quality(quality: float) -> int:
     return int(round(16 * (7.0 - float(quality) / 12.5)))
 
 
+@cache
+def _step_fractions() -> tuple[float, ...]:
+    """``2^(k / 16)`` for k = 0..15, correctly rounded (decimal at 40 digits: no libm ``pow``)."""
+    with localcontext() as c:
+        c.prec = 40
+        return tuple(float(Decimal(2) ** (Decimal(k) / 16)) for k in range(16))
+
+
 def step_of_code(code: int | Tensor) -> float | Tensor:
-    """``2^(code / 16)``, the quantiser step (pixel units, before the per-band synthesis-norm division)."""
+    """``2^(code / 16)``, the quantiser step (pixel units, before the per-band synthesis-norm division).
+
+    An int code gives the same float on every machine (a decimal table, then an exact power of two), which the
+    approximation context (:mod:`.approx`) relies on; a Tensor of codes (training batches) takes ``exp2``."""
     if isinstance(code, Tensor):
         return torch.exp2(code.double() / 16)
-    return math.ldexp(2.0 ** ((code % 16) / 16), code // 16)
+    return math.ldexp(_step_fractions()[code % 16], code // 16)
