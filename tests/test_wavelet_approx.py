@@ -215,9 +215,9 @@ def test_state_round_trip_and_training_groups(tmp_path):
     torch.save({"config": {"stage": "entropy"}, "model": base.state_dict()}, ckpt)
     cfg = WaveletTrainConfig(data="", out="", hidden=8, mean_hidden=8, approx=True, init=str(ckpt),
                              init_lr_factor=0.2)
-    model = _new_model(cfg)
+    model, had = _new_model(cfg)
     assert model.approx and all(not p.any() for n, p in model.named_parameters() if "approx" in n)
-    old, new = _param_groups(model, cfg)
+    old, new = _param_groups(model, cfg, had)
     names = {id(p): n for n, p in model.named_parameters()}
     assert all("approx" in names[id(p)] for p in new["params"]) and len(new["params"]) == 16
     assert old["lr_factor"] == 0.2 and new["lr_factor"] == 1.0

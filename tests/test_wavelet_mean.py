@@ -120,7 +120,7 @@ def test_zero_init_mean_is_the_scale_model(tmp_path):
     ckpt = tmp_path / "base.pt"
     torch.save({"model": base.state_dict(), "config": {"stage": "entropy"}}, ckpt)
     cfg = WaveletTrainConfig(data="", out="", hidden=8, mean_hidden=4, init=str(ckpt), init_lr_factor=0.25)
-    m = _new_model(cfg)
+    m, had = _new_model(cfg)
     assert m.mean and all(float(net[-1].weight.detach().abs().max()) == 0 for net in m.luma_mean)
     g = torch.Generator().manual_seed(2)
     x = torch.randint(0, 256, (2, 3, 40, 48), generator=g, dtype=torch.uint8)
@@ -129,7 +129,7 @@ def test_zero_init_mean_is_the_scale_model(tmp_path):
     a = model_bits(base, qp, codes, True, T.XI_LOSSLESS)
     b = model_bits(m, qp, codes, True, T.XI_LOSSLESS)
     assert torch.allclose(a, b, rtol=1e-5)
-    groups = _param_groups(m, cfg)
+    groups = _param_groups(m, cfg, had)
     assert [g["lr_factor"] for g in groups] == [0.25, 1.0]
     n_new = sum(p.numel() for p in groups[1]["params"])
     assert n_new == sum(p.numel() for n, p in m.named_parameters() if "_mean." in n)

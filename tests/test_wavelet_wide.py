@@ -69,7 +69,7 @@ def test_trainer_init_from_narrow_and_refuses_foreign(tmp_path):
     ckpt = tmp_path / "narrow.pt"
     torch.save({"model": narrow.state_dict(), "config": {"stage": "entropy"}}, ckpt)
     cfg = WaveletTrainConfig(data="", out="", hidden=8, wide=True, init=str(ckpt))
-    m = _new_model(cfg)
+    m, _ = _new_model(cfg)
     assert m.wide and torch.equal(m.luma[0][0].weight, narrow.luma[0][0].weight)
     assert all(float(p.detach().abs().max()) == 0 for p in m.luma_wide.parameters())
     torch.save({"model": SubbandEntropyModel(16).state_dict(), "config": {"stage": "entropy"}}, ckpt)

@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="entropy: add the residual 3x3 layer (5x5 context); --init from a narrow model starts it at 0")
     x = sub.add_parser("wavelet-export", help="write the shippable weights of trained wavelet stages; prints sha256")
     x.add_argument("--entropy", required=True, help="last.pt of the entropy stage")
+    x.add_argument("--entropy-lossless",
+                   help="last.pt of an entropy stage fine-tuned on lossless batches (codes the lossless streams)")
     x.add_argument("--postfilter", help="last.pt of the post-filter stage, or a shipped weights name to reuse its")
     x.add_argument("--lifting", help="last.pt of the lifting stage, or a shipped weights name to reuse its")
     x.add_argument("--out", required=True, help="weights file, e.g. pywlc/codecs/wavelet/weights/wavelet-v1.pt")
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "run", None) is not None:  # a task from one of _TASK_MODULES
             return int(args.run(args) or 0)
         if args.task == "wavelet-export":
-            print(export_weights(args.entropy, args.postfilter, args.out, lifting_ckpt=args.lifting))
+            print(export_weights(args.entropy, args.postfilter, args.out, lifting_ckpt=args.lifting,
+                                 entropy_lossless_ckpt=args.entropy_lossless))
             return 0
         if args.task == "wavelet":
             train_wavelet(config_from_args(WaveletTrainConfig, args))

@@ -204,9 +204,9 @@ def train_wavelet(cfg: WaveletTrainConfig) -> Path:
     train_paths, _ = photo_split(cfg.data)
     pics = load_photos(train_paths, 2, cfg.cache or out / "cache")
     torch.manual_seed(cfg.seed)
-    model = _new_model(cfg)
+    model, init_names = _new_model(cfg)
     lifting = None if cfg.lifting is None else load_lifting(cfg.lifting)
-    opt = torch.optim.Adam(_param_groups(model, cfg), lr=cfg.lr)
+    opt = torch.optim.Adam(_param_groups(model, cfg, init_names), lr=cfg.lr)
     run = Run(out, model, opt, cfg.resume)
     if cfg.stage == "lifting":
         loss_fn = _lifting_loss
@@ -240,35 +240,36 @@ _NEW_PREFIXES = ("luma_wide.", "chroma_wide.", "luma_mean.", "chroma_mean.",  # 
                  "luma_approx.", "chroma_approx.", "luma_mean_approx.", "chroma_mean_approx.")
 
 
-def _param_groups(model: torch.nn.Module, cfg: WaveletTrainConfig) -> list[dict]:
-    """One group, or (``init_lr_factor`` != 1 with ``--init``) the init's parameters at that factor and the layers
-    the init lacks at the full rate."""
-    if cfg.init is None or cfg.init_lr_factor == 1.0:
+def _param_groups(model: torch.nn.Module, cfg: WaveletTrainConfig, init_names: set[str] | None) -> list[dict]:
+    """One group, or (``init_lr_factor`` != 1 with ``--init``) the init's parameters (``init_names``) at that
+    factor and the layers the init lacks at the full rate."""
+    if init_names is None or cfg.init_lr_factor == 1.0:
         return [{"params": list(model.parameters()), "lr_factor": 1.0}]
-    had = _stage_state(cfg.init, cfg.stage)
     named = list(model.named_parameters())
-    new = [p for n, p in named if n not in had]
-    old = [p for n, p in named if n in had]
+    new = [p for n, p in named if n not in init_names]
+    old = [p for n, p in named if n in init_names]
     return [{"params": old, "lr_factor": cfg.init_lr_factor}, {"params": new, "lr_factor": 1.0}]
 
 
-def _new_model(cfg: WaveletTrainConfig) -> torch.nn.Module:
-    """The stage's network, fresh or from ``cfg.init`` (a checkpoint of the same stage or shipped weights)."""
+def _new_model(cfg: WaveletTrainConfig) -> tuple[torch.nn.Module, set[str] | None]:
+    """The stage's network, fresh or from ``cfg.init`` (a checkpoint of the same stage or shipped weights), and the
+    names of the parameters the init had (None without one)."""
     if cfg.stage == "entropy":
         model: torch.nn.Module = SubbandEntropyModel(cfg.hidden, cfg.wide, cfg.mean_hidden, cfg.approx)
     elif cfg.stage == "lifting":
         model = LiftingPredictor(cfg.hidden)
     else:
         model = PostFilter(cfg.hidden, cfg.layers, min_code=cfg.code_min)
-    if cfg.init is not None:
-        state = _stage_state(cfg.init, cfg.stage)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        # A wide or mean model may start from a narrow one: its new layers (zero-initialised outputs) then are all
-        # it lacks.
-        if unexpected or any(not k.startswith(_NEW_PREFIXES) for k in missing):
-            raise ValueError(f"--init {cfg.init}: not weights of this network (missing {missing[:3]}, "
-                             f"unexpected {unexpected[:3]})")
-    return model
+    if cfg.init is None:
+        return model, None
+    state = _stage_state(cfg.init, cfg.stage)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # A wide or mean model may start from a narrow one: its new layers (zero-initialised outputs) then are all
+    # it lacks.
+    if unexpected or any(not k.startswith(_NEW_PREFIXES) for k in missing):
+        raise ValueError(f"--init {cfg.init}: not weights of this network (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})")
+    return model, set(state)
 
 
 def _stage_state(source: str, stage: str) -> dict:
@@ -299,17 +300,20 @@ def load_lifting(source: str) -> LiftingPredictor:
     return m
 
 
-def _init_cpu_seconds(init: str | None, stage: str) -> float:
-    """CPU seconds behind ``init`` (a checkpoint, itself maybe fine-tuned, or shipped weights with a record)."""
+def _init_chain(init: str | None, stage: str) -> dict[str, float]:
+    """CPU seconds behind ``init`` per link of its chain (each checkpoint it was fine-tuned from, down to shipped
+    weights with a record): keyed by the link, so that two stages fine-tuned from the same model count it once."""
     if not init:
-        return 0.0
+        return {}
     if Path(init).exists():
         st = torch.load(init, weights_only=False)
-        return float(st["cpu_seconds"]) + _init_cpu_seconds(st["config"].get("init"), stage)
+        chain = _init_chain(st["config"].get("init"), stage)
+        chain[str(Path(init).resolve())] = float(st["cpu_seconds"])
+        return chain
     from ..codecs.wavelet.model import weights_file
 
     rec = json.loads(weights_file(init).with_suffix(".json").read_text())[stage]
-    return float(rec["cpu_seconds"]) + float(rec.get("init_cpu_seconds", 0.0))
+    return {f"{init}:{stage}": float(rec["cpu_seconds"]) + float(rec.get("init_cpu_seconds", 0.0))}
 
 
 def _shipped_stages(sources: dict[str, str | Path | None], record: dict) -> dict[str, torch.nn.Module]:
@@ -331,24 +335,33 @@ def _shipped_stages(sources: dict[str, str | Path | None], record: dict) -> dict
 
 
 def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None, out: str | Path,
-                   lifting_ckpt: str | Path | None = None) -> str:
+                   lifting_ckpt: str | Path | None = None, entropy_lossless_ckpt: str | Path | None = None) -> str:
     """Write the shippable weights file (entropy model + post-filter state and the training record) and return its
     sha256 -- the value to pin in :data:`pywlc.codecs.wavelet.model.WEIGHTS`.
 
     ``postfilter_ckpt`` / ``lifting_ckpt``: a checkpoint of that stage, or a shipped weights name (its network and
-    training record are reused).  The record (``OUT`` with ``.json``) keeps each stage's config, steps and CPU
-    seconds.
+    training record are reused).  ``entropy_lossless_ckpt``: an entropy checkpoint that codes the lossless streams
+    (:attr:`~pywlc.codecs.wavelet.model.WaveletModel.entropy_lossless`).  The record (``OUT`` with ``.json``)
+    keeps each stage's config, steps and CPU seconds; ``cpu_hours`` counts a model that two stages were fine-tuned
+    from once.
     """
     import hashlib
 
     from ..codecs.wavelet.model import WaveletModel
 
-    ent_state = torch.load(entropy_ckpt, weights_only=False)
-    ent = SubbandEntropyModel(ent_state["config"]["hidden"], bool(ent_state["config"].get("wide", False)),
-                              int(ent_state["config"].get("mean_hidden", 0)),
-                              bool(ent_state["config"].get("approx", False)))
-    ent.load_state_dict(ent_state["model"])
-    record = {"entropy": {k: ent_state[k] for k in ("step", "cpu_seconds", "config")}}
+    def entropy_stage(ckpt: str | Path) -> tuple[SubbandEntropyModel, dict]:
+        st = torch.load(ckpt, weights_only=False)
+        if st["config"].get("stage") != "entropy":
+            raise ValueError(f"{ckpt}: not a checkpoint of the entropy stage")
+        net = SubbandEntropyModel.from_settings(st["config"])
+        net.load_state_dict(st["model"])
+        return net, {k: st[k] for k in ("step", "cpu_seconds", "config")}
+
+    ent, rec = entropy_stage(entropy_ckpt)
+    record = {"entropy": rec}
+    ent_ll = None
+    if entropy_lossless_ckpt is not None:
+        ent_ll, record["entropy_lossless"] = entropy_stage(entropy_lossless_ckpt)
     shipped = _shipped_stages({"postfilter": postfilter_ckpt, "lifting": lifting_ckpt}, record)
     pf = shipped.get("postfilter")
     if postfilter_ckpt is not None and "postfilter" not in shipped:
@@ -365,16 +378,21 @@ def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None,
         lift = LiftingPredictor(lift_state["config"]["hidden"])
         lift.load_state_dict(lift_state["model"])
         record["lifting"] = {k: lift_state[k] for k in ("step", "cpu_seconds", "config")}
-    for name, stage in record.items():  # fine-tuned stages: the CPU time of what they started from counts too
-        stage["init_cpu_seconds"] = _init_cpu_seconds(stage["config"].get("init"), name)
+    chains = {}  # fine-tuned stages: the CPU time of what they started from counts too
+    for name, stage in record.items():
+        chains[name] = _init_chain(stage["config"].get("init"), "entropy" if name == "entropy_lossless" else name)
+        stage["init_cpu_seconds"] = sum(chains[name].values())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(WaveletModel(ent, pf, out.stem, lift).state(), out)
+    torch.save(WaveletModel(ent, pf, out.stem, lift, ent_ll).state(), out)
     for stage in record.values():
         stage["config"] = {k: v for k, v in stage["config"].items() if k not in ("data", "out", "cache")}
         for k in ("init", "lifting"):  # checkpoint paths of this machine -> their file names
             if stage["config"].get(k):
-                stage["config"][k] = Path(stage["config"][k]).name
-    record["cpu_hours"] = round(sum(s["cpu_seconds"] + s["init_cpu_seconds"] for s in record.values()) / 3600, 3)
+                src = Path(stage["config"][k])  # a checkpoint: its run folder too (every run writes last.pt)
+                stage["config"][k] = f"{src.parent.name}/{src.name}" if src.exists() else src.name
+    links = {k: v for chain in chains.values() for k, v in chain.items()}  # a shared ancestor once
+    own = sum(s["cpu_seconds"] for s in record.values())
+    record["cpu_hours"] = round((own + sum(links.values())) / 3600, 3)
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     return hashlib.sha256(out.read_bytes()).hexdigest()

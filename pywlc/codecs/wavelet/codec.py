@@ -245,7 +245,7 @@ def _encode_at(x: Tensor, code: int, lossless: bool, model: WaveletModel, qualit
     xi = T.XI_LOSSLESS if lossless else T.XI_LOSSY
     r = ll_residuals(qp.ll)
     ll_idx = ll_scale_indices(r)
-    approx = ApproxContext(qp, code, lossless) if model.entropy.approx and indices is None else None
+    approx = ApproxContext(qp, code, lossless) if model.entropy_for(lossless).approx and indices is None else None
     layers = []
     for j in range(max(1, levels)):
         enc = LayerEncoder()
@@ -276,14 +276,15 @@ def _walk_level(model: WaveletModel, qp: QPyramid, j: int, code: int, lossless: 
     ``approx``: for a model with the approximation context, the stream's :class:`.approx.ApproxContext` (without
     one, level ``j``'s approximation is synthesised from scratch: the same features, more work).
     """
+    net = model.entropy_for(lossless)
     features = None
-    if indices is None and model.entropy.approx:  # what a decoder has before level j: the LL and levels < j
+    if indices is None and net.approx:  # what a decoder has before level j: the LL and levels < j
         features = (approx or ApproxContext(qp, code, lossless)).features(j)
 
     def index_of(g: int, k: int) -> Tensor:
         if indices is not None:
             return indices[(j, g, k)]
-        return pass_indices(model.entropy, qp, j, g, k, code, lossless, approx=features)  # [N, Cg, 3, Hq, Wq]
+        return pass_indices(net, qp, j, g, k, code, lossless, approx=features)  # [N, Cg, 3, Hq, Wq]
 
     walk_level(qp, j, index_of, xi, enc, dec)
 
@@ -415,7 +416,7 @@ def decode(
     xi = T.XI_LOSSLESS if hdr.lossless else T.XI_LOSSY
     code = hdr.step_code
     # Reads qp.ll when level 0 starts (after the approximation is decoded), each level when the next starts.
-    approx = ApproxContext(qp, code, hdr.lossless) if model.entropy.approx else None
+    approx = ApproxContext(qp, code, hdr.lossless) if model.entropy_for(hdr.lossless).approx else None
     with torch.no_grad():
         for j in range(n_layers):
             dec = LayerDecoder(cont.layers[j].payload, f"layer {cont.layers[j].label}")

@@ -126,6 +126,19 @@ class SubbandEntropyModel(nn.Module):
     the first layers' cost.
     """
 
+    @classmethod
+    def from_settings(cls, settings: dict, prefix: str = "") -> SubbandEntropyModel:
+        """The (untrained) network that ``settings`` describe: a training config (``prefix=""``: ``hidden``,
+        ``wide``, ``mean_hidden``, ``approx``) or a weights file's state (``prefix="entropy_"``); the keys that
+        came after the first models default to their absence."""
+        return cls(int(settings[prefix + "hidden"]), bool(settings.get(prefix + "wide", False)),
+                   int(settings.get(prefix + "mean_hidden", 0)), bool(settings.get(prefix + "approx", False)))
+
+    def settings(self, prefix: str = "") -> dict:
+        """What :meth:`from_settings` reads back (``prefix``: the weights file's key prefix)."""
+        return {prefix + "hidden": self.hidden, prefix + "wide": self.wide, prefix + "mean_hidden": self.mean_hidden,
+                prefix + "approx": self.approx}
+
     def __init__(self, hidden: int = 32, wide: bool = False, mean_hidden: int = 0, approx: bool = False) -> None:
         super().__init__()
         self.hidden = hidden

@@ -26,6 +26,11 @@ __all__ = ["WEIGHTS", "WaveletModel", "load_model", "shipped_model_with_id", "we
 _DIR = Path(__file__).with_name("weights")
 # name -> sha256 of the file; the default model is the first entry.
 WEIGHTS: dict[str, str] = {
+    # v6 with two entropy models, each v6's fine-tuned 2 x 1,200 steps on one path alone (lr 5e-4 -> 5e-5, then
+    # 3e-4 -> 3e-5): lossy batches (all with the lifting step) for lossy streams, lossless batches for lossless
+    # streams (WaveletModel.entropy_lossless); v6's lifting step and post-filter: 3.83 CPU-hours in all, v6's
+    # history counted once (weights/wavelet-v7.json).
+    "wavelet-v7": "aa7f06bfa54df3b66ed754a83ea6e595b68600fa3aaff29e14136d235f928274",
     # v5 + the approximation context (approx.py: each level's synthesised approximation through 1x1 side layers),
     # fine-tuned 1,200 steps (the new layers at lr 1e-3, v5's at 0.2x, cosine to 0.1x), v5's lifting step and
     # post-filter: 2.97 CPU-hours in all (weights/wavelet-v6.json).
@@ -56,17 +61,27 @@ class WaveletModel:
     postfilter: PostFilter | None
     name: str = "untrained"
     lifting: LiftingPredictor | None = None
+    # The entropy model of lossless streams, where it differs from ``entropy`` (a fine-tune on lossless batches
+    # alone: the shared model spends part of its capacity on the other path).
+    entropy_lossless: SubbandEntropyModel | None = None
 
     def __post_init__(self) -> None:
-        for m in (self.entropy, self.postfilter, self.lifting):
+        for m in (self.entropy, self.postfilter, self.lifting, self.entropy_lossless):
             if m is not None:
                 m.eval()
         self.model_id = self._digest()
 
+    def entropy_for(self, lossless: bool) -> SubbandEntropyModel:
+        """The entropy model that codes lossless (``lossless``) or lossy streams."""
+        return self.entropy_lossless if lossless and self.entropy_lossless is not None else self.entropy
+
     def _digest(self) -> bytes:
         h = hashlib.sha256()
         parts = [("", self.entropy)] + ([] if self.lifting is None else [("lifting.", self.lifting)])
-        for prefix, module in parts:  # no prefix for the entropy model: ids of models without lifting stay as they were
+        if self.entropy_lossless is not None:
+            parts.append(("lossless.", self.entropy_lossless))
+        # No prefix for the entropy model: the ids of models without the other parts stay as they were.
+        for prefix, module in parts:
             for k, v in sorted(module.state_dict().items()):
                 h.update((prefix + k).encode())
                 h.update(v.detach().cpu().contiguous().numpy().tobytes())
@@ -75,10 +90,9 @@ class WaveletModel:
     def state(self) -> dict:
         return {
             "entropy": self.entropy.state_dict(),
-            "entropy_hidden": self.entropy.hidden,
-            "entropy_wide": self.entropy.wide,
-            "entropy_mean_hidden": self.entropy.mean_hidden,
-            "entropy_approx": self.entropy.approx,
+            **self.entropy.settings("entropy_"),
+            "entropy_lossless": None if self.entropy_lossless is None else self.entropy_lossless.state_dict(),
+            **({} if self.entropy_lossless is None else self.entropy_lossless.settings("entropy_lossless_")),
             "postfilter": None if self.postfilter is None else self.postfilter.state_dict(),
             "postfilter_hidden": None if self.postfilter is None else self.postfilter.hidden,
             "postfilter_layers": None if self.postfilter is None else self.postfilter.layers,
@@ -90,8 +104,7 @@ class WaveletModel:
 
     @classmethod
     def from_state(cls, state: dict, name: str = "custom") -> WaveletModel:
-        ent = SubbandEntropyModel(int(state["entropy_hidden"]), bool(state.get("entropy_wide", False)),
-                                  int(state.get("entropy_mean_hidden", 0)), bool(state.get("entropy_approx", False)))
+        ent = SubbandEntropyModel.from_settings(state, "entropy_")
         ent.load_state_dict(state["entropy"])
         pf = None
         if state.get("postfilter") is not None:
@@ -103,7 +116,11 @@ class WaveletModel:
         if state.get("lifting") is not None:
             lift = LiftingPredictor(int(state["lifting_hidden"]), int(state["lifting_layers"]))
             lift.load_state_dict(state["lifting"])
-        return cls(ent, pf, name, lift)
+        ent_ll = None
+        if state.get("entropy_lossless") is not None:
+            ent_ll = SubbandEntropyModel.from_settings(state, "entropy_lossless_")
+            ent_ll.load_state_dict(state["entropy_lossless"])
+        return cls(ent, pf, name, lift, ent_ll)
 
 
 def weights_file(name: str) -> Path:
