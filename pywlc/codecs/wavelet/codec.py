@@ -67,8 +67,8 @@ _FIXED = struct.Struct("<BBBh8s")
 # Memory: 8 GiB, as WL-SVC's decoder (about 15 Mpixel at the estimate below; the generic 2 GiB would refuse
 # 4 Mpixel photos).
 DEFAULT_DECODE_BUDGET = replace(DEFAULT_BUDGET, max_pixels_per_byte=1024.0, max_memory=8 << 30)
-# Decoder peak memory per pixel: 466 B measured with wavelet-v6 (peak RSS of a warmed process over its RSS before
-# the call, 2048x1536 RGB, quality 40, 2 threads; lossless 378; v5 424 / 337) + 20 %.
+# Decoder peak memory per pixel: 466 B measured with wavelet-v6 and v7 (peak RSS of a warmed process over its RSS
+# before the call, 2048x1536 RGB, quality 40, 2 threads; lossless 378 / 385; v5 424 / 337) + 20 %.
 _BYTES_PER_PIXEL_ESTIMATE = 560
 
 
