@@ -3,6 +3,7 @@ with it, lossy streams with ``entropy``; the weights file, the model id and the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -91,11 +92,11 @@ def test_export_counts_a_shared_ancestor_once(tmp_path):
     m = WaveletModel.from_state(torch.load(out, weights_only=False))
     assert m.entropy_lossless is not None
     assert torch.equal(m.entropy_lossless.state_dict()["luma.0.0.weight"], _net(2).state_dict()["luma.0.0.weight"])
+    torch.save({"config": {"stage": "lifting"}, "model": {}, "step": 1, "cpu_seconds": 1.0}, tmp_path / "x.pt")
     with pytest.raises(ValueError, match="not a checkpoint of the entropy stage"):
-        torch.save({"config": {"stage": "lifting"}, "model": {}, "step": 1, "cpu_seconds": 1.0}, tmp_path / "x.pt")
         export_weights(lossy, None, out, entropy_lossless_ckpt=tmp_path / "x.pt")
     cli = subprocess.run([sys.executable, "-m", "pywlc.train", "wavelet-export", "--entropy", lossy,
                           "--entropy-lossless", lossless, "--out", str(tmp_path / "c.pt")],
                          capture_output=True, text=True, timeout=600)
     assert cli.returncode == 0, cli.stderr
-    assert cli.stdout.strip() == __import__("hashlib").sha256((tmp_path / "c.pt").read_bytes()).hexdigest()
+    assert cli.stdout.strip() == hashlib.sha256((tmp_path / "c.pt").read_bytes()).hexdigest()
