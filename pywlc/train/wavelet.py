@@ -284,10 +284,15 @@ def _stage_state(source: str, stage: str) -> dict:
         if part is None:
             raise ValueError(f"shipped weights {source!r} have no {stage} network")
         return part.state_dict()
-    state = torch.load(source, weights_only=False)  # a training checkpoint (shipped weights load pinned, above)
+    return _checkpoint(source, stage)["model"]  # a training checkpoint (shipped weights load pinned, above)
+
+
+def _checkpoint(path: str | Path, stage: str) -> dict:
+    """A training checkpoint of ``stage`` (``model``, ``config``, ``step``, ``cpu_seconds``)."""
+    state = torch.load(path, weights_only=False)
     if state.get("config", {}).get("stage") != stage:
-        raise ValueError(f"{source}: not a checkpoint of the {stage!r} stage")
-    return state["model"]
+        raise ValueError(f"{path}: not a checkpoint of the {stage} stage")
+    return state
 
 
 def load_lifting(source: str) -> LiftingPredictor:
@@ -349,35 +354,28 @@ def export_weights(entropy_ckpt: str | Path, postfilter_ckpt: str | Path | None,
 
     from ..codecs.wavelet.model import WaveletModel
 
-    def entropy_stage(ckpt: str | Path) -> tuple[SubbandEntropyModel, dict]:
-        st = torch.load(ckpt, weights_only=False)
-        if st["config"].get("stage") != "entropy":
-            raise ValueError(f"{ckpt}: not a checkpoint of the entropy stage")
-        net = SubbandEntropyModel.from_settings(st["config"])
-        net.load_state_dict(st["model"])
-        return net, {k: st[k] for k in ("step", "cpu_seconds", "config")}
+    record: dict[str, dict] = {}
 
-    ent, rec = entropy_stage(entropy_ckpt)
-    record = {"entropy": rec}
+    def trained(name: str, stage: str, ckpt: str | Path, build) -> torch.nn.Module:
+        """The network of a training checkpoint (``build(config)`` makes it), its record kept under ``name``."""
+        st = _checkpoint(ckpt, stage)
+        net = build(st["config"])
+        net.load_state_dict(st["model"])
+        record[name] = {k: st[k] for k in ("step", "cpu_seconds", "config")}
+        return net
+
+    ent = trained("entropy", "entropy", entropy_ckpt, SubbandEntropyModel.from_settings)
     ent_ll = None
     if entropy_lossless_ckpt is not None:
-        ent_ll, record["entropy_lossless"] = entropy_stage(entropy_lossless_ckpt)
+        ent_ll = trained("entropy_lossless", "entropy", entropy_lossless_ckpt, SubbandEntropyModel.from_settings)
     shipped = _shipped_stages({"postfilter": postfilter_ckpt, "lifting": lifting_ckpt}, record)
     pf = shipped.get("postfilter")
     if postfilter_ckpt is not None and "postfilter" not in shipped:
-        pf_state = torch.load(postfilter_ckpt, weights_only=False)
-        pf = PostFilter(pf_state["config"]["hidden"], pf_state["config"].get("layers", 4),
-                        min_code=pf_state["config"]["code_min"])
-        pf.load_state_dict(pf_state["model"])
-        record["postfilter"] = {k: pf_state[k] for k in ("step", "cpu_seconds", "config")}
+        pf = trained("postfilter", "postfilter", postfilter_ckpt,
+                     lambda c: PostFilter(c["hidden"], c.get("layers", 4), min_code=c["code_min"]))
     lift = shipped.get("lifting")
     if lifting_ckpt is not None and "lifting" not in shipped:
-        lift_state = torch.load(lifting_ckpt, weights_only=False)
-        if lift_state["config"].get("stage") != "lifting":
-            raise ValueError(f"{lifting_ckpt}: not a checkpoint of the lifting stage")
-        lift = LiftingPredictor(lift_state["config"]["hidden"])
-        lift.load_state_dict(lift_state["model"])
-        record["lifting"] = {k: lift_state[k] for k in ("step", "cpu_seconds", "config")}
+        lift = trained("lifting", "lifting", lifting_ckpt, lambda c: LiftingPredictor(c["hidden"]))
     chains = {}  # fine-tuned stages: the CPU time of what they started from counts too
     for name, stage in record.items():
         chains[name] = _init_chain(stage["config"].get("init"), "entropy" if name == "entropy_lossless" else name)
