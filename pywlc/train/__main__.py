@@ -31,7 +31,8 @@ def _config(value: str) -> str | dict:
 
 # Training tasks in their own modules: each has ``register(subparsers)`` and sets ``run=fn(args) -> int | None``
 # on its parsers; one that is not in this tree is skipped.
-_TASK_MODULES = ("pywlc.train.video", "pywlc.train.video_postfilter", "pywlc.train.vfi", "pywlc.train.wavelet_layers")
+_TASK_MODULES = ("pywlc.train.video", "pywlc.train.video_postfilter", "pywlc.train.vfi", "pywlc.train.vfi_val",
+                 "pywlc.train.wavelet_layers")
 
 
 

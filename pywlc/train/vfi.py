@@ -68,6 +68,17 @@ class VFITrainConfig:
     # are kept; ``dis_preset`` (OpenCV DIS: ultrafast | fast | medium) is this run's, and the exported weights'.
     init: str = ""
     dis_preset: str = "fast"
+    # Synthetic triplets closer to a camera's (all 0 / off: the vfi-v1 recipe, whose random stream is unchanged):
+    # the background holds still with probability ``static_p`` (only the foreground moves: the static-camera
+    # scenes of the train and test video, where the blend is already exact and a residual can only hurt), each
+    # frame gets its own Gaussian sensor noise of a sigma drawn from [0, ``noise_max``] 8-bit levels, and the
+    # frames are rounded to 8 bits like every real frame (``quantize``).
+    static_p: float = 0.0
+    noise_max: float = 0.0
+    quantize: bool = False
+    # The last ``holdout`` frames of every train sequence are never drawn: the validation frames of
+    # ``python -m pywlc.train vfi-val`` (weights are compared there, never on the test split).
+    holdout: int = 0
 
 
 def _read_sequence(folder: Path) -> Tensor:
@@ -82,8 +93,10 @@ def _read_sequence(folder: Path) -> Tensor:
     return torch.stack(frames)
 
 
-def _video_triplet(seqs: list[Tensor], g: torch.Generator, patch: int) -> tuple[Tensor, Tensor, Tensor, float]:
+def _video_triplet(seqs: list[Tensor], g: torch.Generator, patch: int, holdout: int = 0
+                   ) -> tuple[Tensor, Tensor, Tensor, float]:
     seq = seqs[int(torch.randint(len(seqs), (1,), generator=g))]
+    seq = seq[: len(seq) - holdout]
     step = int(torch.randint(1, 3, (1,), generator=g))
     i = int(torch.randint(len(seq) - 2 * step, (1,), generator=g))
     _, _, h, w = seq.shape
@@ -92,8 +105,10 @@ def _video_triplet(seqs: list[Tensor], g: torch.Generator, patch: int) -> tuple[
     return trip[0], trip[2], trip[1], 0.5
 
 
-def _synthetic_triplet(photos: list[Tensor], g: torch.Generator, patch: int) -> tuple[Tensor, Tensor, Tensor, float]:
-    """Background affine motion + an elliptic foreground patch with its own translation."""
+def _synthetic_triplet(photos: list[Tensor], g: torch.Generator, patch: int, cfg: VFITrainConfig | None = None
+                       ) -> tuple[Tensor, Tensor, Tensor, float]:
+    """Background affine motion (or none, see ``VFITrainConfig.static_p``) + an elliptic foreground patch with its
+    own translation; sensor noise and 8-bit rounding as ``cfg`` says."""
 
     def rnd(lo: float, hi: float) -> float:
         return lo + (hi - lo) * float(torch.rand((), generator=g))
@@ -109,6 +124,9 @@ def _synthetic_triplet(photos: list[Tensor], g: torch.Generator, patch: int) -> 
     fx, fy = rnd(span, fg.shape[3] - span), rnd(span, fg.shape[2] - span)
     radius = rnd(0.15, 0.35) * patch
     centre = (rnd(0.3, 0.7) * patch, rnd(0.3, 0.7) * patch)
+    if cfg is not None and cfg.static_p > 0 and rnd(0, 1) < cfg.static_p:
+        motion = [0.0, 0.0, 0.0, 0.0]
+    sigma = rnd(0, cfg.noise_max) / 255 if cfg is not None and cfg.noise_max > 0 else 0.0
     frames = []
     for tau in (0.0, t, 1.0):
         z, r = math.exp(motion[2] * tau), motion[3] * tau
@@ -125,7 +143,12 @@ def _synthetic_triplet(photos: list[Tensor], g: torch.Generator, patch: int) -> 
         gy = fy + vv + patch / 2 - oy
         fgrid = torch.stack([2 * gx / (fg.shape[3] - 1) - 1, 2 * gy / (fg.shape[2] - 1) - 1], -1)[None]
         obj = F.grid_sample(fg, fgrid, mode="bilinear", padding_mode="border", align_corners=True)[0]
-        frames.append(inside * obj + (1 - inside) * frame)
+        frame = inside * obj + (1 - inside) * frame
+        if sigma > 0:
+            frame = frame + sigma * torch.randn(frame.shape, generator=g)
+        if cfg is not None and cfg.quantize:
+            frame = (frame.clamp(0, 1) * 255).round() / 255
+        frames.append(frame)
     return frames[0], frames[2], frames[1], t
 
 
@@ -134,9 +157,9 @@ def sample_batch(seqs, photos, cfg: VFITrainConfig, g: torch.Generator):
     items = []
     for _ in range(cfg.batch):
         if float(torch.rand((), generator=g)) < cfg.synthetic_p:
-            a, b, m, t = _synthetic_triplet(photos, g, cfg.patch)
+            a, b, m, t = _synthetic_triplet(photos, g, cfg.patch, cfg)
         else:
-            a, b, m, t = _video_triplet(seqs, g, cfg.patch)
+            a, b, m, t = _video_triplet(seqs, g, cfg.patch, cfg.holdout)
         if float(torch.rand((), generator=g)) < 0.5:  # time reversal
             a, b, t = b, a, 1 - t
         stack = torch.stack([a, b, m])

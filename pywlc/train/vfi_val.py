@@ -1,0 +1,102 @@
+"""Validation of frame-interpolator weights on the held-out tails of the train sequences:
+``python -m pywlc.train vfi-val --data D --weights A B ... [--holdout 13]``.
+
+A run trained with ``--holdout K`` never draws the last ``K`` frames of ``mire2`` and ``forensics_dog``; here
+every other one of them is dropped and interpolated back (triplets ``(2k, 2k+1, 2k+2)`` inside the tail) by each
+weights, dynamic and forced dense, beside the plain DIS blend the model starts from.  Choices between weights
+(data recipe, ratio set, computation weight) are made on these numbers; the test split is only for the final
+benchmark (``benchmarks/bench_vfi.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from ..ops import warp
+from ..vfi.api import interpolate
+from ..vfi.motion import bidirectional_flow, intermediate_flows
+from ..vfi.weights import WEIGHTS, load_model, model_from_state
+
+__all__ = ["validate"]
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(((a.double() - b.double()) ** 2).mean())
+    return 100.0 if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def _model(spec: str, dis_preset: str | None):
+    if spec in WEIGHTS:
+        model = load_model(spec)
+    else:
+        state = torch.load(spec, weights_only=False)
+        if "model_config" not in state:
+            raise ValueError(f"--weights {spec}: neither shipped weights ({sorted(WEIGHTS)}) nor a vfi checkpoint")
+        model = model_from_state(state)
+    if dis_preset is not None:
+        import copy
+        import dataclasses
+
+        model = copy.copy(model)
+        model.cfg = dataclasses.replace(model.cfg, dis_preset=dis_preset)
+    return model
+
+
+def _dis_blend(f0: torch.Tensor, f1: torch.Tensor, preset: str) -> torch.Tensor:
+    """The model's starting point without its networks: DIS flows, linear intermediate flows, mean of the warps."""
+    x0, x1 = (f[None].float() / 255 for f in (f0, f1))
+    a, b = bidirectional_flow(x0, x1, 1, preset)
+    ft0, ft1 = intermediate_flows(a, b, torch.tensor([0.5]))
+    out = (warp(x0, ft0) + warp(x1, ft1)) / 2
+    return (out[0].clamp(0, 1) * 255).round()
+
+
+def validate(data: str | Path, weights: list[str], holdout: int = 13, dis_preset: str | None = None) -> dict:
+    """``{"sequences": {name: {method: mean PSNR dB}}, "mean": {method: ...}}`` over the held-out triplets."""
+    from .vfi import TRAIN_SEQUENCES, _read_sequence
+
+    if holdout < 3:
+        raise ValueError(f"holdout must be >= 3 frames, got {holdout}")
+    models = {w: _model(w, dis_preset) for w in weights}
+    preset = dis_preset or "medium"  # the DIS baseline of bench_vfi.py
+    result: dict = {"holdout": holdout, "sequences": {}}
+    for name in TRAIN_SEQUENCES:
+        seq = _read_sequence(Path(data) / "video" / name)[-holdout:]
+        rows: dict[str, list[float]] = {}
+        for k in range((len(seq) - 1) // 2):
+            f0, gt, f1 = seq[2 * k], seq[2 * k + 1], seq[2 * k + 2]
+            rows.setdefault("dis_blend", []).append(_psnr(_dis_blend(f0, f1, preset), gt))
+            for w, model in models.items():
+                for mode in ("dynamic", "dense"):
+                    out = interpolate(f0, f1, ratio=mode, model=model, details=True)
+                    rows.setdefault(f"{w}:{mode}", []).append(_psnr(out.frame, gt))
+                    if mode == "dynamic":
+                        dens = float(sum(d.mean() for d in out.densities) / max(1, len(out.densities)))
+                        rows.setdefault(f"{w}:density", []).append(dens)
+        result["sequences"][name] = {m: round(sum(v) / len(v), 3) for m, v in rows.items()}
+    keys = next(iter(result["sequences"].values())).keys()
+    result["mean"] = {m: round(sum(s[m] for s in result["sequences"].values()) / len(result["sequences"]), 3)
+                      for m in keys}
+    return result
+
+
+def _run(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    print(json.dumps(validate(args.data, args.weights, args.holdout, args.dis_preset), indent=1))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``vfi-val`` to ``python -m pywlc.train``."""
+    p = sub.add_parser("vfi-val", help="PSNR of frame-interpolator weights on the held-out tails of the train video")
+    p.add_argument("--data", required=True, help="the shared data folder")
+    p.add_argument("--weights", nargs="+", required=True, help="shipped weights names or vfi checkpoints")
+    p.add_argument("--holdout", type=int, default=13, help="held-out tail frames per train sequence (default 13)")
+    p.add_argument("--dis-preset", help="run every model with this DIS preset (default: each model's own)")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(run=_run)

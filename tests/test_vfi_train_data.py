@@ -1,0 +1,77 @@
+"""The frame interpolator's training data options (static background, sensor noise, 8-bit rounding, held-out
+sequence tails) and the ``vfi-val`` validation on those tails."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from pywlc.train.vfi import VFITrainConfig, _synthetic_triplet, _video_triplet, sample_batch
+
+
+def _photos(n=3, size=300, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, 256, (3, size, size + 20), generator=g, dtype=torch.uint8) for _ in range(n)]
+
+
+def _cfg(**kw) -> VFITrainConfig:
+    return VFITrainConfig(data="", out="", batch=4, patch=64, **kw)
+
+
+def test_options_off_keep_the_v1_random_stream():
+    # Off, the new options draw nothing: a recipe without them samples exactly the batches it always did.
+    photos, seqs = _photos(), [torch.randint(0, 256, (9, 3, 80, 90), dtype=torch.uint8)]
+    cfg = _cfg(synthetic_p=1.0)
+    a = _synthetic_triplet(photos, torch.Generator().manual_seed(5), 64, cfg)
+    b = _synthetic_triplet(photos, torch.Generator().manual_seed(5), 64, None)
+    assert all(torch.equal(x, y) for x, y in zip(a[:3], b[:3], strict=True)) and a[3] == b[3]
+    x = sample_batch(seqs, photos, _cfg(synthetic_p=0.5), torch.Generator().manual_seed(1))
+    y = sample_batch(seqs, photos, _cfg(synthetic_p=0.5, holdout=0), torch.Generator().manual_seed(1))
+    assert all(torch.equal(u, v) for u, v in zip(x, y, strict=True))
+
+
+def test_static_background_moves_only_the_foreground():
+    photos = _photos()
+    for seed in range(6):
+        i0, i1, mid, _ = _synthetic_triplet(photos, torch.Generator().manual_seed(seed), 64, _cfg(static_p=1.0))
+        same = (i0 == i1).all(0)
+        # the foreground disc covers at most pi * 0.35^2 of the patch in each frame; the rest holds still
+        assert float(same.float().mean()) > 0.45
+        moving = _synthetic_triplet(photos, torch.Generator().manual_seed(seed), 64, _cfg())
+        assert float((moving[0] == moving[1]).all(0).float().mean()) < float(same.float().mean())
+
+
+def test_noise_and_rounding():
+    photos = _photos()
+    cfg = _cfg(static_p=1.0, noise_max=4.0, quantize=True)
+    i0, i1, mid, _ = _synthetic_triplet(photos, torch.Generator().manual_seed(2), 64, cfg)
+    for f in (i0, i1, mid):
+        assert torch.equal(f * 255, (f * 255).round()) and float(f.min()) >= 0 and float(f.max()) <= 1
+    # independent noise per frame: a static background no longer matches exactly everywhere
+    assert float((i0 == i1).all(0).float().mean()) < 0.9
+    clean = _synthetic_triplet(photos, torch.Generator().manual_seed(2), 64, _cfg(static_p=1.0, quantize=True))
+    assert float((i0 - clean[0]).abs().mean()) * 255 < 4.0
+
+
+def test_holdout_never_draws_the_tail():
+    seq = torch.arange(20, dtype=torch.uint8)[:, None, None, None].expand(20, 3, 40, 40).contiguous()
+    g = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(300):
+        a, b, m, _ = _video_triplet([seq], g, 16, holdout=7)
+        seen |= {round(float(x[0, 0, 0]) * 255) for x in (a, b, m)}
+    assert max(seen) == 12 and min(seen) == 0
+
+
+def test_vfi_val_on_the_held_out_tails(shared_data, capsys):
+    from pywlc.train.__main__ import main as train_main
+
+    assert train_main(["vfi-val", "--data", str(shared_data), "--weights", "vfi-v1", "--holdout", "3"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    for seq in ("mire2", "forensics_dog"):
+        row = res["sequences"][seq]
+        assert 25 < row["dis_blend"] < 60 and 25 < row["vfi-v1:dense"] < 60 and 0 <= row["vfi-v1:density"] <= 1
+    assert res["holdout"] == 3 and set(res["mean"]) == set(res["sequences"]["mire2"])
+    assert train_main(["vfi-val", "--data", str(shared_data), "--weights", "vfi-v1", "--holdout", "2"]) == 1
+    assert "holdout must be >= 3" in capsys.readouterr().err
