@@ -10,6 +10,8 @@ Quality: every test sequence (``cube`` 640x480 grey, ``kivy_city`` 720x405 RGB; 
 * ``average``: ``(I0 + I1) / 2``.
 * ``dis_blend``: OpenCV DIS flow (preset medium, full resolution, both directions), Super SloMo's linear
   intermediate flows, backward warps with ``cv2.remap`` (bilinear) and the mean of the two warps.
+* ``dis_blend_cubic``: the same with bicubic ``cv2.remap`` (sharper: bilinear resampling blurs at every
+  sub-pixel shift), the warp the model uses since ``vfi-v3``.
 * ``minterpolate``: ffmpeg ``minterpolate=fps=<2x>:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1`` run on the
   even frames (grey as ``gray``, RGB through ``gbrp`` / ``yuv444p``, no chroma subsampling); its odd output frames.
 * ``ours_dynamic`` / ``ours_dense``: :func:`pywlc.vfi.interpolate` with ``ratio="dynamic"`` / ``"dense"``.
@@ -45,7 +47,7 @@ from pywlc.vfi.motion import bidirectional_flow, dis_flow, intermediate_flows
 
 ROOT = Path(__file__).resolve().parents[1]
 SEQUENCES = ("cube", "kivy_city")
-METHODS = ("average", "dis_blend", "minterpolate", "ours_dynamic", "ours_dense")
+METHODS = ("average", "dis_blend", "dis_blend_cubic", "minterpolate", "ours_dynamic", "ours_dense")
 
 
 def load_frames(folder: Path, limit: int | None) -> np.ndarray:
@@ -79,8 +81,8 @@ def average(f0: np.ndarray, f1: np.ndarray) -> np.ndarray:
     return ((f0.astype(np.uint16) + f1.astype(np.uint16) + 1) // 2).astype(np.uint8)
 
 
-def dis_blend(f0: np.ndarray, f1: np.ndarray, t: float = 0.5) -> np.ndarray:
-    """The classical dense-flow interpolation (see the module doc)."""
+def dis_blend(f0: np.ndarray, f1: np.ndarray, t: float = 0.5, interp: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """The classical dense-flow interpolation (see the module doc); ``interp``: ``cv2.remap``'s interpolation."""
     g0 = f0[..., 0] if f0.shape[2] == 1 else cv2.cvtColor(f0, cv2.COLOR_RGB2GRAY)
     g1 = f1[..., 0] if f1.shape[2] == 1 else cv2.cvtColor(f1, cv2.COLOR_RGB2GRAY)
     f01 = torch.from_numpy(dis_flow(g0, g1, "medium")).permute(2, 0, 1)[None]
@@ -91,7 +93,7 @@ def dis_blend(f0: np.ndarray, f1: np.ndarray, t: float = 0.5) -> np.ndarray:
     outs = []
     for img, fl in ((f0, ft0), (f1, ft1)):
         fl = fl[0].numpy()
-        warped = cv2.remap(img, gx + fl[0], gy + fl[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(img, gx + fl[0], gy + fl[1], interp, borderMode=cv2.BORDER_REPLICATE)
         outs.append(warped.reshape(img.shape).astype(np.float32))
     return np.clip((1 - t) * outs[0] + t * outs[1] + 0.5, 0, 255).astype(np.uint8)
 
@@ -140,7 +142,8 @@ def quality(model, data: Path, frames: int | None) -> list[dict]:
         ratios, dens = [], []
         for k in range(0, n - 2, 2):
             f0, gt, f1 = video[k], video[k + 1], video[k + 2]
-            preds = {"average": average(f0, f1), "dis_blend": dis_blend(f0, f1)}
+            preds = {"average": average(f0, f1), "dis_blend": dis_blend(f0, f1),
+                     "dis_blend_cubic": dis_blend(f0, f1, interp=cv2.INTER_CUBIC)}
             if mi is not None:
                 preds["minterpolate"] = mi[k + 1]
             preds["ours_dynamic"], r, d = ours(model, f0, f1, "dynamic")

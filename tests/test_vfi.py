@@ -186,3 +186,23 @@ def test_cuda_matches_cpu(model, device):
     assert float((gpu.cpu() - cpu).abs().max()) < 1e-3
     dyn = interpolate(i0.to(device), i1.to(device), model=gpu_model, details=True)
     assert dyn.frame.device.type == "cuda" and len(dyn.densities) == 2
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_warp_mode_is_the_frame_warps_interpolation(mode):
+    # Untrained, the residual heads are zero: the output is the t-weighted blend of the two warps of that mode.
+    from pywlc.ops import warp
+    from pywlc.vfi.model import VFIConfig
+
+    torch.manual_seed(0)
+    m = WaveletVFI(VFIConfig(warp_mode=mode)).eval()
+    i0, i1 = torch.rand(2, 1, 3, 32, 48).unbind(0)
+    f01, f10 = torch.randn(2, 1, 2, 32, 48).mul(2).unbind(0)
+    t = torch.tensor([0.5])
+    with torch.no_grad():
+        out, _, _ = m(i0, i1, f01, f10, t, "dense")
+    ft0, ft1 = intermediate_flows(f01, f10, t)
+    want = (warp(i0, ft0, mode=mode) + warp(i1, ft1, mode=mode)) / 2
+    assert float((out.frame - want).abs().max()) < 1e-5
+    # weights records without the field (vfi-v1, vfi-v2) run bilinear, as they were trained
+    assert load_model("vfi-v1").cfg.warp_mode == "bilinear"

@@ -79,6 +79,7 @@ class VFITrainConfig:
     # The last ``holdout`` frames of every train sequence are never drawn: the validation frames of
     # ``python -m pywlc.train vfi-val`` (weights are compared there, never on the test split).
     holdout: int = 0
+    warp_mode: str = "bilinear"  # the frame warps' interpolation (VFIConfig.warp_mode): bilinear | bicubic
 
 
 def _read_sequence(folder: Path) -> Tensor:
@@ -277,10 +278,13 @@ def _check_preset(preset: str) -> None:
 
 def _new_model(cfg: VFITrainConfig) -> WaveletVFI:
     _check_preset(cfg.dis_preset)
+    if cfg.warp_mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"warp_mode must be 'bilinear' or 'bicubic', got {cfg.warp_mode!r}")
     if not cfg.init:
-        return WaveletVFI(VFIConfig(dis_preset=cfg.dis_preset))
+        return WaveletVFI(VFIConfig(dis_preset=cfg.dis_preset, warp_mode=cfg.warp_mode))
     state = _init_state(cfg.init)
-    model = WaveletVFI(VFIConfig(**{**state["model_config"], "dis_preset": cfg.dis_preset}))
+    model = WaveletVFI(VFIConfig(**{**state["model_config"], "dis_preset": cfg.dis_preset,
+                                    "warp_mode": cfg.warp_mode}))
     model.load_state_dict(state["model"])
     return model
 

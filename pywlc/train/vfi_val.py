@@ -3,7 +3,8 @@
 
 A run trained with ``--holdout K`` never draws the last ``K`` frames of ``mire2`` and ``forensics_dog``; here
 every other one of them is dropped and interpolated back (triplets ``(2k, 2k+1, 2k+2)`` inside the tail) by each
-weights, dynamic and forced dense, beside the plain DIS blend the model starts from.  Choices between weights
+weights, dynamic and forced dense, beside the plain DIS blends (bilinear and bicubic warps) the model starts
+from.  Choices between weights
 (data recipe, ratio set, computation weight) are made on these numbers; the test split is only for the final
 benchmark (``benchmarks/bench_vfi.py``).
 """
@@ -47,12 +48,12 @@ def _model(spec: str, dis_preset: str | None):
     return model
 
 
-def _dis_blend(f0: torch.Tensor, f1: torch.Tensor, preset: str) -> torch.Tensor:
+def _dis_blend(f0: torch.Tensor, f1: torch.Tensor, preset: str, mode: str) -> torch.Tensor:
     """The model's starting point without its networks: DIS flows, linear intermediate flows, mean of the warps."""
     x0, x1 = (f[None].float() / 255 for f in (f0, f1))
     a, b = bidirectional_flow(x0, x1, 1, preset)
     ft0, ft1 = intermediate_flows(a, b, torch.tensor([0.5]))
-    out = (warp(x0, ft0) + warp(x1, ft1)) / 2
+    out = (warp(x0, ft0, mode=mode) + warp(x1, ft1, mode=mode)) / 2
     return (out[0].clamp(0, 1) * 255).round()
 
 
@@ -70,7 +71,8 @@ def validate(data: str | Path, weights: list[str], holdout: int = 13, dis_preset
         rows: dict[str, list[float]] = {}
         for k in range((len(seq) - 1) // 2):
             f0, gt, f1 = seq[2 * k], seq[2 * k + 1], seq[2 * k + 2]
-            rows.setdefault("dis_blend", []).append(_psnr(_dis_blend(f0, f1, preset), gt))
+            for mode, key in (("bilinear", "dis_blend"), ("bicubic", "dis_blend_cubic")):
+                rows.setdefault(key, []).append(_psnr(_dis_blend(f0, f1, preset, mode), gt))
             for w, model in models.items():
                 for mode in ("dynamic", "dense"):
                     out = interpolate(f0, f1, ratio=mode, model=model, details=True)
