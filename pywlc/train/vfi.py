@@ -302,8 +302,8 @@ def export(ckpt: str | Path, out: str | Path, dis_preset: str | None = None) -> 
         cfg, steps, hours = dict(prior["train_config"]), prior["steps"], float(prior["cpu_hours"])
     else:
         cfg, steps = dict(state["config"]), state["step"]
-        cfg.pop("data", None)
-        cfg.pop("out", None)
+        for machine_path in ("data", "out", "cache"):  # folders of the training machine
+            cfg.pop(machine_path, None)
         hours = state["cpu_seconds"] / 3600  # a fine-tuned run's include those of the weights it started from
         if cfg.get("init") and Path(cfg["init"]).exists():
             cfg["init"] = Path(cfg["init"]).name  # a checkpoint path of this machine -> its file name
