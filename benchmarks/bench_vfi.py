@@ -214,7 +214,8 @@ def speed(model, data: Path, seq: str, size: tuple[int, int], reps: int) -> list
         bidirectional_flow(y0, y1, model.cfg.dis_scale, model.cfg.dis_preset)
         dis.append(time.perf_counter() - t0)
     base = {}
-    for name, fn in (("average", lambda: average(f0, f1)), ("dis_blend", lambda: dis_blend(f0, f1))):
+    for name, fn in (("average", lambda: average(f0, f1)), ("dis_blend", lambda: dis_blend(f0, f1)),
+                     ("dis_blend_cubic", lambda: dis_blend(f0, f1, interp=cv2.INTER_CUBIC))):
         ts = []
         for _ in range(reps):
             t0 = time.perf_counter()
