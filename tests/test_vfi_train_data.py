@@ -76,3 +76,69 @@ def test_vfi_val_on_the_held_out_tails(shared_data, capsys):
     assert res["holdout"] == 3 and set(res["mean"]) == set(res["sequences"]["mire2"])
     assert train_main(["vfi-val", "--data", str(shared_data), "--weights", "vfi-v1", "--holdout", "2"]) == 1
     assert "holdout must be >= 3" in capsys.readouterr().err
+    assert train_main(["vfi-val", "--data", str(shared_data), "--weights", "vfi-v1", "--synthetic", "-1"]) == 1
+    assert "synthetic must be >= 0" in capsys.readouterr().err
+
+
+def test_vfi_val_synthetic_motion_on_held_out_photos(shared_data):
+    from pywlc.train.vfi_val import _synthetic_triplets, validate
+
+    a = _synthetic_triplets(shared_data, 4, 3, patch=96)
+    b = _synthetic_triplets(shared_data, 4, 3, patch=96)
+    assert len(a) == 3  # fixed seed: the same triplets every time
+    assert all(torch.equal(x, y) for p, q in zip(a, b, strict=True) for x, y in zip(p[:3], q[:3], strict=True))
+    assert all(f.dtype == torch.uint8 and f.shape == (3, 96, 96) for p in a for f in p[:3])
+    assert all(p[3] in (0.25, 0.5, 0.75) for p in a) and any(not torch.equal(p[0], p[1]) for p in a)
+    res = validate(shared_data, ["vfi-v1"], holdout=3, synthetic=2)["synthetic"]
+    assert res["triplets"] == 2 and 15 < res["dis_blend"] < 60 and 15 < res["vfi-v1:dense"] < 60
+
+
+def test_holdout_photos_never_reach_the_trainer(shared_data, tmp_path, monkeypatch):
+    import pywlc.train.vfi as tv
+    from pywlc.train.splits import photo_split
+
+    seen = []
+
+    def fake_load(paths, scale, cache):
+        seen.extend(paths)
+        raise KeyboardInterrupt  # stop the run here: only the photo list is under test
+
+    monkeypatch.setattr(tv, "load_photos", fake_load)
+    cfg = tv.VFITrainConfig(data=str(shared_data), out=str(tmp_path / "r"), holdout_photos=4)
+    try:
+        tv.train_vfi(cfg)
+    except KeyboardInterrupt:
+        pass
+    train = photo_split(shared_data)[0]
+    assert seen == train[:-4] and len(train) - len(seen) == 4
+
+
+def test_photo_cache_written_by_two_loaders_at_once(tmp_path):
+    # Two trainings started together on one cache: each writes its own temporary file, neither fails.
+    import threading
+
+    import numpy as np
+    from PIL import Image
+
+    from pywlc.train.splits import load_photos
+
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"p{k}.png")
+        Image.fromarray(np.full((40, 60, 3), 40 * k, np.uint8)).save(paths[-1])
+    errors, results = [], []
+
+    def run():
+        try:
+            results.append(load_photos(paths, 2, tmp_path / "cache"))
+        except Exception as e:  # noqa: BLE001 -- the test reports any failure of either loader
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 8
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [next((tmp_path / "cache").glob("photos-*.pt")).name]
+    assert all(torch.equal(x, y) for x, y in zip(results[0], load_photos(paths, 2, tmp_path / "cache"), strict=True))

@@ -7,7 +7,9 @@ for the JPEG originals, and kept in memory (optionally cached as one ``.pt`` fil
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +63,9 @@ def load_photos(paths: list[Path], scale: int = 2, cache: str | Path | None = No
     pics = [downscaled(p, scale) for p in paths]
     if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
+        # A temporary name of this process's own: two trainings started together on one cache each write theirs
+        # and the last rename wins (with one shared name, the first rename left the second without its file).
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         torch.save(pics, tmp)
         tmp.replace(target)
     return pics

@@ -79,6 +79,9 @@ class VFITrainConfig:
     # The last ``holdout`` frames of every train sequence are never drawn: the validation frames of
     # ``python -m pywlc.train vfi-val`` (weights are compared there, never on the test split).
     holdout: int = 0
+    # The last ``holdout_photos`` train photos (SPLITS.md order) are never drawn either: ``vfi-val --synthetic``
+    # moves them (the still tails above show little motion).
+    holdout_photos: int = 0
     warp_mode: str = "bilinear"  # the frame warps' interpolation (VFIConfig.warp_mode): bilinear | bicubic
 
 
@@ -223,6 +226,7 @@ def train_vfi(cfg: VFITrainConfig) -> None:
     data = Path(cfg.data)
     seqs = [_read_sequence(data / "video" / s) for s in TRAIN_SEQUENCES]
     train_photos, _ = photo_split(data)
+    train_photos = train_photos[: len(train_photos) - cfg.holdout_photos]
     photos = load_photos(train_photos, 2, Path(cfg.cache) if cfg.cache else out / "cache")
     photos = [p for p in photos if min(p.shape[1:]) >= 2 * cfg.patch + 8]
     torch.manual_seed(cfg.seed)
