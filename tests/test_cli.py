@@ -197,3 +197,15 @@ def test_info_reads_only_the_header(work, tmp_path):
     p = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "WECONVENE_BASELINE" in p.stdout and "HEAVY []" in p.stdout, p.stdout
+
+
+def test_layers_on_a_single_layer_stream(work, capsys, tmp_path):
+    # --layers K > 1 asks for quality layers a one-layer stream does not have: one error line for decode and
+    # extract alike; --layers 1 is that stream itself.
+    src, s = str(work / "imgs" / "img0.png"), tmp_path / "s.wlc"
+    assert main(["encode", src, str(s), "--quality", "40"]) == 0
+    for argv in (["decode", str(s), str(tmp_path / "o.png"), "--layers", "2"],
+                 ["extract", str(s), str(tmp_path / "e.wlc"), "--layers", "3"]):
+        _fails(argv, capsys, "is not a layered stream (it has one quality layer)")
+    assert main(["decode", str(s), str(tmp_path / "o.png"), "--layers", "1"]) == 0
+    assert main(["extract", str(s), str(tmp_path / "e.wlc"), "--layers", "1", "--resolution", "1/2"]) == 0

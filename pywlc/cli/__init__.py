@@ -177,32 +177,29 @@ def _decode(args: argparse.Namespace) -> int:
     else:
         budget = DecodeBudget(max_pixels=args.max_pixels)
     resolution = _resolution(args.resolution)
+    if getattr(args, "trusted", False):
+        wl_budget = budget
+    else:  # the wavelet codec's own defaults (its tile and memory bounds), with the user's pixel limit
+        from dataclasses import replace
+
+        from ..codecs.wavelet.codec import DEFAULT_DECODE_BUDGET
+
+        wl_budget = replace(DEFAULT_DECODE_BUDGET, max_pixels=args.max_pixels)
     for src, dst in _progress(pairs, "wlc decode"):
         data = _read(str(src))
         if _layered(data):  # before codec_for_stream: a layered stream with corrupt upper layers still decodes
-            from dataclasses import replace
-
-            from ..codecs.wavelet.codec import DEFAULT_DECODE_BUDGET
             from ..codecs.wavelet.layered import decode_layers, dropped_message
 
             res = decode_layers(data, layers=args.layers, resolution=resolution, postfilter=not args.no_postfilter,
-                                budget=budget if getattr(args, "trusted", False) else replace(
-                                    DEFAULT_DECODE_BUDGET, max_pixels=args.max_pixels))
+                                budget=wl_budget)
             if res.dropped:
                 print(f"wlc: warning: {src}: {dropped_message(res)}", file=sys.stderr)
             save_image(res.image, dst)
             print(f"{dst}: {res.image.shape[-1]}x{res.image.shape[-2]}, {res.layers} quality layer(s)")
             continue
-        if args.layers is not None and args.layers != 1:
-            raise ValueError(f"--layers {args.layers}: {src} is not a layered stream (it has one quality layer)")
+        _check_single_layer(args.layers, src)
         spec = codec_for_stream(data)
         if spec.name == "wavelet":
-            from dataclasses import replace
-
-            from ..codecs.wavelet.codec import DEFAULT_DECODE_BUDGET
-
-            wl_budget = budget if getattr(args, "trusted", False) else replace(
-                DEFAULT_DECODE_BUDGET, max_pixels=args.max_pixels)
             opts = {"resolution": resolution, "postfilter": not args.no_postfilter, "budget": wl_budget}
         else:
             if resolution != 1:
@@ -213,6 +210,12 @@ def _decode(args: argparse.Namespace) -> int:
         save_image(x, dst if len(pairs) == 1 else dst)
         print(f"{dst}: {x.shape[-1]}x{x.shape[-2]}")
     return 0
+
+
+def _check_single_layer(layers: int | None, src: object) -> None:
+    """``--layers K`` on a stream of one quality layer: only K = 1 (or none) makes sense."""
+    if layers is not None and layers != 1:
+        raise ValueError(f"--layers {layers}: {src} is not a layered stream (it has one quality layer)")
 
 
 def _extract(args: argparse.Namespace) -> int:
@@ -230,8 +233,8 @@ def _extract(args: argparse.Namespace) -> int:
         raise ValueError(f"{spec.name} streams have no resolution layers to extract")
     resolution = _resolution(args.resolution or "1")
     if args.layers is not None:
-        if not _layered(data) and args.layers != 1:
-            raise ValueError(f"--layers {args.layers}: {args.input} is not a layered stream (it has one quality layer)")
+        if not _layered(data):
+            _check_single_layer(args.layers, args.input)
         out = impl.extract(data, resolution=resolution, layers=args.layers)
     else:
         out = impl.extract(data, resolution=resolution)
