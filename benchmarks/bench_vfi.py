@@ -175,6 +175,9 @@ def macs(model, h: int, w: int, densities: list[float]) -> dict[str, float]:
          "synthesis.coarse": conv_macs(syn.coarse) * (h // 8) * (w // 8),
          "synthesis.mid": conv_macs(syn.mid) * (h // 4) * (w // 4) * densities[0],
          "synthesis.fine": conv_macs(syn.fine) * (h // 2) * (w // 2) * densities[1]}
+    if model.context is not None:  # both frames' strided encoder convolutions at 1/2, 1/4, 1/8
+        g["context"] = sum(2 * conv_macs(conv) * (h >> (k + 1)) * (w >> (k + 1))
+                           for k, conv in enumerate(model.context.convs))
     return {k: v / 1e9 for k, v in g.items()}
 
 

@@ -57,14 +57,18 @@ def test_intermediate_flows_linear_motion():
     assert_close(ft1, 0.75 * v)
 
 
-# With these random weights the residuals are large: 0.3 gives partial masks at both levels (0.79 / 0.53 active),
-# 0.0 full ones, 0.5 empty ones.
+# With these random weights the residuals are large: without context 0.3 gives partial masks at both levels
+# (0.79 / 0.53 active), with an 8-wide context 0.2 a partial 1/2 level (0.63); 0.0 full ones, 0.5 empty ones.
 @pytest.mark.parametrize("algo", ["stack", "masked_conv2d"])
-@pytest.mark.parametrize("ratio,partial", [(0.0, False), (0.3, True), (0.5, False)])
-def test_sparse_kernels_equal_the_training_formula(ratio, partial, algo, monkeypatch):
-    """Bool masks (masked_conv2d on the active pixels) == dense conv times the float mask (training)."""
+@pytest.mark.parametrize("context,ratio,partial", [(0, 0.0, False), (0, 0.3, True), (0, 0.5, False),
+                                                   (8, 0.0, False), (8, 0.2, True), (8, 0.5, False)])
+def test_sparse_kernels_equal_the_training_formula(ratio, partial, algo, context, monkeypatch):
+    """Bool masks (masked_conv2d on the active pixels) == dense conv times the float mask (training); with and
+    without the warped context pyramid."""
+    from pywlc.vfi.model import VFIConfig
+
     torch.manual_seed(0)
-    m = WaveletVFI().eval()
+    m = WaveletVFI(VFIConfig(context=context)).eval()
     with torch.no_grad():
         for p in m.parameters():
             p.normal_(0, 0.05)
@@ -83,9 +87,12 @@ def test_sparse_kernels_equal_the_training_formula(ratio, partial, algo, monkeyp
     assert_close(sparse.frame, soft.frame)
 
 
-def test_dense_mode_equals_all_active_masks():
+@pytest.mark.parametrize("context", [0, 8])
+def test_dense_mode_equals_all_active_masks(context):
+    from pywlc.vfi.model import VFIConfig
+
     torch.manual_seed(1)
-    m = WaveletVFI().eval()
+    m = WaveletVFI(VFIConfig(context=context)).eval()
     with torch.no_grad():
         for p in m.parameters():
             p.normal_(0, 0.05)
@@ -206,3 +213,36 @@ def test_warp_mode_is_the_frame_warps_interpolation(mode):
     assert float((out.frame - want).abs().max()) < 1e-5
     # weights records without the field (vfi-v1, vfi-v2) run bilinear, as they were trained
     assert load_model("vfi-v1").cfg.warp_mode == "bilinear"
+
+
+def test_context_pyramid_reaches_every_level():
+    # The warped context is an input of all three synthesis levels: perturbing one frame's context features at
+    # one scale changes the output (through that level), and a model without context has no encoder.
+    from pywlc.vfi.model import VFIConfig
+
+    assert WaveletVFI().context is None and "context.convs.0.weight" not in WaveletVFI().state_dict()
+    torch.manual_seed(2)
+    m = WaveletVFI(VFIConfig(context=4)).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.05)
+    i0, i1, _ = _moving_pair(32, 48, 3, 2)
+    f01, f10 = bidirectional_flow(i0, i1)
+    t = torch.tensor([0.5])
+    ft0, ft1 = intermediate_flows(f01, f10, t)
+    ctx = m.warped_context(i0, i1, ft0, ft1)
+    assert [tuple(c.shape) for c in ctx] == [(1, 8, 16, 24), (1, 8, 8, 12), (1, 8, 4, 6)]
+    with torch.no_grad():
+        base, _, _ = m(i0, i1, f01, f10, t, "dense")
+        for scale in range(3):
+            orig = m.warped_context
+
+            def bumped(*a, scale=scale, orig=orig):
+                c = orig(*a)
+                c[scale] = c[scale] + 1.0
+                return c
+
+            m.warped_context = bumped
+            out, _, _ = m(i0, i1, f01, f10, t, "dense")
+            m.warped_context = orig
+            assert float((out.frame - base.frame).abs().max()) > 1e-4, scale

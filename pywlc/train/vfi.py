@@ -83,6 +83,7 @@ class VFITrainConfig:
     # moves them (the still tails above show little motion).
     holdout_photos: int = 0
     warp_mode: str = "bilinear"  # the frame warps' interpolation (VFIConfig.warp_mode): bilinear | bicubic
+    context: int = 0  # width of the warped context pyramid (VFIConfig.context; 0: none)
 
 
 def _read_sequence(folder: Path) -> Tensor:
@@ -285,7 +286,7 @@ def _new_model(cfg: VFITrainConfig) -> WaveletVFI:
     if cfg.warp_mode not in ("bilinear", "bicubic"):
         raise ValueError(f"warp_mode must be 'bilinear' or 'bicubic', got {cfg.warp_mode!r}")
     if not cfg.init:
-        return WaveletVFI(VFIConfig(dis_preset=cfg.dis_preset, warp_mode=cfg.warp_mode))
+        return WaveletVFI(VFIConfig(dis_preset=cfg.dis_preset, warp_mode=cfg.warp_mode, context=cfg.context))
     state = _init_state(cfg.init)
     model = WaveletVFI(VFIConfig(**{**state["model_config"], "dis_preset": cfg.dis_preset,
                                     "warp_mode": cfg.warp_mode}))

@@ -79,6 +79,10 @@ class VFIConfig:
     # blurs at every sub-pixel shift (DIS blend on the held-out train tails: +0.50 dB mire2, +0.08 dB
     # forensics_dog).  vfi-v1/v2 were trained with bilinear.
     warp_mode: str = "bilinear"
+    # Width of the context pyramid (0: none, as vfi-v1..v3): features of each input frame at 1/2, 1/4 and 1/8,
+    # warped by the intermediate flows and fed to the synthesis level of that scale (WaveletVFI's warped context
+    # features, Kong et al. Sec. 3.2; Niklaus & Liu's context-aware synthesis).
+    context: int = 0
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:
@@ -243,27 +247,47 @@ class SynthesisOutput:
     densities: list[Tensor]  # per masked level: Tensor[N] fraction of active pixels (1 when dense)
 
 
+class ContextEncoder(nn.Module):
+    """``forward(x Tensor[N, 3, H, W]) -> [Tensor[N, w, H/2, W/2], [.., H/4, W/4], [.., H/8, W/8]]``: one strided
+    3x3 convolution per scale (the context pyramid a frame's warp carries into the synthesis)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv2d(3 if k == 0 else width, width, 3, stride=2, padding=1)
+                                    for k in range(3)])
+
+    def forward(self, x: Tensor) -> list[Tensor]:  # noqa: D102
+        out = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.1)
+            out.append(x)
+        return out
+
+
 class WaveletSynthesis(nn.Module):
     """Coarse-to-fine residual wavelet synthesis (see the module doc), for ``C = 3`` channels."""
 
     def __init__(self, cfg: VFIConfig, c: int = 3):
         super().__init__()
-        self.c, fe = c, cfg.feat
-        # inputs per level: both warped frames' and the blend's coefficients, merge mask, flows (coarse only)
-        self.coarse = _Level(3 * 4 * c + 1 + 4, cfg.coarse, 4 * c + 4 * fe, depth=4)
-        self.mid = _Level(3 * 3 * c + c + fe + 1, cfg.mid, 3 * c + 4 * fe)
-        self.fine = _Level(3 * 3 * c + c + fe + 1, cfg.fine, 3 * c)
+        self.c, fe, cx = c, cfg.feat, 2 * cfg.context
+        # inputs per level: both warped frames' and the blend's coefficients, merge mask, flows (coarse only),
+        # both frames' warped context features (if any)
+        self.coarse = _Level(3 * 4 * c + 1 + 4 + cx, cfg.coarse, 4 * c + 4 * fe, depth=4)
+        self.mid = _Level(3 * 3 * c + c + fe + 1 + cx, cfg.mid, 3 * c + 4 * fe)
+        self.fine = _Level(3 * 3 * c + c + fe + 1 + cx, cfg.fine, 3 * c)
         self.sparse_algo = "stack"  # how bool masks run: one of SPARSE_ALGOS (see _Level)
         for lvl in (self.coarse, self.mid, self.fine):
             nn.init.zeros_(lvl.out.weight)
             nn.init.zeros_(lvl.out.bias)
 
     def forward(self, w0: Tensor, w1: Tensor, base: Tensor, merge: Tensor, flows: Tensor, masks,
-                stage=_untimed) -> SynthesisOutput:
+                stage=_untimed, context: list[Tensor] | None = None) -> SynthesisOutput:
         """``w0, w1, base Tensor[N, C, H, W]``, ``merge Tensor[N, 1, H, W]``, ``flows Tensor[N, 4, H, W]``;
         ``masks``: ``fn(level, residual, base_ll) -> mask or None`` giving each masked level's mask from the
-        coarser level's residual (see :meth:`WaveletVFI.forward`); ``stage``: :meth:`StageTimer.stage`."""
+        coarser level's residual (see :meth:`WaveletVFI.forward`); ``stage``: :meth:`StageTimer.stage`;
+        ``context``: both frames' warped context features at 1/2, 1/4, 1/8 (``Tensor[N, 2 * context, ...]``)."""
         c = self.c
+        cx = [[t] for t in context] if context is not None else [[], [], []]  # per scale: [] or [features]
         with stage("synthesis.dwt"):
             pyr = []  # per level 1..3: (w0, w1, base) coefficients [N, 4C, ...]
             cur = (w0, w1, base)
@@ -274,7 +298,7 @@ class WaveletSynthesis(nn.Module):
         with stage("synthesis.coarse"):
             m8 = F.avg_pool2d(merge, 8)
             f8 = F.avg_pool2d(flows, 8) / 8
-            out3 = self.coarse.run(torch.cat([*pyr[2], m8, f8], 1), None)
+            out3 = self.coarse.run(torch.cat([*pyr[2], m8, f8, *cx[2]], 1), None)
             r3, feat = out3[:, : 4 * c], F.pixel_shuffle(out3[:, 4 * c :], 2)
             ll = haar_merge(pyr[2][2] + r3)  # LL2 of the output
         residuals, densities = [r3], []
@@ -285,7 +309,7 @@ class WaveletSynthesis(nn.Module):
                 mask = masks(lvl, prev, pyr[lvl + 1][2][:, :c])
             with stage(name):
                 hf = [b0[:, c:], b1[:, c:], bb[:, c:]]
-                x = torch.cat([*hf, ll, feat, F.avg_pool2d(merge, 2 ** (lvl + 1))], 1)
+                x = torch.cat([*hf, ll, feat, F.avg_pool2d(merge, 2 ** (lvl + 1)), *cx[lvl]], 1)
                 out = net.run(x, mask, self.sparse_algo)
                 r = out[:, : 3 * c]
                 if net is self.mid:
@@ -306,6 +330,7 @@ class WaveletVFI(nn.Module):
         self.cfg = cfg or VFIConfig()
         self.motion = MotionRefiner(self.cfg.motion)
         self.synthesis = WaveletSynthesis(self.cfg)
+        self.context = ContextEncoder(self.cfg.context) if self.cfg.context else None
         self.register_buffer("ratios", torch.tensor(RATIOS), persistent=False)
         self.timer: StageTimer | None = None  # set one to time the stages (benchmarks/bench_vfi.py)
 
@@ -328,6 +353,18 @@ class WaveletVFI(nn.Module):
         v0 = torch.sigmoid(F.interpolate(logit, size=size, mode="bilinear", align_corners=False))
         merge = (1 - tw) * v0 / ((1 - tw) * v0 + tw * (1 - v0) + 1e-6)
         return ft0, ft1, merge, ratio_logits
+
+    def warped_context(self, i0: Tensor, i1: Tensor, ft0: Tensor, ft1: Tensor) -> list[Tensor]:
+        """Both frames' context pyramids (:class:`ContextEncoder`) warped by the intermediate flows, averaged
+        down to each scale: ``[Tensor[N, 2 * context, H / 2 ** s, W / 2 ** s] for s in (1, 2, 3)]``."""
+        both = self.context(torch.cat([i0, i1]))  # one batch: the two frames share the encoder
+        n, out = len(i0), []
+        for s, feat in enumerate(both, start=1):
+            k = 2**s
+            a = warp(feat[:n].contiguous(), F.avg_pool2d(ft0, k) / k)
+            b = warp(feat[n:].contiguous(), F.avg_pool2d(ft1, k) / k)
+            out.append(torch.cat([a, b], 1))
+        return out
 
     def forward(self, i0: Tensor, i1: Tensor, f01: Tensor, f10: Tensor, t: Tensor, mode: str = "dynamic",
                 gumbel_tau: float = 1.0) -> tuple[SynthesisOutput, Tensor, Tensor]:
@@ -360,7 +397,11 @@ class WaveletVFI(nn.Module):
             ratio = (choice @ self.ratios.to(choice.dtype)) if choice is not None else k
             masks = _hard_masks(ratio)
         flows = torch.cat([ft0, ft1], 1)
-        out = self.synthesis(w0, w1, base, merge, flows, masks, stage)
+        ctx = None
+        if self.context is not None:
+            with stage("context"):
+                ctx = self.warped_context(i0, i1, ft0, ft1)
+        out = self.synthesis(w0, w1, base, merge, flows, masks, stage, ctx)
         return out, ratio_logits, choice if choice is not None else ratio_logits.new_zeros(n, len(RATIOS))
 
 
