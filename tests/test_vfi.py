@@ -37,6 +37,21 @@ def _moving_pair(h: int, w: int, c: int, shift: float, seed: int = 0):
     return i0, i1, mid
 
 
+def _random_model_and_pair(seed: int, context: int, h: int, w: int, shift: float):
+    """A model with random N(0, 0.05) weights (large residuals) and a moving pair with its DIS flows:
+    ``(model, i0, i1, f01, f10, t)``."""
+    from pywlc.vfi.model import VFIConfig
+
+    torch.manual_seed(seed)
+    m = WaveletVFI(VFIConfig(context=context)).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.05)
+    i0, i1, _ = _moving_pair(h, w, 3, shift)
+    f01, f10 = bidirectional_flow(i0, i1)
+    return m, i0, i1, f01, f10, torch.tensor([0.5])
+
+
 def test_haar_split_is_pywt_haar():
     x = torch.rand(2, 3, 8, 12, dtype=torch.float64)
     b = haar_split(x)
@@ -65,16 +80,7 @@ def test_intermediate_flows_linear_motion():
 def test_sparse_kernels_equal_the_training_formula(ratio, partial, algo, context, monkeypatch):
     """Bool masks (masked_conv2d on the active pixels) == dense conv times the float mask (training); with and
     without the warped context pyramid."""
-    from pywlc.vfi.model import VFIConfig
-
-    torch.manual_seed(0)
-    m = WaveletVFI(VFIConfig(context=context)).eval()
-    with torch.no_grad():
-        for p in m.parameters():
-            p.normal_(0, 0.05)
-    i0, i1, _ = _moving_pair(48, 64, 3, 4)
-    f01, f10 = bidirectional_flow(i0, i1)
-    t = torch.tensor([0.5])
+    m, i0, i1, f01, f10, t = _random_model_and_pair(0, context, 48, 64, 4)
     m.synthesis.sparse_algo = algo
     monkeypatch.setattr(model_mod, "STACK_DENSE_ABOVE", 1e9)  # the windows even where dense would be cheaper
     with torch.no_grad():
@@ -89,16 +95,7 @@ def test_sparse_kernels_equal_the_training_formula(ratio, partial, algo, context
 
 @pytest.mark.parametrize("context", [0, 8])
 def test_dense_mode_equals_all_active_masks(context):
-    from pywlc.vfi.model import VFIConfig
-
-    torch.manual_seed(1)
-    m = WaveletVFI(VFIConfig(context=context)).eval()
-    with torch.no_grad():
-        for p in m.parameters():
-            p.normal_(0, 0.05)
-    i0, i1, _ = _moving_pair(32, 48, 3, 2)
-    f01, f10 = bidirectional_flow(i0, i1)
-    t = torch.tensor([0.5])
+    m, i0, i1, f01, f10, t = _random_model_and_pair(1, context, 32, 48, 2)
     with torch.no_grad():
         dense, _, _ = m(i0, i1, f01, f10, t, "dense")
         # a negative-free threshold below every |coefficient|: ratio 0 with non-zero residuals activates all
@@ -218,17 +215,8 @@ def test_warp_mode_is_the_frame_warps_interpolation(mode):
 def test_context_pyramid_reaches_every_level():
     # The warped context is an input of all three synthesis levels: perturbing one frame's context features at
     # one scale changes the output (through that level), and a model without context has no encoder.
-    from pywlc.vfi.model import VFIConfig
-
     assert WaveletVFI().context is None and "context.convs.0.weight" not in WaveletVFI().state_dict()
-    torch.manual_seed(2)
-    m = WaveletVFI(VFIConfig(context=4)).eval()
-    with torch.no_grad():
-        for p in m.parameters():
-            p.normal_(0, 0.05)
-    i0, i1, _ = _moving_pair(32, 48, 3, 2)
-    f01, f10 = bidirectional_flow(i0, i1)
-    t = torch.tensor([0.5])
+    m, i0, i1, f01, f10, t = _random_model_and_pair(2, 4, 32, 48, 2)
     ft0, ft1 = intermediate_flows(f01, f10, t)
     ctx = m.warped_context(i0, i1, ft0, ft1)
     assert [tuple(c.shape) for c in ctx] == [(1, 8, 16, 24), (1, 8, 8, 12), (1, 8, 4, 6)]
