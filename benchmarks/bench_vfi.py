@@ -81,21 +81,31 @@ def average(f0: np.ndarray, f1: np.ndarray) -> np.ndarray:
     return ((f0.astype(np.uint16) + f1.astype(np.uint16) + 1) // 2).astype(np.uint8)
 
 
-def dis_blend(f0: np.ndarray, f1: np.ndarray, t: float = 0.5, interp: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """The classical dense-flow interpolation (see the module doc); ``interp``: ``cv2.remap``'s interpolation."""
+def dis_flows(f0: np.ndarray, f1: np.ndarray, t: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The classical method's intermediate flows ``(F_t0, F_t1)``, each ``float32 [2, H, W]`` (module doc)."""
     g0 = f0[..., 0] if f0.shape[2] == 1 else cv2.cvtColor(f0, cv2.COLOR_RGB2GRAY)
     g1 = f1[..., 0] if f1.shape[2] == 1 else cv2.cvtColor(f1, cv2.COLOR_RGB2GRAY)
     f01 = torch.from_numpy(dis_flow(g0, g1, "medium")).permute(2, 0, 1)[None]
     f10 = torch.from_numpy(dis_flow(g1, g0, "medium")).permute(2, 0, 1)[None]
     ft0, ft1 = intermediate_flows(f01, f10, torch.tensor([t]))
-    h, w = g0.shape
+    return ft0[0].numpy(), ft1[0].numpy()
+
+
+def blend(f0: np.ndarray, f1: np.ndarray, flows: tuple[np.ndarray, np.ndarray], t: float = 0.5,
+          interp: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Both frames backward-warped by :func:`dis_flows` (``cv2.remap`` with ``interp``), t-weighted mean."""
+    h, w = f0.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     outs = []
-    for img, fl in ((f0, ft0), (f1, ft1)):
-        fl = fl[0].numpy()
+    for img, fl in ((f0, flows[0]), (f1, flows[1])):
         warped = cv2.remap(img, gx + fl[0], gy + fl[1], interp, borderMode=cv2.BORDER_REPLICATE)
         outs.append(warped.reshape(img.shape).astype(np.float32))
     return np.clip((1 - t) * outs[0] + t * outs[1] + 0.5, 0, 255).astype(np.uint8)
+
+
+def dis_blend(f0: np.ndarray, f1: np.ndarray, t: float = 0.5, interp: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """The classical dense-flow interpolation (see the module doc); ``interp``: ``cv2.remap``'s interpolation."""
+    return blend(f0, f1, dis_flows(f0, f1, t), t, interp)
 
 
 def minterpolate(frames: np.ndarray) -> tuple[np.ndarray, float]:
@@ -142,8 +152,9 @@ def quality(model, data: Path, frames: int | None) -> list[dict]:
         ratios, dens = [], []
         for k in range(0, n - 2, 2):
             f0, gt, f1 = video[k], video[k + 1], video[k + 2]
-            preds = {"average": average(f0, f1), "dis_blend": dis_blend(f0, f1),
-                     "dis_blend_cubic": dis_blend(f0, f1, interp=cv2.INTER_CUBIC)}
+            flows = dis_flows(f0, f1)  # one DIS for both blends
+            preds = {"average": average(f0, f1), "dis_blend": blend(f0, f1, flows),
+                     "dis_blend_cubic": blend(f0, f1, flows, interp=cv2.INTER_CUBIC)}
             if mi is not None:
                 preds["minterpolate"] = mi[k + 1]
             preds["ours_dynamic"], r, d = ours(model, f0, f1, "dynamic")

@@ -7,7 +7,6 @@ for the JPEG originals, and kept in memory (optionally cached as one ``.pt`` fil
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import uuid
 from pathlib import Path
@@ -65,7 +64,7 @@ def load_photos(paths: list[Path], scale: int = 2, cache: str | Path | None = No
         target.parent.mkdir(parents=True, exist_ok=True)
         # A temporary name of this process's own: two trainings started together on one cache each write theirs
         # and the last rename wins (with one shared name, the first rename left the second without its file).
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
         torch.save(pics, tmp)
         tmp.replace(target)
     return pics

@@ -82,7 +82,9 @@ class VFITrainConfig:
     # The last ``holdout_photos`` train photos (SPLITS.md order) are never drawn either: ``vfi-val --synthetic``
     # moves them (the still tails above show little motion).
     holdout_photos: int = 0
-    warp_mode: str = "bilinear"  # the frame warps' interpolation (VFIConfig.warp_mode): bilinear | bicubic
+    # The frame warps' interpolation (VFIConfig.warp_mode): bilinear | bicubic; "" (default): bilinear for a new
+    # model, the ``init`` weights' own when fine-tuning (a fine-tune of vfi-v3 stays bicubic).
+    warp_mode: str = ""
     context: int = 0  # width of the warped context pyramid (VFIConfig.context; 0: none)
 
 
@@ -129,9 +131,11 @@ def _synthetic_triplet(photos: list[Tensor], g: torch.Generator, patch: int, cfg
     fx, fy = rnd(span, fg.shape[3] - span), rnd(span, fg.shape[2] - span)
     radius = rnd(0.15, 0.35) * patch
     centre = (rnd(0.3, 0.7) * patch, rnd(0.3, 0.7) * patch)
-    if cfg is not None and cfg.static_p > 0 and rnd(0, 1) < cfg.static_p:
+    static_p, noise_max, quantize = (cfg.static_p, cfg.noise_max, cfg.quantize) if cfg else (0.0, 0.0, False)
+    # Draws only for options that are on: a recipe without them keeps its random stream.
+    if static_p > 0 and rnd(0, 1) < static_p:
         motion = [0.0, 0.0, 0.0, 0.0]
-    sigma = rnd(0, cfg.noise_max) / 255 if cfg is not None and cfg.noise_max > 0 else 0.0
+    sigma = rnd(0, noise_max) / 255 if noise_max > 0 else 0.0
     frames = []
     for tau in (0.0, t, 1.0):
         z, r = math.exp(motion[2] * tau), motion[3] * tau
@@ -151,7 +155,7 @@ def _synthetic_triplet(photos: list[Tensor], g: torch.Generator, patch: int, cfg
         frame = inside * obj + (1 - inside) * frame
         if sigma > 0:
             frame = frame + sigma * torch.randn(frame.shape, generator=g)
-        if cfg is not None and cfg.quantize:
+        if quantize:
             frame = (frame.clamp(0, 1) * 255).round() / 255
         frames.append(frame)
     return frames[0], frames[2], frames[1], t
@@ -283,13 +287,16 @@ def _check_preset(preset: str) -> None:
 
 def _new_model(cfg: VFITrainConfig) -> WaveletVFI:
     _check_preset(cfg.dis_preset)
-    if cfg.warp_mode not in ("bilinear", "bicubic"):
+    if cfg.warp_mode not in ("", "bilinear", "bicubic"):
         raise ValueError(f"warp_mode must be 'bilinear' or 'bicubic', got {cfg.warp_mode!r}")
     if not cfg.init:
-        return WaveletVFI(VFIConfig(dis_preset=cfg.dis_preset, warp_mode=cfg.warp_mode, context=cfg.context))
+        return WaveletVFI(VFIConfig(dis_preset=cfg.dis_preset, warp_mode=cfg.warp_mode or "bilinear",
+                                    context=cfg.context))
     state = _init_state(cfg.init)
-    model = WaveletVFI(VFIConfig(**{**state["model_config"], "dis_preset": cfg.dis_preset,
-                                    "warp_mode": cfg.warp_mode}))
+    mc = {**state["model_config"], "dis_preset": cfg.dis_preset}
+    if cfg.warp_mode:
+        mc["warp_mode"] = cfg.warp_mode
+    model = WaveletVFI(VFIConfig(**mc))
     model.load_state_dict(state["model"])
     return model
 

@@ -4,14 +4,16 @@
 A run trained with ``--holdout K`` never draws the last ``K`` frames of ``mire2`` and ``forensics_dog``; here
 every other one of them is dropped and interpolated back (triplets ``(2k, 2k+1, 2k+2)`` inside the tail) by each
 weights, dynamic and forced dense, beside the plain DIS blends (bilinear and bicubic warps) the model starts
-from.  Choices between weights
-(data recipe, ratio set, computation weight) are made on these numbers; the test split is only for the final
-benchmark (``benchmarks/bench_vfi.py``).
+from; ``--synthetic N`` adds moving triplets of the held-out train photos.  Choices between weights (data recipe,
+ratio set, computation weight) are made on these numbers; the test split is only for the final benchmark
+(``benchmarks/bench_vfi.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -40,22 +42,22 @@ def _model(spec: str, dis_preset: str | None):
             raise ValueError(f"--weights {spec}: neither shipped weights ({sorted(WEIGHTS)}) nor a vfi checkpoint")
         model = model_from_state(state)
     if dis_preset is not None:
-        import copy
-        import dataclasses
-
-        model = copy.copy(model)
+        model = copy.copy(model)  # the cached shipped model keeps its own preset
         model.cfg = dataclasses.replace(model.cfg, dis_preset=dis_preset)
     return model
 
 
-def _dis_blend(f0: torch.Tensor, f1: torch.Tensor, preset: str, mode: str, t: float = 0.5) -> torch.Tensor:
-    """The model's starting point without its networks: DIS flows, linear intermediate flows, the t-weighted mean
-    of the warps."""
+def _dis_blends(f0: torch.Tensor, f1: torch.Tensor, preset: str, t: float = 0.5) -> dict[str, torch.Tensor]:
+    """The model's starting point without its networks, bilinear (``dis_blend``) and bicubic (``dis_blend_cubic``):
+    DIS flows (computed once), linear intermediate flows, the t-weighted mean of the warps."""
     x0, x1 = (f[None].float() / 255 for f in (f0, f1))
     a, b = bidirectional_flow(x0, x1, 1, preset)
     ft0, ft1 = intermediate_flows(a, b, torch.tensor([t]))
-    out = (1 - t) * warp(x0, ft0, mode=mode) + t * warp(x1, ft1, mode=mode)
-    return (out[0].clamp(0, 1) * 255).round()
+    out = {}
+    for mode, key in (("bilinear", "dis_blend"), ("bicubic", "dis_blend_cubic")):
+        x = (1 - t) * warp(x0, ft0, mode=mode) + t * warp(x1, ft1, mode=mode)
+        out[key] = (x[0].clamp(0, 1) * 255).round()
+    return out
 
 
 def _synthetic_triplets(data: str | Path, photos: int, count: int, patch: int = 256, seed: int = 12345):
@@ -81,8 +83,8 @@ def _score(models: dict, triplets, preset: str) -> dict[str, float]:
     """Mean PSNR of every method over ``(f0, f1, gt uint8 Tensor[C, H, W], t)`` triplets."""
     rows: dict[str, list[float]] = {}
     for f0, f1, gt, t in triplets:
-        for mode, key in (("bilinear", "dis_blend"), ("bicubic", "dis_blend_cubic")):
-            rows.setdefault(key, []).append(_psnr(_dis_blend(f0, f1, preset, mode, t), gt))
+        for key, pred in _dis_blends(f0, f1, preset, t).items():
+            rows.setdefault(key, []).append(_psnr(pred, gt))
         for w, model in models.items():
             for mode in ("dynamic", "dense"):
                 out = interpolate(f0, f1, t, ratio=mode, model=model, details=True)
